@@ -1,0 +1,1 @@
+"""ringi: durable request lifecycles for an industry secretariat."""

@@ -1,0 +1,1 @@
+"""Everything with side effects: appending events, queueing notifications."""

@@ -1,0 +1,214 @@
+"""What people and timers ask a request to do.
+
+A command is intent only: the workflow stamps the time it happened, and the
+rules in ``lifecycle`` decide whether it may. ``command_id`` makes a command
+idempotent end to end: a retried command with the same id writes nothing new.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .cost import CostInputs
+from .vocabulary import Actor, Category, CloseReason
+
+Text = Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+def new_command_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    actor: Actor
+    command_id: str = Field(default_factory=new_command_id, min_length=1, max_length=200)
+    meeting: int | None = Field(None, ge=1, description="the meeting this was said at (第N回)")
+
+
+# --- members -----------------------------------------------------------------
+
+
+class FileRequest(_Command):
+    kind: Literal["file"] = "file"
+    category: Category
+    target: Annotated[str, Field(min_length=1, max_length=500)]
+    body: Text
+    related: tuple[int, ...] = ()
+
+
+class Endorse(_Command):
+    kind: Literal["endorse"] = "endorse"
+
+
+class WithdrawEndorsement(_Command):
+    kind: Literal["withdraw_endorsement"] = "withdraw_endorsement"
+
+
+class AppendNote(_Command):
+    kind: Literal["append_note"] = "append_note"
+    text: Text
+
+
+class AnswerClarification(_Command):
+    kind: Literal["answer_clarification"] = "answer_clarification"
+    text: Text
+
+
+class RaiseObjection(_Command):
+    kind: Literal["raise_objection"] = "raise_objection"
+    reason: Text
+
+
+class Withdraw(_Command):
+    kind: Literal["withdraw"] = "withdraw"
+    reason: str = ""
+
+
+# --- the secretariat ---------------------------------------------------------
+
+
+class OpenSupport(_Command):
+    kind: Literal["open_support"] = "open_support"
+    deadline: datetime | None = None
+
+
+class AskClarification(_Command):
+    kind: Literal["ask_clarification"] = "ask_clarification"
+    question: Text
+
+
+class ExtendDeadline(_Command):
+    kind: Literal["extend_deadline"] = "extend_deadline"
+    deadline: datetime
+    reason: str = ""
+
+
+class OpenHearing(_Command):
+    kind: Literal["open_hearing"] = "open_hearing"
+
+
+class RecordFindings(_Command):
+    kind: Literal["record_findings"] = "record_findings"
+    text: Text
+
+
+class EvaluateCost(_Command):
+    kind: Literal["evaluate_cost"] = "evaluate_cost"
+    inputs: CostInputs
+
+
+class OpenObjectionWindow(_Command):
+    kind: Literal["open_objection_window"] = "open_objection_window"
+
+
+class Approve(_Command):
+    kind: Literal["approve"] = "approve"
+    planned_release: date
+
+
+class ChangeReleaseDate(_Command):
+    kind: Literal["change_release_date"] = "change_release_date"
+    planned_release: date
+    reason: str = ""
+
+
+class Release(_Command):
+    kind: Literal["release"] = "release"
+    released_on: date | None = None
+
+
+class Hold(_Command):
+    kind: Literal["hold"] = "hold"
+    reason: Text
+
+
+class Resume(_Command):
+    kind: Literal["resume"] = "resume"
+    reason: str = ""
+
+
+class Close(_Command):
+    kind: Literal["close"] = "close"
+    reason: CloseReason
+    duplicate_of: int | None = Field(None, ge=1)
+    note: str = ""
+
+
+class RecordAnswer(_Command):
+    kind: Literal["record_answer"] = "record_answer"
+    text: Text
+    continued: bool = Field(False, description="(継続): carried over to the next meeting")
+
+
+class CorrectAnswer(_Command):
+    kind: Literal["correct_answer"] = "correct_answer"
+    answer_id: str
+    text: Text
+    reason: Text
+
+
+# --- timers ------------------------------------------------------------------
+
+
+class TimerKind(StrEnum):
+    SUPPORT_DEADLINE = "support_deadline"
+    FINAL_CALL = "final_call"
+    OBJECTION_WINDOW_END = "objection_window_end"
+    DEADLINE_APPROACHING = "deadline_approaching"
+    CLARIFICATION_REMINDER = "clarification_reminder"
+    HOLD_REVIEW = "hold_review"
+    PLANNED_RELEASE = "planned_release"
+
+
+class TimerFired(_Command):
+    """A durable timer fell due. ``due`` is when it was set for, which makes the
+    command id (and so the write) the same however often the timer is retried."""
+
+    kind: Literal["timer_fired"] = "timer_fired"
+    timer: TimerKind
+    due: datetime
+
+    @classmethod
+    def at(cls, timer: TimerKind, due: datetime) -> TimerFired:
+        return cls(
+            actor=Actor.timer(),
+            timer=timer,
+            due=due,
+            command_id=f"timer:{timer.value}:{due.isoformat()}",
+        )
+
+
+Command = Annotated[
+    Endorse
+    | WithdrawEndorsement
+    | AppendNote
+    | AnswerClarification
+    | RaiseObjection
+    | Withdraw
+    | OpenSupport
+    | AskClarification
+    | ExtendDeadline
+    | OpenHearing
+    | RecordFindings
+    | EvaluateCost
+    | OpenObjectionWindow
+    | Approve
+    | ChangeReleaseDate
+    | Release
+    | Hold
+    | Resume
+    | Close
+    | RecordAnswer
+    | CorrectAnswer
+    | TimerFired,
+    Field(discriminator="kind"),
+]
+
+command_adapter: TypeAdapter[Command] = TypeAdapter(Command)

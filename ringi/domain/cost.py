@@ -1,0 +1,84 @@
+"""Cost-effectiveness: is the benefit over the horizon at least the total cost?
+
+DESIGN.md: "benefit over a 5-year horizon ≥ total cost (all cost items: central
+system, members' side, network operators' side)". No.61 is the worked example:
+about 6,000 applications a month, a 5-year benefit of about 50M yen against
+about 1B yen of members' system cost: not cost-effective.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class CostBearer(StrEnum):
+    CENTRAL = "central"  # the shared system (広域機関)
+    MEMBERS = "members"  # members' own systems (小売電気事業者)
+    NETWORK_OPERATORS = "network_operators"  # 一般送配電事業者
+
+
+class CostItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bearer: CostBearer
+    amount_yen: Decimal = Field(ge=0)
+    label: str = ""
+
+
+class CostInputs(BaseModel):
+    """What the secretariat measured. Give either a benefit per unit with a monthly
+    volume, or a total benefit over the horizon; never both."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    horizon_years: int = Field(ge=1)
+    monthly_volume: int | None = Field(None, ge=0)
+    benefit_per_unit_yen: Decimal | None = Field(None, ge=0)
+    total_benefit_yen: Decimal | None = Field(None, ge=0)
+    cost_items: tuple[CostItem, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_way_to_state_the_benefit(self) -> CostInputs:
+        per_unit = self.benefit_per_unit_yen is not None
+        total = self.total_benefit_yen is not None
+        if per_unit == total:
+            raise ValueError(
+                "state the benefit one way: a benefit per unit with a monthly volume, "
+                "or a total benefit over the horizon"
+            )
+        if per_unit and self.monthly_volume is None:
+            raise ValueError("a benefit per unit needs the monthly volume")
+        return self
+
+
+class CostEvaluation(BaseModel):
+    """The inputs and what follows from them; kept whole so the figures survive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    inputs: CostInputs
+    benefit_yen: Decimal
+    total_cost_yen: Decimal
+    ratio: Decimal | None  # benefit / cost; None when nothing costs anything
+    cost_effective: bool
+
+    @classmethod
+    def of(cls, inputs: CostInputs) -> CostEvaluation:
+        if inputs.total_benefit_yen is not None:
+            benefit = inputs.total_benefit_yen
+        else:
+            assert inputs.benefit_per_unit_yen is not None and inputs.monthly_volume is not None
+            months = 12 * inputs.horizon_years
+            benefit = inputs.benefit_per_unit_yen * inputs.monthly_volume * months
+        cost = sum((item.amount_yen for item in inputs.cost_items), Decimal(0))
+        ratio = (benefit / cost).quantize(Decimal("0.0001")) if cost else None
+        return cls(
+            inputs=inputs,
+            benefit_yen=benefit,
+            total_cost_yen=cost,
+            ratio=ratio,
+            cost_effective=benefit >= cost,
+        )

@@ -1,0 +1,319 @@
+"""Every rule of a request's lifecycle, in one place.
+
+``check`` says whether a command may be carried out now and, if not, why, in
+words for the person who asked. It reads only the request's state, so the
+Temporal update validator can run it before anything is written and the
+aggregate runs it again when the event is recorded.
+
+``pending_timers`` says which durable timers a request has running: the
+workflow sleeps until the earliest and then sends it back as a command.
+
+What each command records is in ``request.Request``; this module decides
+only whether it may.
+
+    filed ──► gathering_support ──(support ≥ threshold)──► hearing ──► cost_evaluation
+                 │ deadline passes, support < threshold                 │ cost-effective ──► objection_window
+                 ▼                                                      │      ├─ no objection ──► implementation ──► released
+              closed (insufficient_support)                            │      └─ objection ──► cost_evaluation
+                                                                       └ not cost-effective ──► closed
+    any open stage ──hold──► on_hold ──resume──► the stage it left (deadlines move by the time held)
+    any open stage ──close(reason)──► closed
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+from .commands import (
+    AnswerClarification,
+    AppendNote,
+    Approve,
+    AskClarification,
+    ChangeReleaseDate,
+    Close,
+    Command,
+    CorrectAnswer,
+    Endorse,
+    EvaluateCost,
+    ExtendDeadline,
+    FileRequest,
+    Hold,
+    OpenHearing,
+    OpenObjectionWindow,
+    OpenSupport,
+    RaiseObjection,
+    RecordAnswer,
+    RecordFindings,
+    Release,
+    Resume,
+    TimerFired,
+    TimerKind,
+    Withdraw,
+    WithdrawEndorsement,
+)
+from .errors import NotAllowed, Refused
+from .view import RequestView
+from .vocabulary import Actor, Category, CloseReason, Role, Stage
+
+JST = timezone(timedelta(hours=9), "JST")
+
+MEMBER_COMMANDS = (
+    Endorse,
+    WithdrawEndorsement,
+    AppendNote,
+    AnswerClarification,
+    RaiseObjection,
+    Withdraw,
+)
+PROPOSER_ONLY = (AppendNote, AnswerClarification, Withdraw)
+
+#: the stages a hold may be resumed to, and that close / hold accept
+OPEN_STAGES = frozenset(s for s in Stage if not s.is_terminal)
+
+
+# --- filing --------------------------------------------------------------------
+
+
+def check_filing(cmd: FileRequest) -> None:
+    if cmd.actor.role is not Role.MEMBER:
+        raise NotAllowed("only a member company files a request")
+
+
+# --- commands on an existing request ----------------------------------------------
+
+
+def check(view: RequestView, cmd: Command, at: datetime) -> None:
+    """Refuse ``cmd`` unless the rules allow it now. Raises ``Refused``."""
+    _check_role(view, cmd)
+    no = f"No.{view.number}"
+    if view.stage.is_terminal:
+        raise Refused(f"{no} is {view.stage.value}; nothing more can happen to it")
+
+    match cmd:
+        case Endorse():
+            company = _company(cmd.actor)
+            if company == view.proposer:
+                raise Refused(f"{company} proposed {no}; its support is already counted")
+            _require_support_window_open(view, at)
+            if company in view.endorsers:
+                raise Refused(f"{company} already endorses {no}; an endorsement counts once")
+        case WithdrawEndorsement():
+            company = _company(cmd.actor)
+            _require_support_window_open(view, at)
+            if company not in view.endorsers:
+                raise Refused(f"{company} does not endorse {no}; there is nothing to withdraw")
+        case AppendNote() | Withdraw():
+            pass
+        case AnswerClarification():
+            if view.pending_clarification is None:
+                raise Refused(f"{no} has no open clarification question to answer")
+        case RaiseObjection():
+            window = view.objection_window
+            if view.stage is not Stage.OBJECTION_WINDOW or window is None or window.ended:
+                raise Refused(f"{no} has no objection window open (stage: {view.stage.value})")
+            if at >= window.ends_at:
+                raise Refused(
+                    f"the objection window of {no} closed at {window.ends_at:%Y-%m-%d %H:%M %Z}"
+                )
+            if any(o.company == cmd.actor.company for o in window.objections):
+                raise Refused(f"{cmd.actor.company} has already objected to {no} in this window")
+        case OpenSupport():
+            _require_stage(view, Stage.FILED, "open support gathering")
+            if view.category is Category.QUESTION:
+                raise Refused(f"{no} is a question (質問); questions are answered, not supported")
+            if cmd.deadline is not None and cmd.deadline <= at:
+                raise Refused("a support deadline must lie in the future")
+        case AskClarification():
+            if view.stage is Stage.ON_HOLD:
+                raise Refused(f"{no} is on hold; resume it before asking the proposer")
+            if view.pending_clarification is not None:
+                raise Refused(f"{no} already has an unanswered clarification question")
+        case ExtendDeadline():
+            current = view.current_deadline
+            if current is None:
+                raise Refused(f"{no} has no deadline running in stage {view.stage.value}")
+            if cmd.deadline <= current:
+                raise Refused(
+                    f"the new deadline {cmd.deadline:%Y-%m-%d %H:%M %Z} is not later than "
+                    f"the current one, {current:%Y-%m-%d %H:%M %Z}"
+                )
+        case OpenHearing():
+            _require_stage(view, Stage.GATHERING_SUPPORT, "open the hearing")
+            if not view.threshold_met:
+                raise Refused(
+                    f"{no} has the support of {view.support} companies; "
+                    f"the hearing needs {view.policy.support_threshold}"
+                )
+        case RecordFindings():
+            _require_stage(view, Stage.HEARING, "record hearing findings")
+        case EvaluateCost():
+            _require_stage(view, (Stage.HEARING, Stage.COST_EVALUATION), "evaluate the cost")
+        case OpenObjectionWindow():
+            _require_stage(view, Stage.COST_EVALUATION, "open an objection window")
+            latest = view.latest_evaluation
+            if latest is None or not latest.cost_effective:
+                raise Refused(f"{no} has no cost-effective evaluation; only those go to objection")
+        case Approve():
+            _require_stage(view, Stage.IMPLEMENTATION, "approve implementation")
+            if view.approved_at is not None:
+                raise Refused(f"{no} is already approved; change the release date instead")
+        case ChangeReleaseDate():
+            _require_stage(view, Stage.IMPLEMENTATION, "change the release date")
+            if view.approved_at is None:
+                raise Refused(f"{no} has no planned release yet; approve it with a date first")
+            if cmd.planned_release == view.planned_release:
+                raise Refused(f"{no} is already planned for {cmd.planned_release}")
+        case Release():
+            _require_stage(view, Stage.IMPLEMENTATION, "release")
+            if view.approved_at is None:
+                raise Refused(f"{no} has not been approved for implementation")
+        case Hold():
+            if view.stage is Stage.ON_HOLD:
+                raise Refused(f"{no} is already on hold")
+        case Resume():
+            _require_stage(view, Stage.ON_HOLD, "resume")
+        case Close():
+            _check_close(view, cmd)
+        case RecordAnswer():
+            pass
+        case CorrectAnswer():
+            answer = view.answer(cmd.answer_id)
+            if answer is None:
+                raise Refused(f"{no} has no answer {cmd.answer_id!r}")
+            if answer.superseded_by is not None:
+                raise Refused(
+                    f"answer {cmd.answer_id} was already corrected by {answer.superseded_by}; "
+                    "correct that one"
+                )
+        case TimerFired():
+            due = {(t.timer, t.due) for t in pending_timers(view)}
+            if (cmd.timer, cmd.due) not in due:
+                raise Refused(
+                    f"the {cmd.timer.value} timer of {no} for {cmd.due} no longer applies"
+                )
+            if cmd.due > at:
+                raise Refused(f"the {cmd.timer.value} timer of {no} is not due until {cmd.due}")
+
+
+def _check_role(view: RequestView, cmd: Command) -> None:
+    role = cmd.actor.role
+    if isinstance(cmd, TimerFired):
+        if role is not Role.TIMER:
+            raise NotAllowed("only ringi's timers fire timers")
+        return
+    if isinstance(cmd, MEMBER_COMMANDS):
+        if role is not Role.MEMBER:
+            raise NotAllowed(f"only a member company may {_verb(cmd)}")
+        if isinstance(cmd, PROPOSER_ONLY) and cmd.actor.company != view.proposer:
+            raise NotAllowed(
+                f"only the proposer ({view.proposer}) may {_verb(cmd)} on No.{view.number}"
+            )
+        return
+    if role is not Role.SECRETARIAT:
+        raise NotAllowed(f"only the secretariat may {_verb(cmd)}")
+
+
+def _check_close(view: RequestView, cmd: Close) -> None:
+    no = f"No.{view.number}"
+    match cmd.reason:
+        case CloseReason.WITHDRAWN:
+            raise Refused("a request is withdrawn by its proposer, not closed as withdrawn")
+        case CloseReason.DUPLICATE:
+            if cmd.duplicate_of is None:
+                raise Refused("closing as a duplicate needs the number it duplicates")
+            if cmd.duplicate_of == view.number:
+                raise Refused(f"{no} cannot duplicate itself")
+        case CloseReason.NOT_COST_EFFECTIVE:
+            latest = view.latest_evaluation
+            if latest is None or latest.cost_effective:
+                raise Refused(f"{no} has no evaluation finding it not cost-effective")
+        case CloseReason.ANSWERED:
+            if not view.answers:
+                raise Refused(f"{no} has no recorded answer; record the answer before closing")
+        case CloseReason.INSUFFICIENT_SUPPORT:
+            if view.threshold_met:
+                raise Refused(
+                    f"{no} has the support of {view.support} companies, at or above the "
+                    f"threshold of {view.policy.support_threshold}"
+                )
+    if cmd.duplicate_of is not None and cmd.reason is not CloseReason.DUPLICATE:
+        raise Refused("a duplicate-of link goes only with the reason 'duplicate'")
+
+
+def _require_stage(view: RequestView, stages: Stage | tuple[Stage, ...], doing: str) -> None:
+    allowed = stages if isinstance(stages, tuple) else (stages,)
+    if view.stage not in allowed:
+        names = " or ".join(s.value for s in allowed)
+        raise Refused(
+            f"cannot {doing}: No.{view.number} is in stage {view.stage.value}, not {names}"
+        )
+
+
+def _require_support_window_open(view: RequestView, at: datetime) -> None:
+    no = f"No.{view.number}"
+    if view.stage is not Stage.GATHERING_SUPPORT or view.support_window_closed:
+        raise Refused(f"the support window of {no} is not open (stage: {view.stage.value})")
+    if view.support_deadline is not None and at >= view.support_deadline:
+        raise Refused(
+            f"the support window of {no} closed at {view.support_deadline:%Y-%m-%d %H:%M %Z}"
+        )
+
+
+def _company(actor: Actor) -> str:
+    assert actor.company is not None  # Actor guarantees a member has one
+    return actor.company
+
+
+def _verb(cmd: Command) -> str:
+    return cmd.kind.replace("_", " ")
+
+
+# --- timers --------------------------------------------------------------------
+
+
+def pending_timers(view: RequestView) -> list[TimerFired]:
+    """The durable timers this request has running, earliest first."""
+    timers: list[TimerFired] = []
+    policy = view.policy
+    sent = set(view.reminders_sent)
+
+    def remind(kind: TimerKind, due: datetime) -> None:
+        if reminder_key(kind, due) not in sent:
+            timers.append(TimerFired.at(kind, due))
+
+    if view.stage is Stage.GATHERING_SUPPORT and not view.support_window_closed:
+        deadline = view.support_deadline
+        if deadline is not None:
+            if policy.deadline_reminder_days:
+                remind(TimerKind.DEADLINE_APPROACHING, deadline - policy.deadline_reminder)
+            timers.append(TimerFired.at(TimerKind.SUPPORT_DEADLINE, deadline))
+        final_call = view.filed_at + policy.final_call_after
+        if view.final_call_at is None and (deadline is None or final_call < deadline):
+            timers.append(TimerFired.at(TimerKind.FINAL_CALL, final_call))
+
+    window = view.objection_window
+    if view.stage is Stage.OBJECTION_WINDOW and window is not None and not window.ended:
+        timers.append(TimerFired.at(TimerKind.OBJECTION_WINDOW_END, window.ends_at))
+
+    clarification = view.pending_clarification
+    if clarification is not None and view.stage is not Stage.ON_HOLD:
+        remind(TimerKind.CLARIFICATION_REMINDER, clarification.reply_due)
+
+    if view.stage is Stage.ON_HOLD and view.held_at is not None:
+        last_review = view.last_hold_review or view.held_at
+        remind(TimerKind.HOLD_REVIEW, last_review + policy.hold_review)
+
+    if view.stage is Stage.IMPLEMENTATION and view.planned_release is not None:
+        due = datetime.combine(view.planned_release, time(0), JST)
+        remind(TimerKind.PLANNED_RELEASE, due)
+
+    return sorted(timers, key=lambda t: t.due)
+
+
+def reminder_key(kind: TimerKind, due: datetime) -> str:
+    return f"{kind.value}:{due.isoformat()}"
+
+
+def next_timer(view: RequestView) -> TimerFired | None:
+    timers = pending_timers(view)
+    return timers[0] if timers else None

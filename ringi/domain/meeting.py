@@ -1,0 +1,101 @@
+"""Meetings (第N回) and the numbering of requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from .errors import Refused
+from .request import NAMESPACE
+
+
+def meeting_id(number: int) -> UUID:
+    return uuid5(NAMESPACE, f"meeting/{number}")
+
+
+class Meeting(Aggregate):
+    """A meeting of the secretariat with the members, at which answers are given."""
+
+    @staticmethod
+    def create_id(number: int) -> UUID:
+        return meeting_id(number)
+
+    @event("MeetingOpened")
+    def __init__(
+        self, number: int, held_at: datetime, at: datetime, actor: dict[str, Any], title: str
+    ) -> None:
+        self.number = number
+        self.held_at = held_at
+        self.title = title
+
+
+CALENDAR_ID = uuid5(NAMESPACE, "meeting-calendar")
+
+
+class MeetingCalendar(Aggregate):
+    """Which meetings there are and when they are held, to find "the next meeting"."""
+
+    @staticmethod
+    def create_id() -> UUID:
+        return CALENDAR_ID
+
+    @event("CalendarStarted")
+    def __init__(self) -> None:
+        self.meetings: dict[int, datetime] = {}
+
+    def add(self, number: int, held_at: datetime) -> None:
+        if number in self.meetings:
+            raise Refused(f"meeting {number} (第{number}回) is already open")
+        self._added(number=number, held_at=held_at)
+
+    @event("MeetingAdded")
+    def _added(self, number: int, held_at: datetime) -> None:
+        self.meetings[number] = held_at
+
+    def next_after(self, at: datetime) -> tuple[int, datetime] | None:
+        later = sorted((held, n) for n, held in self.meetings.items() if held > at)
+        return (later[0][1], later[0][0]) if later else None
+
+
+NUMBERING_ID = uuid5(NAMESPACE, "numbering")
+_REMEMBERED_KEYS = 1_000  # enough to answer any retry; bounded so snapshots stay small
+
+
+class Numbering(Aggregate):
+    """Hands out request numbers: sequential, never reused.
+
+    A reservation is keyed by the filing's command id, so a retried filing gets
+    the number it was given the first time instead of a new one.
+    """
+
+    @staticmethod
+    def create_id() -> UUID:
+        return NUMBERING_ID
+
+    @event("NumberingStarted")
+    def __init__(self) -> None:
+        self.last = 0
+        self.keys: dict[str, int] = {}
+
+    def reserve(self, key: str) -> int:
+        if key in self.keys:
+            return self.keys[key]
+        self._reserved(number=self.last + 1, key=key)
+        return self.last
+
+    def claim(self, number: int, key: str) -> None:
+        """Take a number given elsewhere (an imported register's No.)."""
+        if number in self.keys.values() and self.keys.get(key) != number:
+            raise Refused(f"No.{number} is already taken")
+        if key not in self.keys:
+            self._reserved(number=number, key=key)
+
+    @event("NumberReserved")
+    def _reserved(self, number: int, key: str) -> None:
+        self.last = max(self.last, number)
+        self.keys[key] = number
+        if len(self.keys) > _REMEMBERED_KEYS:
+            del self.keys[next(iter(self.keys))]

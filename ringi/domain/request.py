@@ -1,0 +1,814 @@
+"""The request aggregate: every fact about a request is one of its events.
+
+Each public method checks the rules (``lifecycle.check``) and then records what
+happened; the ``@event`` methods below only fold a fact into the state, so
+replaying the stored events rebuilds exactly the state that was checked.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from . import lifecycle
+from .commands import (
+    AnswerClarification,
+    AppendNote,
+    Approve,
+    AskClarification,
+    ChangeReleaseDate,
+    Close,
+    Command,
+    CorrectAnswer,
+    Endorse,
+    EvaluateCost,
+    ExtendDeadline,
+    FileRequest,
+    Hold,
+    OpenHearing,
+    OpenObjectionWindow,
+    OpenSupport,
+    RaiseObjection,
+    RecordAnswer,
+    RecordFindings,
+    Release,
+    Resume,
+    TimerFired,
+    TimerKind,
+    Withdraw,
+    WithdrawEndorsement,
+)
+from .cost import CostEvaluation
+from .notifications import SECRETARIAT, NotificationDraft, NotificationKind
+from .policy import Policy
+from .view import (
+    Answer,
+    Clarification,
+    Closure,
+    Endorsement,
+    Finding,
+    Note,
+    Objection,
+    ObjectionWindow,
+    RequestView,
+)
+from .vocabulary import Actor, Category, CloseReason, Stage
+
+NAMESPACE = UUID("6d1f0f4e-33a4-4b8e-9f55-2a3c8b0d7e11")
+
+
+def request_id(number: int) -> UUID:
+    return uuid5(NAMESPACE, f"request/{number}")
+
+
+class Request(Aggregate):
+    """An improvement request (No.N) and everything that happened to it."""
+
+    @staticmethod
+    def create_id(number: int) -> UUID:
+        return request_id(number)
+
+    @event("Filed")
+    def __init__(
+        self,
+        number: int,
+        category: str,
+        target: str,
+        body: str,
+        related: list[int],
+        policy: dict[str, Any],
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        proposer = Actor.model_validate(actor).company
+        assert proposer is not None
+        self.state = RequestView(
+            number=number,
+            category=Category(category),
+            target=target,
+            body=body,
+            proposer=proposer,
+            filed_at=at,
+            policy=Policy.model_validate(policy),
+            related=list(related),
+            updated_at=at,
+        )
+        self.commands: set[str] = {command_id}
+        self.drafts: list[NotificationDraft] = []
+
+    # --- reading -----------------------------------------------------------
+
+    def view(self) -> RequestView:
+        view = self.state.model_copy(deep=True)
+        view.version = self.version
+        return view
+
+    def has_handled(self, command_id: str) -> bool:
+        return command_id in self.commands
+
+    def take_notifications(self) -> list[NotificationDraft]:
+        """Drafts raised by the commands handled since the last take."""
+        drafts, self.drafts = self.drafts, []
+        return drafts
+
+    # --- filing --------------------------------------------------------------
+
+    @classmethod
+    def file(cls, number: int, cmd: FileRequest, policy: Policy, at: datetime) -> Request:
+        lifecycle.check_filing(cmd)
+        request = cls(
+            number=number,
+            category=cmd.category.value,
+            target=cmd.target,
+            body=cmd.body,
+            related=list(cmd.related),
+            policy=policy.model_dump(mode="json"),
+            at=at,
+            actor=_actor(cmd.actor),
+            command_id=cmd.command_id,
+            meeting=cmd.meeting,
+        )
+        if cmd.category is not Category.QUESTION:
+            # requests and opinions gather support from the moment they are filed
+            request._open_support(at + policy.support_window, at, cmd.actor, cmd.command_id)
+        return request
+
+    # --- commands ------------------------------------------------------------
+
+    def handle(
+        self, cmd: Command, at: datetime, next_meeting: tuple[int, datetime] | None = None
+    ) -> None:
+        """Carry out ``cmd`` at ``at`` or raise ``Refused`` having recorded nothing.
+
+        ``next_meeting`` (number, date) is the next scheduled meeting, which a final
+        call uses as its deadline when there is one.
+        """
+        lifecycle.check(self.view(), cmd, at)
+        stage_before = self.state.stage
+        actor, cid, meeting = cmd.actor, cmd.command_id, cmd.meeting
+        match cmd:
+            case Endorse():
+                self._endorsed(company=actor.company, at=at, actor=_actor(actor), command_id=cid)
+                self._after_support_changed(at, cid)
+            case WithdrawEndorsement():
+                self._endorsement_withdrawn(
+                    company=actor.company, at=at, actor=_actor(actor), command_id=cid
+                )
+            case AppendNote():
+                self._note_appended(
+                    text=cmd.text, at=at, actor=_actor(actor), command_id=cid, meeting=meeting
+                )
+            case AskClarification():
+                self._clarification_asked(
+                    clarification_id=f"q{len(self.state.clarifications) + 1}",
+                    question=cmd.question,
+                    reply_due=at + self.state.policy.clarification_reply,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+                self._notify(
+                    cid,
+                    NotificationKind.CLARIFICATION_ASKED,
+                    (self.state.proposer,),
+                    f"The secretariat asks about No.{self.state.number}",
+                    cmd.question,
+                )
+            case AnswerClarification():
+                pending = self.state.pending_clarification
+                assert pending is not None
+                self._clarification_answered(
+                    clarification_id=pending.clarification_id,
+                    text=cmd.text,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                )
+            case RaiseObjection():
+                self._objection_raised(
+                    company=actor.company,
+                    reason=cmd.reason,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                )
+            case Withdraw():
+                self._closed(
+                    reason=CloseReason.WITHDRAWN.value,
+                    duplicate_of=None,
+                    note=cmd.reason,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+            case OpenSupport():
+                deadline = cmd.deadline or at + self.state.policy.support_window
+                self._open_support(deadline, at, actor, cid)
+            case ExtendDeadline():
+                if self.state.stage is Stage.GATHERING_SUPPORT:
+                    self._support_deadline_extended(
+                        deadline=cmd.deadline,
+                        reason=cmd.reason,
+                        at=at,
+                        actor=_actor(actor),
+                        command_id=cid,
+                        meeting=meeting,
+                    )
+                else:
+                    self._objection_window_extended(
+                        ends_at=cmd.deadline,
+                        reason=cmd.reason,
+                        at=at,
+                        actor=_actor(actor),
+                        command_id=cid,
+                        meeting=meeting,
+                    )
+            case OpenHearing():
+                self._hearing_opened(at=at, actor=_actor(actor), command_id=cid, meeting=meeting)
+            case RecordFindings():
+                self._findings_recorded(
+                    text=cmd.text, at=at, actor=_actor(actor), command_id=cid, meeting=meeting
+                )
+            case EvaluateCost():
+                evaluation = CostEvaluation.of(cmd.inputs)
+                self._cost_evaluated(
+                    evaluation=evaluation.model_dump(mode="json"),
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+            case OpenObjectionWindow():
+                self._objection_window_opened(
+                    ends_at=at + self.state.policy.objection_window,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+            case Approve():
+                self._implementation_approved(
+                    planned_release=cmd.planned_release.isoformat(),
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+            case ChangeReleaseDate():
+                self._release_date_changed(
+                    planned_release=cmd.planned_release.isoformat(),
+                    reason=cmd.reason,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+            case Release():
+                released_on = cmd.released_on or at.astimezone(lifecycle.JST).date()
+                self._released(
+                    released_on=released_on.isoformat(),
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+            case Hold():
+                self._held(
+                    reason=cmd.reason, at=at, actor=_actor(actor), command_id=cid, meeting=meeting
+                )
+            case Resume():
+                assert self.state.held_at is not None
+                self._resumed(
+                    held_for_seconds=(at - self.state.held_at).total_seconds(),
+                    reason=cmd.reason,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+            case Close():
+                self._closed(
+                    reason=cmd.reason.value,
+                    duplicate_of=cmd.duplicate_of,
+                    note=cmd.note,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+            case RecordAnswer():
+                answer_id = f"a{len(self.state.answers) + 1}"
+                self._answer_recorded(
+                    answer_id=answer_id,
+                    text=cmd.text,
+                    continued=cmd.continued,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+                self._notify(
+                    cid,
+                    NotificationKind.ANSWERED,
+                    self._interested(),
+                    f"No.{self.state.number} answered" + (f" (第{meeting}回)" if meeting else ""),
+                    cmd.text,
+                )
+            case CorrectAnswer():
+                self._answer_corrected(
+                    answer_id=f"a{len(self.state.answers) + 1}",
+                    corrects=cmd.answer_id,
+                    text=cmd.text,
+                    reason=cmd.reason,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+            case TimerFired():
+                self._timer_fired(cmd, at, next_meeting)
+        if self.state.stage is not stage_before:
+            self._notify(
+                cid,
+                NotificationKind.STAGE_CHANGED,
+                self._interested(),
+                f"No.{self.state.number}: {stage_before.value} → {self.state.stage.value}",
+            )
+
+    # --- what timers do ---------------------------------------------------------
+
+    def _timer_fired(
+        self, cmd: TimerFired, at: datetime, next_meeting: tuple[int, datetime] | None
+    ) -> None:
+        cid, timer = cmd.command_id, _actor(cmd.actor)
+        no, state = self.state.number, self.state
+        match cmd.timer:
+            case TimerKind.SUPPORT_DEADLINE:
+                self._support_window_closed(
+                    support=state.support, at=at, actor=timer, command_id=cid
+                )
+                if not state.threshold_met:
+                    note = f"support {state.support} of {state.policy.support_threshold} at the deadline"
+                    self._closed(
+                        reason=CloseReason.INSUFFICIENT_SUPPORT.value,
+                        duplicate_of=None,
+                        note=note,
+                        at=at,
+                        actor=timer,
+                        command_id=cid,
+                        meeting=None,
+                    )
+                    self._notify(
+                        cid,
+                        NotificationKind.AUTO_CLOSED,
+                        self._interested(),
+                        f"No.{no} closed: insufficient support",
+                        note,
+                    )
+            case TimerKind.FINAL_CALL:
+                deadline, meeting = at + state.policy.final_call_grace, None
+                if next_meeting is not None and next_meeting[1] > at:
+                    meeting, deadline = next_meeting
+                if state.support_deadline is not None:
+                    deadline = min(deadline, state.support_deadline)
+                self._final_call_issued(
+                    deadline=deadline, at=at, actor=timer, command_id=cid, meeting=meeting
+                )
+                until = f"meeting {meeting}" if meeting else f"{deadline:%Y-%m-%d}"
+                self._notify(
+                    cid,
+                    NotificationKind.FINAL_CALL,
+                    self._interested(),
+                    f"No.{no} has been open over a year: closed unless supported by {until}",
+                )
+            case TimerKind.OBJECTION_WINDOW_END:
+                window = state.objection_window
+                assert window is not None
+                self._objection_window_ended(
+                    objections=len(window.objections), at=at, actor=timer, command_id=cid
+                )
+            case TimerKind.DEADLINE_APPROACHING:
+                self._reminded(
+                    kind=cmd.timer.value, due=cmd.due, at=at, actor=timer, command_id=cid
+                )
+                self._notify(
+                    cid,
+                    NotificationKind.DEADLINE_APPROACHING,
+                    self._interested(),
+                    f"No.{no}: support deadline {state.support_deadline:%Y-%m-%d}, "
+                    f"support {state.support} of {state.policy.support_threshold}",
+                )
+            case TimerKind.CLARIFICATION_REMINDER:
+                self._reminded(
+                    kind=cmd.timer.value, due=cmd.due, at=at, actor=timer, command_id=cid
+                )
+                self._notify(
+                    cid,
+                    NotificationKind.CLARIFICATION_OVERDUE,
+                    (state.proposer, SECRETARIAT),
+                    f"No.{no}: the clarification question is still unanswered",
+                )
+            case TimerKind.HOLD_REVIEW:
+                self._reminded(
+                    kind=cmd.timer.value, due=cmd.due, at=at, actor=timer, command_id=cid
+                )
+                self._notify(
+                    cid,
+                    NotificationKind.HOLD_REVIEW_DUE,
+                    (SECRETARIAT,),
+                    f"No.{no} has been on hold since {state.held_at:%Y-%m-%d}: review it",
+                    state.hold_reason or "",
+                )
+            case TimerKind.PLANNED_RELEASE:
+                self._reminded(
+                    kind=cmd.timer.value, due=cmd.due, at=at, actor=timer, command_id=cid
+                )
+                self._notify(
+                    cid,
+                    NotificationKind.PLANNED_RELEASE_DUE,
+                    (SECRETARIAT,),
+                    f"No.{no} was planned for release on {state.planned_release}",
+                )
+
+    def _after_support_changed(self, at: datetime, cid: str) -> None:
+        state = self.state
+        if state.threshold_met_at is None and state.threshold_met:
+            self._threshold_met(
+                support=state.support, at=at, actor=_actor(Actor.timer()), command_id=cid
+            )
+            if state.policy.auto_open_hearing:
+                self._hearing_opened(
+                    at=at, actor=_actor(Actor.timer()), command_id=cid, meeting=None
+                )
+
+    def _open_support(self, deadline: datetime, at: datetime, actor: Actor, cid: str) -> None:
+        self._support_gathering_opened(
+            deadline=deadline, at=at, actor=_actor(actor), command_id=cid
+        )
+        self._after_support_changed(at, cid)
+
+    def _interested(self) -> tuple[str, ...]:
+        """The proposer, the endorsers and the secretariat."""
+        return (self.state.proposer, *self.state.endorsers, SECRETARIAT)
+
+    def _notify(
+        self, cid: str, kind: NotificationKind, to: tuple[str, ...], subject: str, body: str = ""
+    ) -> None:
+        self.drafts.append(
+            NotificationDraft(
+                key=f"{self.state.number}:{cid}:{kind.value}",
+                kind=kind,
+                request_number=self.state.number,
+                recipients=to,
+                subject=subject,
+                body=body,
+            )
+        )
+
+    # --- the facts ----------------------------------------------------------------
+    # Every event carries when it happened (``at``, domain time), who did it, the
+    # command that caused it (for idempotency) and, where one was given, the meeting.
+
+    def _touch(self, at: datetime, command_id: str) -> None:
+        self.state.updated_at = at
+        self.commands.add(command_id)
+
+    @event("SupportGatheringOpened")
+    def _support_gathering_opened(
+        self, deadline: datetime, at: datetime, actor: dict[str, Any], command_id: str
+    ) -> None:
+        self.state.stage = Stage.GATHERING_SUPPORT
+        self.state.support_deadline = deadline
+        self._touch(at, command_id)
+
+    @event("Endorsed")
+    def _endorsed(self, company: str, at: datetime, actor: dict[str, Any], command_id: str) -> None:
+        self.state.endorsements.append(Endorsement(company=company, at=at))
+        self._touch(at, command_id)
+
+    @event("EndorsementWithdrawn")
+    def _endorsement_withdrawn(
+        self, company: str, at: datetime, actor: dict[str, Any], command_id: str
+    ) -> None:
+        self.state.endorsements = [e for e in self.state.endorsements if e.company != company]
+        self._touch(at, command_id)
+
+    @event("SupportThresholdMet")
+    def _threshold_met(
+        self, support: int, at: datetime, actor: dict[str, Any], command_id: str
+    ) -> None:
+        self.state.threshold_met_at = at
+        self._touch(at, command_id)
+
+    @event("SupportDeadlineExtended")
+    def _support_deadline_extended(
+        self,
+        deadline: datetime,
+        reason: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.support_deadline = deadline
+        self._touch(at, command_id)
+
+    @event("FinalCallIssued")
+    def _final_call_issued(
+        self,
+        deadline: datetime,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.final_call_at = at
+        self.state.support_deadline = deadline
+        self._touch(at, command_id)
+
+    @event("SupportWindowClosed")
+    def _support_window_closed(
+        self, support: int, at: datetime, actor: dict[str, Any], command_id: str
+    ) -> None:
+        self.state.support_window_closed = True
+        self._touch(at, command_id)
+
+    @event("NoteAppended")
+    def _note_appended(
+        self, text: str, at: datetime, actor: dict[str, Any], command_id: str, meeting: int | None
+    ) -> None:
+        self.state.notes.append(Note(text=text, at=at, meeting=meeting))
+        self._touch(at, command_id)
+
+    @event("ClarificationAsked")
+    def _clarification_asked(
+        self,
+        clarification_id: str,
+        question: str,
+        reply_due: datetime,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.clarifications.append(
+            Clarification(
+                clarification_id=clarification_id,
+                question=question,
+                asked_at=at,
+                reply_due=reply_due,
+            )
+        )
+        self._touch(at, command_id)
+
+    @event("ClarificationAnswered")
+    def _clarification_answered(
+        self, clarification_id: str, text: str, at: datetime, actor: dict[str, Any], command_id: str
+    ) -> None:
+        for c in self.state.clarifications:
+            if c.clarification_id == clarification_id:
+                c.reply, c.replied_at = text, at
+        self._touch(at, command_id)
+
+    @event("HearingOpened")
+    def _hearing_opened(
+        self, at: datetime, actor: dict[str, Any], command_id: str, meeting: int | None
+    ) -> None:
+        self.state.stage = Stage.HEARING
+        self.state.hearing_opened_at = at
+        self._touch(at, command_id)
+
+    @event("HearingFindingsRecorded")
+    def _findings_recorded(
+        self, text: str, at: datetime, actor: dict[str, Any], command_id: str, meeting: int | None
+    ) -> None:
+        self.state.findings.append(Finding(text=text, at=at, meeting=meeting))
+        self._touch(at, command_id)
+
+    @event("CostEvaluated")
+    def _cost_evaluated(
+        self,
+        evaluation: dict[str, Any],
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.evaluations.append(CostEvaluation.model_validate(evaluation))
+        self.state.stage = Stage.COST_EVALUATION
+        self._touch(at, command_id)
+
+    @event("ObjectionWindowOpened")
+    def _objection_window_opened(
+        self,
+        ends_at: datetime,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.objection_windows.append(
+            ObjectionWindow(opened_at=at, ends_at=ends_at, meeting=meeting)
+        )
+        self.state.stage = Stage.OBJECTION_WINDOW
+        self._touch(at, command_id)
+
+    @event("ObjectionWindowExtended")
+    def _objection_window_extended(
+        self,
+        ends_at: datetime,
+        reason: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        window = self.state.objection_window
+        assert window is not None
+        window.ends_at = ends_at
+        self._touch(at, command_id)
+
+    @event("ObjectionRaised")
+    def _objection_raised(
+        self, company: str, reason: str, at: datetime, actor: dict[str, Any], command_id: str
+    ) -> None:
+        window = self.state.objection_window
+        assert window is not None
+        window.objections.append(Objection(company=company, reason=reason, at=at))
+        self._touch(at, command_id)
+
+    @event("ObjectionWindowEnded")
+    def _objection_window_ended(
+        self, objections: int, at: datetime, actor: dict[str, Any], command_id: str
+    ) -> None:
+        window = self.state.objection_window
+        assert window is not None
+        window.ended = True
+        # no objection is the third condition for implementing; any objection
+        # sends the request back to the secretariat's evaluation
+        self.state.stage = Stage.IMPLEMENTATION if objections == 0 else Stage.COST_EVALUATION
+        self._touch(at, command_id)
+
+    @event("ImplementationApproved")
+    def _implementation_approved(
+        self,
+        planned_release: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.approved_at = at
+        self.state.planned_release = date.fromisoformat(planned_release)
+        self._touch(at, command_id)
+
+    @event("ReleaseDateChanged")
+    def _release_date_changed(
+        self,
+        planned_release: str,
+        reason: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.planned_release = date.fromisoformat(planned_release)
+        self._touch(at, command_id)
+
+    @event("Released")
+    def _released(
+        self,
+        released_on: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.released_on = date.fromisoformat(released_on)
+        self.state.stage = Stage.RELEASED
+        self._touch(at, command_id)
+
+    @event("Held")
+    def _held(
+        self, reason: str, at: datetime, actor: dict[str, Any], command_id: str, meeting: int | None
+    ) -> None:
+        self.state.held_from = self.state.stage
+        self.state.held_at = at
+        self.state.hold_reason = reason
+        self.state.last_hold_review = None
+        self.state.stage = Stage.ON_HOLD
+        self._touch(at, command_id)
+
+    @event("Resumed")
+    def _resumed(
+        self,
+        held_for_seconds: float,
+        reason: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        # the clock stops while a request is on hold: its deadlines move by the time held
+        held_for = timedelta(seconds=held_for_seconds)
+        state = self.state
+        assert state.held_from is not None
+        if state.support_deadline is not None and not state.support_window_closed:
+            state.support_deadline += held_for
+        window = state.objection_window
+        if window is not None and not window.ended:
+            window.ends_at += held_for
+        pending = state.pending_clarification
+        if pending is not None:
+            pending.reply_due += held_for
+        state.stage, state.held_from, state.held_at, state.hold_reason = (
+            state.held_from,
+            None,
+            None,
+            None,
+        )
+        self._touch(at, command_id)
+
+    @event("Closed")
+    def _closed(
+        self,
+        reason: str,
+        duplicate_of: int | None,
+        note: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.closure = Closure(
+            reason=CloseReason(reason),
+            at=at,
+            by=Actor.model_validate(actor),
+            duplicate_of=duplicate_of,
+            note=note,
+        )
+        self.state.stage = Stage.CLOSED
+        self._touch(at, command_id)
+
+    @event("AnswerRecorded")
+    def _answer_recorded(
+        self,
+        answer_id: str,
+        text: str,
+        continued: bool,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.answers.append(
+            Answer(answer_id=answer_id, text=text, at=at, meeting=meeting, continued=continued)
+        )
+        self._touch(at, command_id)
+
+    @event("AnswerCorrected")
+    def _answer_corrected(
+        self,
+        answer_id: str,
+        corrects: str,
+        text: str,
+        reason: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        corrected = self.state.answer(corrects)
+        assert corrected is not None
+        corrected.superseded_by = answer_id
+        self.state.answers.append(
+            Answer(
+                answer_id=answer_id,
+                text=text,
+                at=at,
+                meeting=meeting,
+                continued=corrected.continued,
+                corrects=corrects,
+            )
+        )
+        self._touch(at, command_id)
+
+    @event("Reminded")
+    def _reminded(
+        self, kind: str, due: datetime, at: datetime, actor: dict[str, Any], command_id: str
+    ) -> None:
+        self.state.reminders_sent.append(lifecycle.reminder_key(TimerKind(kind), due))
+        if kind == TimerKind.HOLD_REVIEW.value:
+            self.state.last_hold_review = due
+        self._touch(at, command_id)
+
+
+def _actor(actor: Actor) -> dict[str, Any]:
+    return actor.model_dump(mode="json")

@@ -1,0 +1,169 @@
+"""The state of a request as its events say it is.
+
+``RequestView`` is what the aggregate folds its events into, what the workflow
+holds (and carries across continue-as-new), what queries return and what the
+rules in ``lifecycle`` read. One shape everywhere, so the workflow's state and
+the state folded from the store cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from .cost import CostEvaluation
+from .policy import Policy
+from .vocabulary import Actor, Category, CloseReason, Stage
+
+
+class Endorsement(BaseModel):
+    company: str
+    at: datetime
+
+
+class Note(BaseModel):
+    """追記: text the proposer appended, dated."""
+
+    text: str
+    at: datetime
+    meeting: int | None = None
+
+
+class Answer(BaseModel):
+    """回答: the secretariat's answer, usually at a meeting. Never edited: a
+    correction is a new answer that names the one it corrects."""
+
+    answer_id: str
+    text: str
+    at: datetime
+    meeting: int | None = None
+    continued: bool = False
+    corrects: str | None = None
+    superseded_by: str | None = None
+
+
+class Clarification(BaseModel):
+    clarification_id: str
+    question: str
+    asked_at: datetime
+    reply_due: datetime
+    reply: str | None = None
+    replied_at: datetime | None = None
+
+
+class Finding(BaseModel):
+    text: str
+    at: datetime
+    meeting: int | None = None
+
+
+class Objection(BaseModel):
+    company: str
+    reason: str
+    at: datetime
+
+
+class ObjectionWindow(BaseModel):
+    opened_at: datetime
+    ends_at: datetime
+    meeting: int | None = None
+    objections: list[Objection] = Field(default_factory=list)
+    ended: bool = False
+
+
+class Closure(BaseModel):
+    reason: CloseReason
+    at: datetime
+    by: Actor
+    duplicate_of: int | None = None
+    note: str = ""
+
+
+class RequestView(BaseModel):
+    number: int
+    category: Category
+    target: str
+    body: str
+    proposer: str
+    filed_at: datetime
+    policy: Policy
+    related: list[int] = Field(default_factory=list)
+
+    stage: Stage = Stage.FILED
+    version: int = 0
+    updated_at: datetime
+
+    endorsements: list[Endorsement] = Field(default_factory=list)
+    support_deadline: datetime | None = None
+    support_window_closed: bool = False
+    threshold_met_at: datetime | None = None
+    final_call_at: datetime | None = None
+
+    notes: list[Note] = Field(default_factory=list)
+    answers: list[Answer] = Field(default_factory=list)
+    clarifications: list[Clarification] = Field(default_factory=list)
+
+    hearing_opened_at: datetime | None = None
+    findings: list[Finding] = Field(default_factory=list)
+    evaluations: list[CostEvaluation] = Field(default_factory=list)
+    objection_windows: list[ObjectionWindow] = Field(default_factory=list)
+
+    approved_at: datetime | None = None
+    planned_release: date | None = None
+    released_on: date | None = None
+
+    held_from: Stage | None = None
+    held_at: datetime | None = None
+    hold_reason: str | None = None
+    last_hold_review: datetime | None = None
+
+    closure: Closure | None = None
+    reminders_sent: list[str] = Field(default_factory=list)
+
+    # --- what follows from the facts --------------------------------------
+
+    @property
+    def support(self) -> int:
+        """Companies supporting the request, the proposer included."""
+        return 1 + len(self.endorsements)
+
+    @property
+    def endorsers(self) -> list[str]:
+        return [e.company for e in self.endorsements]
+
+    @property
+    def threshold_met(self) -> bool:
+        return self.support >= self.policy.support_threshold
+
+    @property
+    def is_open(self) -> bool:
+        return not self.stage.is_terminal
+
+    @property
+    def latest_evaluation(self) -> CostEvaluation | None:
+        return self.evaluations[-1] if self.evaluations else None
+
+    @property
+    def objection_window(self) -> ObjectionWindow | None:
+        return self.objection_windows[-1] if self.objection_windows else None
+
+    @property
+    def pending_clarification(self) -> Clarification | None:
+        for c in self.clarifications:
+            if c.reply is None:
+                return c
+        return None
+
+    def answer(self, answer_id: str) -> Answer | None:
+        return next((a for a in self.answers if a.answer_id == answer_id), None)
+
+    @property
+    def current_deadline(self) -> datetime | None:
+        """The deadline a person watching this request cares about now."""
+        if self.stage is Stage.GATHERING_SUPPORT and not self.support_window_closed:
+            return self.support_deadline
+        window = self.objection_window
+        if self.stage is Stage.OBJECTION_WINDOW and window and not window.ended:
+            return window.ends_at
+        return None

@@ -1,0 +1,127 @@
+"""What every entry point (the command line, later the HTTP API) calls.
+
+Commands on a request go through its workflow, so that they are validated and
+serialised there; reads come from the event store, which is the record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from .config import Settings
+from .domain.commands import Command, FileRequest
+from .domain.errors import NotAllowed, Refused
+from .domain.view import RequestView
+from .domain.vocabulary import Actor, Role
+from .store import RingiStore, TimelineEntry
+from .temporal import connect
+from .workflows.messages import RequestStart, workflow_id
+from .workflows.request import RequestWorkflow
+
+
+class Ringi:
+    def __init__(self, settings: Settings, client: Client, store: RingiStore) -> None:
+        self.settings = settings
+        self.client = client
+        self.store = store
+
+    @classmethod
+    async def connect(cls, settings: Settings) -> Ringi:
+        client = await connect(settings)
+        return cls(settings, client, RingiStore(env=settings.eventsourcing_env()))
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- writes ----------------------------------------------------------------------
+
+    async def file(self, cmd: FileRequest) -> RequestView:
+        """File a new request; returns it with its number. Retrying with the same
+        command id returns the same request."""
+        number = self.store.reserve_number(cmd.command_id)
+        start = RequestStart(number=number, filing=cmd, policy=self.settings.policy())
+        await self._start(start, WorkflowIDConflictPolicy.USE_EXISTING)
+        handle = self.client.get_workflow_handle(workflow_id(number))
+        try:
+            return await handle.execute_update(RequestWorkflow.filed, result_type=RequestView)
+        except WorkflowUpdateFailedError as error:
+            raise _as_domain_error(error) from None
+
+    async def act(self, number: int, cmd: Command) -> RequestView:
+        handle = self.client.get_workflow_handle(workflow_id(number))
+        try:
+            return await handle.execute_update(RequestWorkflow.act, cmd, result_type=RequestView)
+        except WorkflowUpdateFailedError as error:
+            raise _as_domain_error(error) from None
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                view = self.store.view(number)  # refuses an unknown number clearly
+                raise Refused(
+                    f"No.{number} is {view.stage.value}; nothing more can happen to it"
+                ) from None
+            raise
+
+    async def resume_workflows(self) -> list[int]:
+        """Start a workflow for every open request in the store that has none
+        (after an import, or if a filing's workflow was lost). Idempotent."""
+        started = []
+        for view in self.store.views():
+            if view.is_open and await self._start(
+                RequestStart(number=view.number), WorkflowIDConflictPolicy.FAIL
+            ):
+                started.append(view.number)
+        return started
+
+    def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str = "") -> None:
+        if actor.role is not Role.SECRETARIAT:
+            raise NotAllowed("only the secretariat opens meetings")
+        self.store.open_meeting(number, held_at, actor, title)
+
+    # --- reads ------------------------------------------------------------------------
+
+    def view(self, number: int) -> RequestView:
+        return self.store.view(number)
+
+    def views(self) -> list[RequestView]:
+        return list(self.store.views())
+
+    def timeline(self, number: int) -> list[TimelineEntry]:
+        return self.store.timeline(number)
+
+    async def live_view(self, number: int) -> RequestView | None:
+        """What the running workflow holds (None once the workflow has finished)."""
+        handle = self.client.get_workflow_handle(workflow_id(number))
+        return await handle.query(RequestWorkflow.state, result_type=RequestView | None)  # type: ignore[arg-type]
+
+    # --- helpers ------------------------------------------------------------------------
+
+    async def _start(self, start: RequestStart, on_conflict: WorkflowIDConflictPolicy) -> bool:
+        """Start the request's workflow; False if it was already running or done."""
+        try:
+            await self.client.start_workflow(
+                RequestWorkflow.run,
+                start,
+                id=workflow_id(start.number),
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=on_conflict,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            return False
+        return True
+
+
+def _as_domain_error(error: WorkflowUpdateFailedError) -> Exception:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        if cause.type == NotAllowed.__name__:
+            return NotAllowed(cause.message)
+        if cause.type in (Refused.__name__, "Conflict") or cause.type is None:
+            return Refused(cause.message)
+        return Refused(cause.message)
+    return Refused(str(cause or error))

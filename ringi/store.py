@@ -1,0 +1,259 @@
+"""The event store: the one place events are written and read.
+
+``RingiStore`` is an eventsourcing ``Application``: thin services over the
+aggregates of ``domain``, each one a single atomic ``save``. Idempotency and
+optimistic concurrency live here: a command whose id a request has already
+handled writes nothing and returns the state as it is; two writers racing on
+one request collide on the (aggregate, version) key and the loser retries on
+fresh state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError
+from pydantic import BaseModel
+
+from .domain.commands import Command, FileRequest
+from .domain.errors import Conflict, Refused
+from .domain.meeting import (
+    CALENDAR_ID,
+    NUMBERING_ID,
+    Meeting,
+    MeetingCalendar,
+    Numbering,
+    meeting_id,
+)
+from .domain.notifications import NotificationDraft
+from .domain.policy import Policy
+from .domain.request import NAMESPACE, Request, request_id
+from .domain.view import RequestView
+from .domain.vocabulary import Actor
+
+_SAVE_ATTEMPTS = 5
+
+
+class OutboxMessage(Aggregate):
+    """A notification waiting to be delivered, recorded like every other fact."""
+
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return uuid5(NAMESPACE, f"outbox/{key}")
+
+    @event("NotificationQueued")
+    def __init__(
+        self,
+        key: str,
+        kind: str,
+        request_number: int,
+        recipients: list[str],
+        subject: str,
+        body: str,
+    ) -> None:
+        self.key, self.kind, self.request_number = key, kind, request_number
+        self.recipients, self.subject, self.body = recipients, subject, body
+        self.delivered_to: list[str] = []
+
+
+class TimelineEntry(BaseModel):
+    version: int
+    event: str
+    at: datetime | None
+    recorded_at: datetime
+    actor: dict[str, Any] | None
+    meeting: int | None
+    details: dict[str, Any]
+
+
+class Outcome(BaseModel):
+    """What a command left behind: the request's state, and whether it wrote."""
+
+    view: RequestView
+    written: bool
+
+
+class RingiStore(Application[UUID]):
+    name = "ringi"
+    snapshotting_intervals = {Numbering: 200, MeetingCalendar: 200}  # noqa: RUF012
+
+    # --- numbers and meetings ------------------------------------------------------
+
+    def reserve_number(self, key: str) -> int:
+        for _ in range(_SAVE_ATTEMPTS):
+            numbering = self._get_or_none(NUMBERING_ID) or Numbering()
+            assert isinstance(numbering, Numbering)
+            number = numbering.reserve(key)
+            try:
+                self.save(numbering)
+            except IntegrityError:
+                continue  # another filing took the next number first: take the one after
+            return number
+        raise Conflict("could not reserve a request number: too many filings at once; try again")
+
+    def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str = "") -> None:
+        for _ in range(_SAVE_ATTEMPTS):
+            calendar = self._get_or_none(CALENDAR_ID) or MeetingCalendar()
+            assert isinstance(calendar, MeetingCalendar)
+            calendar.add(number, held_at)
+            meeting = Meeting(
+                number=number,
+                held_at=held_at,
+                at=datetime.now(tz=held_at.tzinfo),
+                actor=actor.model_dump(mode="json"),
+                title=title,
+            )
+            try:
+                self.save(calendar, meeting)
+            except IntegrityError:
+                continue
+            return
+        raise Conflict(f"could not open meeting {number}: the calendar kept changing; try again")
+
+    def meetings(self) -> dict[int, datetime]:
+        calendar = self._get_or_none(CALENDAR_ID)
+        return (
+            dict(sorted(calendar.meetings.items())) if isinstance(calendar, MeetingCalendar) else {}
+        )
+
+    def next_meeting_after(self, at: datetime) -> tuple[int, datetime] | None:
+        calendar = self._get_or_none(CALENDAR_ID)
+        return calendar.next_after(at) if isinstance(calendar, MeetingCalendar) else None
+
+    # --- requests ----------------------------------------------------------------------
+
+    def file(self, number: int, cmd: FileRequest, policy: Policy, at: datetime) -> Outcome:
+        existing = self._get_or_none(request_id(number))
+        if isinstance(existing, Request):
+            if existing.has_handled(cmd.command_id):
+                return Outcome(view=existing.view(), written=False)
+            raise Conflict(f"No.{number} was already filed by another command")
+        self._require_meeting(cmd)
+        request = Request.file(number, cmd, policy, at)
+        try:
+            self.save(request, *self._outbox(request))
+        except IntegrityError:
+            return self.file(
+                number, cmd, policy, at
+            )  # a retried attempt won the race: read it back
+        return Outcome(view=request.view(), written=True)
+
+    def execute(
+        self, number: int, cmd: Command, at: datetime, expected_version: int | None = None
+    ) -> Outcome:
+        """Carry out ``cmd`` on No.``number`` once, however often it is retried."""
+        for _ in range(_SAVE_ATTEMPTS):
+            request = self.request(number)
+            if request.has_handled(cmd.command_id):
+                return Outcome(view=request.view(), written=False)
+            if expected_version is not None and request.version != expected_version:
+                raise Conflict(
+                    f"No.{number} is at version {request.version} in the store, "
+                    f"but the command was decided at version {expected_version}"
+                )
+            self._require_meeting(cmd)
+            next_meeting = self.next_meeting_after(at)
+            request.handle(cmd, at, next_meeting)
+            try:
+                self.save(request, *self._outbox(request))
+            except IntegrityError:
+                continue  # someone wrote in between: decide again on fresh state
+            return Outcome(view=request.view(), written=True)
+        raise Conflict(f"No.{number} kept changing while {cmd.kind} was being recorded; try again")
+
+    def request(self, number: int) -> Request:
+        try:
+            request = self.repository.get(request_id(number))
+        except AggregateNotFoundError:
+            raise Refused(f"there is no request No.{number}") from None
+        assert isinstance(request, Request)
+        return request
+
+    def view(self, number: int) -> RequestView:
+        return self.request(number).view()
+
+    def numbers(self) -> list[int]:
+        numbering = self._get_or_none(NUMBERING_ID)
+        if not isinstance(numbering, Numbering):
+            return []
+        return [n for n in range(1, numbering.last + 1) if self._exists(request_id(n))]
+
+    def views(self) -> Iterator[RequestView]:
+        for number in self.numbers():
+            yield self.view(number)
+
+    def timeline(self, number: int) -> list[TimelineEntry]:
+        self.request(number)  # a clear refusal for an unknown number
+        entries = []
+        for domain_event in self.events.get(request_id(number)):
+            attrs = {
+                k: v for k, v in domain_event.__dict__.items() if not k.startswith("originator")
+            }
+            entries.append(
+                TimelineEntry(
+                    version=domain_event.originator_version,
+                    event=type(domain_event).__qualname__.rsplit(".", 1)[-1],
+                    at=attrs.pop("at", None),
+                    recorded_at=attrs.pop("timestamp"),
+                    actor=attrs.pop("actor", None),
+                    meeting=attrs.pop("meeting", None),
+                    details={
+                        k: v
+                        for k, v in attrs.items()
+                        if k not in ("command_id", "originator_topic")
+                    },
+                )
+            )
+        return entries
+
+    def outbox(self) -> list[OutboxMessage]:
+        messages = []
+        for notification in self.recorder.select_notifications(start=None, limit=10**9):
+            if notification.topic.endswith("OutboxMessage.NotificationQueued"):
+                message = self.repository.get(notification.originator_id)
+                assert isinstance(message, OutboxMessage)
+                messages.append(message)
+        return messages
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _require_meeting(self, cmd: Command | FileRequest) -> None:
+        if cmd.meeting is not None and cmd.meeting not in self.meetings():
+            raise Refused(
+                f"meeting {cmd.meeting} (第{cmd.meeting}回) has not been opened; "
+                f"open it first with `ringi meeting open {cmd.meeting}`"
+            )
+
+    def _outbox(self, request: Request) -> list[OutboxMessage]:
+        return [_queued(draft) for draft in request.take_notifications()]
+
+    def _get_or_none(self, aggregate_id: UUID) -> Aggregate | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+
+def _queued(draft: NotificationDraft) -> OutboxMessage:
+    return OutboxMessage(
+        key=draft.key,
+        kind=draft.kind.value,
+        request_number=draft.request_number,
+        recipients=list(draft.recipients),
+        subject=draft.subject,
+        body=draft.body,
+    )
+
+
+def meeting_of(store: RingiStore, number: int) -> Meeting:
+    meeting = store.repository.get(meeting_id(number))
+    assert isinstance(meeting, Meeting)
+    return meeting

