@@ -10,6 +10,8 @@ fresh state.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -36,7 +38,23 @@ from .domain.request import NAMESPACE, Request, request_id
 from .domain.view import RequestView
 from .domain.vocabulary import Actor
 
-_SAVE_ATTEMPTS = 5
+#: how long a writer keeps trying after losing races to other writers. Every lost
+#: race means another writer got through, so the store as a whole moves on; a
+#: burst of writes delays the loser, it does not fail it.
+_RACE_PATIENCE_SECONDS = 10.0
+
+
+def _attempts() -> Iterator[int]:
+    """Attempts at a save that may lose a race, with a short random pause before
+    each retry so that writers who keep colliding fall out of step."""
+    give_up_at = time.monotonic() + _RACE_PATIENCE_SECONDS
+    attempt = 0
+    while True:
+        yield attempt
+        attempt += 1
+        if time.monotonic() >= give_up_at:
+            return
+        time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
 
 
 class OutboxMessage(Aggregate):
@@ -85,7 +103,7 @@ class RingiStore(Application[UUID]):
     # --- numbers and meetings ------------------------------------------------------
 
     def reserve_number(self, key: str) -> int:
-        for _ in range(_SAVE_ATTEMPTS):
+        for _ in _attempts():
             numbering = self._get_or_none(NUMBERING_ID) or Numbering()
             assert isinstance(numbering, Numbering)
             number = numbering.reserve(key)
@@ -97,7 +115,7 @@ class RingiStore(Application[UUID]):
         raise Conflict("could not reserve a request number: too many filings at once; try again")
 
     def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str = "") -> None:
-        for _ in range(_SAVE_ATTEMPTS):
+        for _ in _attempts():
             calendar = self._get_or_none(CALENDAR_ID) or MeetingCalendar()
             assert isinstance(calendar, MeetingCalendar)
             calendar.add(number, held_at)
@@ -147,7 +165,7 @@ class RingiStore(Application[UUID]):
         self, number: int, cmd: Command, at: datetime, expected_version: int | None = None
     ) -> Outcome:
         """Carry out ``cmd`` on No.``number`` once, however often it is retried."""
-        for _ in range(_SAVE_ATTEMPTS):
+        for _ in _attempts():
             request = self.request(number)
             if request.has_handled(cmd.command_id):
                 return Outcome(view=request.view(), written=False)

@@ -31,8 +31,16 @@ def open_store(settings: Settings) -> RingiStore:
 
 
 def build_worker(
-    client: Client, settings: Settings, store: RingiStore, executor: ThreadPoolExecutor
+    client: Client,
+    settings: Settings,
+    store: RingiStore,
+    executor: ThreadPoolExecutor,
+    *,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
+    """``max_cached_workflows=0`` turns off the workflow cache and with it sticky
+    task queues: every workflow task replays the history on whichever worker
+    polls it (the tests use this to stop one worker and start another)."""
     activities = StoreActivities(store)
     return Worker(
         client,
@@ -41,6 +49,7 @@ def build_worker(
         activities=activities.all(),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        max_cached_workflows=max_cached_workflows,
     )
 
 

@@ -34,8 +34,15 @@ def _binary(name: str) -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server of the test's own.
+
+    Not shared between tests: the server's clock is global, so a workflow a test
+    leaves behind with a timer and no worker blocks time skipping for every later
+    test; and every test's store numbers its requests from 1, so workflow ids
+    (``request-1``...) would collide with those of earlier tests.
+    """
     from temporalio.contrib.pydantic import pydantic_data_converter
 
     env = await WorkflowEnvironment.start_time_skipping(
@@ -74,10 +81,18 @@ def store(settings: Settings) -> Iterator[RingiStore]:
 
 @asynccontextmanager
 async def running_worker(
-    client: Client, settings: Settings, store: RingiStore
+    client: Client, settings: Settings, store: RingiStore, *, sticky: bool = True
 ) -> AsyncIterator[None]:
+    """A ringi worker for the duration of the block.
+
+    ``sticky=False`` runs it without a workflow cache, so the server hands its
+    workflows' next tasks to any worker: the time-skipping server never times out
+    the sticky queue of a worker that has stopped, so a test that stops a worker
+    and starts another must stop a non-sticky one.
+    """
     with ThreadPoolExecutor(max_workers=8) as executor:
-        async with build_worker(client, settings, store, executor):
+        cache = 1000 if sticky else 0
+        async with build_worker(client, settings, store, executor, max_cached_workflows=cache):
             yield
 
 

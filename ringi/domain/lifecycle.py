@@ -273,6 +273,8 @@ def _verb(cmd: Command) -> str:
 
 def pending_timers(view: RequestView) -> list[TimerFired]:
     """The durable timers this request has running, earliest first."""
+    if view.stage.is_terminal:
+        return []  # nothing more can happen to a released or closed request
     timers: list[TimerFired] = []
     policy = view.policy
     sent = set(view.reminders_sent)

@@ -1,0 +1,158 @@
+"""Finding the installation, and running one command against it with the
+exit statuses the command line promises: 0 done, 1 refused, 2 usage error."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from ..config import Settings
+from ..domain.errors import DomainError
+from ..domain.vocabulary import Actor
+from ..service import Ringi
+from ..store import RingiStore
+
+T = TypeVar("T")
+
+REFUSED = 1
+USAGE = 2
+
+ENDPOINT_FILE = "endpoint.json"
+COMMAND_TIMEOUT = 60.0  # seconds a command waits for the worker before giving up
+
+
+@dataclass
+class Installation:
+    """The flags every command shares, resolved into settings."""
+
+    data_dir: Path | None = None
+    temporal: str | None = None
+    namespace: str | None = None
+    task_queue: str | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            overrides: dict[str, Any] = {}
+            if self.data_dir is not None:
+                overrides["data_dir"] = self.data_dir
+            if self.namespace is not None:
+                overrides["namespace"] = self.namespace
+            if self.task_queue is not None:
+                overrides["task_queue"] = self.task_queue
+            settings = Settings(**overrides)
+            address = (
+                self.temporal
+                or os.environ.get("RINGI_TEMPORAL_ADDRESS")
+                or _recorded_address(settings)
+            )
+            if address:
+                settings = settings.model_copy(update={"temporal_address": address})
+            self._settings = settings
+        return self._settings
+
+
+def _recorded_address(settings: Settings) -> str | None:
+    """``ringi up`` writes the address it serves on into the data directory, so
+    that commands naming the same data directory find that server."""
+    path = settings.data_dir / ENDPOINT_FILE
+    if path.exists():
+        return str(json.loads(path.read_text())["temporal_address"])
+    return None
+
+
+def installation(ctx: typer.Context) -> Installation:
+    obj = ctx.find_object(Installation)
+    assert obj is not None
+    return obj
+
+
+def fail(message: str, status: int = REFUSED) -> typer.Exit:
+    typer.echo(f"ringi: {message}", err=True)
+    return typer.Exit(status)
+
+
+def run_with_ringi(ctx: typer.Context, work: Callable[[Ringi], Awaitable[T]]) -> T:
+    """Connect to Temporal and the store, do ``work``, and turn refusals into exit 1."""
+    settings = installation(ctx).settings()
+
+    async def go() -> T:
+        try:
+            ringi = await Ringi.connect(settings)
+        except RuntimeError as error:
+            raise fail(
+                f"cannot reach Temporal at {settings.temporal_address} ({error}); "
+                "is `ringi up` running, and is --temporal / RINGI_TEMPORAL_ADDRESS right?"
+            ) from None
+        try:
+            return await asyncio.wait_for(work(ringi), timeout=COMMAND_TIMEOUT)
+        except TimeoutError:
+            raise fail(
+                f"no answer within {COMMAND_TIMEOUT:.0f} s: is a ringi worker running on task queue "
+                f"{settings.task_queue!r} at {settings.temporal_address}?"
+            ) from None
+        finally:
+            ringi.close()
+
+    return guarded(lambda: asyncio.run(go()))
+
+
+def with_store(ctx: typer.Context, work: Callable[[RingiStore], T]) -> T:
+    settings = installation(ctx).settings()
+    if settings.store == "sqlite" and not settings.event_store_path.exists():
+        raise fail(
+            f"no ringi data in {settings.data_dir}; start it with `ringi up` or pass --data-dir"
+        )
+    store = RingiStore(env=settings.eventsourcing_env())
+    try:
+        return guarded(lambda: work(store))
+    finally:
+        store.close()
+
+
+def guarded(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except DomainError as error:
+        raise fail(str(error)) from None
+    except ValidationError as error:
+        raise fail(describe_validation(error), USAGE) from None
+
+
+def describe_validation(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"] if part not in ("actor",)) or "input"
+        problems.append(f"{where}: {item['msg']}")
+    return "invalid input: " + "; ".join(problems)
+
+
+def member(company: str | None, user: str | None) -> Actor:
+    if not company or not company.strip():
+        raise fail("members act for a company: give --as COMPANY", USAGE)
+    return Actor.member(company.strip(), user)
+
+
+def secretariat(user: str | None) -> Actor:
+    return Actor.secretariat(user or _login())
+
+
+def _login() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

@@ -1,0 +1,739 @@
+"""The `ringi` command: every action of every role, and the embedded server.
+
+Members act with ``--as COMPANY``; commands marked [secretariat] act as the
+secretariat. Exit status: 0 done, 1 refused (the reason on stderr, nothing
+written), 2 usage error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from ..domain import commands as c
+from ..domain.cost import CostBearer, CostInputs, CostItem
+from ..domain.vocabulary import Category, CloseReason, Stage
+from ..service import Ringi
+from .context import (
+    USAGE,
+    Installation,
+    describe_validation,
+    fail,
+    installation,
+    member,
+    print_json,
+    run_with_ringi,
+    secretariat,
+    with_store,
+)
+from .exit import exit_now
+from .render import echo, parse_day, parse_when, request_text, summary
+
+app = typer.Typer(
+    name="ringi",
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+meeting_app = typer.Typer(help="Meetings (第N回) at which answers are given.", no_args_is_help=True)
+app.add_typer(meeting_app, name="meeting")
+
+# --- shared options -----------------------------------------------------------------
+
+Number = Annotated[int, typer.Argument(help="the request's No.", min=1)]
+As = Annotated[str, typer.Option("--as", help="the member company you act for")]
+User = Annotated[str | None, typer.Option("--user", help="who you are (recorded with the event)")]
+MeetingNo = Annotated[
+    int | None, typer.Option("--meeting", help="the meeting this is said at (第N回)", min=1)
+]
+Key = Annotated[
+    str | None,
+    typer.Option(
+        "--key", help="idempotency key: repeating a command with the same key writes once"
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", envvar="RINGI_DATA_DIR", help="the installation's data directory"
+        ),
+    ] = None,
+    temporal: Annotated[
+        str | None,
+        typer.Option("--temporal", envvar="RINGI_TEMPORAL_ADDRESS", help="Temporal HOST:PORT"),
+    ] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", envvar="RINGI_NAMESPACE")] = None,
+    task_queue: Annotated[
+        str | None, typer.Option("--task-queue", envvar="RINGI_TASK_QUEUE")
+    ] = None,
+) -> None:
+    ctx.obj = Installation(
+        data_dir=data_dir, temporal=temporal, namespace=namespace, task_queue=task_queue
+    )
+
+
+def _command(build: Any, **fields: Any) -> Any:
+    """Build a command model, turning invalid input into a usage error that names it."""
+    try:
+        return build(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as error:
+        raise fail(describe_validation(error), USAGE) from None
+
+
+def _act(ctx: typer.Context, number: int, command: c.Command, as_json: bool) -> None:
+    async def work(ringi: Ringi) -> None:
+        view = await ringi.act(number, command)
+        print_json(view.model_dump(mode="json")) if as_json else echo(summary(view))
+
+    run_with_ringi(ctx, work)
+
+
+# --- members ---------------------------------------------------------------------------
+
+
+@app.command("file")
+def file_(
+    ctx: typer.Context,
+    company: As,
+    target: Annotated[str, typer.Option("--target", help="対象箇所: the part of the system")],
+    body: Annotated[str, typer.Option("--body", help="ご意見・ご要望: what you ask for")],
+    category: Annotated[
+        str, typer.Option("--category", help="要望|意見|質問 (request|opinion|question)")
+    ] = "要望",
+    related: Annotated[
+        list[int] | None, typer.Option("--related", help="a related request's No.")
+    ] = None,
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """File a new request; prints its number."""
+    try:
+        parsed = Category.parse(category)
+    except ValueError as error:
+        raise fail(str(error), USAGE) from None
+    command = _command(
+        c.FileRequest,
+        actor=member(company, user),
+        category=parsed,
+        target=target,
+        body=body,
+        related=tuple(related or ()),
+        meeting=meeting,
+        command_id=key,
+    )
+
+    async def work(ringi: Ringi) -> None:
+        view = await ringi.file(command)
+        print_json(view.model_dump(mode="json")) if as_json else echo(str(view.number))
+
+    run_with_ringi(ctx, work)
+
+
+@app.command()
+def endorse(
+    ctx: typer.Context,
+    number: Number,
+    company: As,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """Endorse a request (賛同)."""
+    _act(ctx, number, _command(c.Endorse, actor=member(company, user), command_id=key), as_json)
+
+
+@app.command()
+def unendorse(
+    ctx: typer.Context,
+    number: Number,
+    company: As,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """Withdraw your endorsement."""
+    _act(
+        ctx,
+        number,
+        _command(c.WithdrawEndorsement, actor=member(company, user), command_id=key),
+        as_json,
+    )
+
+
+@app.command()
+def append(
+    ctx: typer.Context,
+    number: Number,
+    company: As,
+    text: Annotated[str, typer.Option("--text", help="the note to append (追記)")],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """Append a note to your own request (追記)."""
+    command = _command(
+        c.AppendNote, actor=member(company, user), text=text, meeting=meeting, command_id=key
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command("answer-clarification")
+def answer_clarification(
+    ctx: typer.Context,
+    number: Number,
+    company: As,
+    text: Annotated[str, typer.Option("--text")],
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """Answer the secretariat's clarification question on your request."""
+    command = _command(
+        c.AnswerClarification, actor=member(company, user), text=text, command_id=key
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command("object")
+def object_(
+    ctx: typer.Context,
+    number: Number,
+    company: As,
+    reason: Annotated[str, typer.Option("--reason", help="the problem you see")],
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """Object during the objection window."""
+    command = _command(c.RaiseObjection, actor=member(company, user), reason=reason, command_id=key)
+    _act(ctx, number, command, as_json)
+
+
+@app.command()
+def withdraw(
+    ctx: typer.Context,
+    number: Number,
+    company: As,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """Withdraw your own request."""
+    _act(
+        ctx,
+        number,
+        _command(c.Withdraw, actor=member(company, user), reason=reason, command_id=key),
+        as_json,
+    )
+
+
+# --- the secretariat --------------------------------------------------------------------
+
+
+@app.command("open-support")
+def open_support(
+    ctx: typer.Context,
+    number: Number,
+    deadline: Annotated[
+        str | None, typer.Option("--deadline", help="YYYY-MM-DD or ISO time")
+    ] = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Open support gathering for a filed opinion."""
+    command = _command(
+        c.OpenSupport,
+        actor=secretariat(user),
+        deadline=parse_when(deadline) if deadline else None,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command("ask-clarification")
+def ask_clarification(
+    ctx: typer.Context,
+    number: Number,
+    question: Annotated[str, typer.Option("--question")],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Ask the proposer to clarify."""
+    command = _command(
+        c.AskClarification,
+        actor=secretariat(user),
+        question=question,
+        meeting=meeting,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command("extend-deadline")
+def extend_deadline(
+    ctx: typer.Context,
+    number: Number,
+    until: Annotated[str | None, typer.Option("--until", help="YYYY-MM-DD or ISO time")] = None,
+    until_meeting: Annotated[
+        int | None, typer.Option("--until-meeting", help="until meeting N (第N回)")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Extend the running deadline (support window or objection window)."""
+    if (until is None) == (until_meeting is None):
+        raise fail("give exactly one of --until DATE or --until-meeting N", USAGE)
+
+    async def work(ringi: Ringi) -> None:
+        if until_meeting is not None:
+            meetings = ringi.store.meetings()
+            if until_meeting not in meetings:
+                raise fail(
+                    f"meeting {until_meeting} has not been opened; open it with its date first"
+                )
+            deadline = meetings[until_meeting]
+        else:
+            assert until is not None
+            deadline = parse_when(until)
+        command = _command(
+            c.ExtendDeadline,
+            actor=secretariat(user),
+            deadline=deadline,
+            reason=reason,
+            meeting=meeting,
+            command_id=key,
+        )
+        view = await ringi.act(number, command)
+        print_json(view.model_dump(mode="json")) if as_json else echo(summary(view))
+
+    run_with_ringi(ctx, work)
+
+
+@app.command("open-hearing")
+def open_hearing(
+    ctx: typer.Context,
+    number: Number,
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Open the members' hearing (needs enough support)."""
+    _act(
+        ctx,
+        number,
+        _command(c.OpenHearing, actor=secretariat(user), meeting=meeting, command_id=key),
+        as_json,
+    )
+
+
+@app.command("record-findings")
+def record_findings(
+    ctx: typer.Context,
+    number: Number,
+    text: Annotated[str, typer.Option("--text")],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Record what the hearing found."""
+    command = _command(
+        c.RecordFindings, actor=secretariat(user), text=text, meeting=meeting, command_id=key
+    )
+    _act(ctx, number, command, as_json)
+
+
+def _cost_item(text: str) -> CostItem:
+    bearer, _, amount = text.partition("=")
+    try:
+        return CostItem(
+            bearer=CostBearer(bearer.strip()), amount_yen=Decimal(amount.replace(",", "").strip())
+        )
+    except (ValueError, ArithmeticError, ValidationError):
+        bearers = "|".join(b.value for b in CostBearer)
+        raise typer.BadParameter(
+            f"{text!r}: write a cost as BEARER=YEN with BEARER one of {bearers}"
+        ) from None
+
+
+@app.command("evaluate-cost")
+def evaluate_cost(
+    ctx: typer.Context,
+    number: Number,
+    cost: Annotated[
+        list[str],
+        typer.Option("--cost", help="BEARER=YEN (central|members|network_operators); repeat"),
+    ],
+    horizon_years: Annotated[
+        int | None, typer.Option("--horizon-years", help="default: the policy's (5)")
+    ] = None,
+    monthly_volume: Annotated[
+        int | None, typer.Option("--monthly-volume", help="units (e.g. applications) a month")
+    ] = None,
+    benefit_per_unit: Annotated[
+        str | None, typer.Option("--benefit-per-unit", help="yen saved per unit")
+    ] = None,
+    total_benefit: Annotated[
+        str | None, typer.Option("--total-benefit", help="yen over the horizon")
+    ] = None,
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Record a cost-effectiveness evaluation."""
+    items = tuple(_cost_item(item) for item in cost)
+    years = horizon_years or installation(ctx).settings().policy().cost_horizon_years
+    try:
+        inputs = CostInputs(
+            horizon_years=years,
+            monthly_volume=monthly_volume,
+            cost_items=items,
+            benefit_per_unit_yen=Decimal(benefit_per_unit) if benefit_per_unit else None,
+            total_benefit_yen=Decimal(total_benefit.replace(",", "")) if total_benefit else None,
+        )
+    except (ValidationError, ArithmeticError) as error:
+        message = describe_validation(error) if isinstance(error, ValidationError) else str(error)
+        raise fail(message, USAGE) from None
+    command = _command(
+        c.EvaluateCost, actor=secretariat(user), inputs=inputs, meeting=meeting, command_id=key
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command("open-objection-window")
+def open_objection_window(
+    ctx: typer.Context,
+    number: Number,
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Open the objection window after a cost-effective evaluation."""
+    command = _command(
+        c.OpenObjectionWindow, actor=secretariat(user), meeting=meeting, command_id=key
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    number: Number,
+    release: Annotated[str, typer.Option("--release", help="planned release date YYYY-MM-DD")],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Approve implementation with a planned release."""
+    command = _command(
+        c.Approve,
+        actor=secretariat(user),
+        planned_release=parse_day(release),
+        meeting=meeting,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command("change-release")
+def change_release(
+    ctx: typer.Context,
+    number: Number,
+    release: Annotated[str, typer.Option("--release", help="new planned release YYYY-MM-DD")],
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Change the planned release date."""
+    command = _command(
+        c.ChangeReleaseDate,
+        actor=secretariat(user),
+        planned_release=parse_day(release),
+        reason=reason,
+        meeting=meeting,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command()
+def release(
+    ctx: typer.Context,
+    number: Number,
+    on: Annotated[str | None, typer.Option("--on", help="release date (default: today)")] = None,
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Record the release."""
+    command = _command(
+        c.Release,
+        actor=secretariat(user),
+        released_on=parse_day(on) if on else None,
+        meeting=meeting,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command()
+def hold(
+    ctx: typer.Context,
+    number: Number,
+    reason: Annotated[str, typer.Option("--reason")],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Put a request on hold (保留); its deadlines stop."""
+    command = _command(
+        c.Hold, actor=secretariat(user), reason=reason, meeting=meeting, command_id=key
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    number: Number,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Resume a held request in the stage it left."""
+    command = _command(
+        c.Resume, actor=secretariat(user), reason=reason, meeting=meeting, command_id=key
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command()
+def close(
+    ctx: typer.Context,
+    number: Number,
+    reason: Annotated[CloseReason, typer.Option("--reason", case_sensitive=False)],
+    duplicate_of: Annotated[
+        int | None, typer.Option("--duplicate-of", help="the No. this duplicates")
+    ] = None,
+    note: Annotated[str, typer.Option("--note")] = "",
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Close a request (クローズ) with a reason."""
+    command = _command(
+        c.Close,
+        actor=secretariat(user),
+        reason=reason,
+        duplicate_of=duplicate_of,
+        note=note,
+        meeting=meeting,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command()
+def answer(
+    ctx: typer.Context,
+    number: Number,
+    text: Annotated[str, typer.Option("--text")],
+    meeting: MeetingNo = None,
+    continued: Annotated[bool, typer.Option("--continued", help="(継続): carried over")] = False,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Record an answer (回答), usually at a meeting."""
+    command = _command(
+        c.RecordAnswer,
+        actor=secretariat(user),
+        text=text,
+        meeting=meeting,
+        continued=continued,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command("correct-answer")
+def correct_answer(
+    ctx: typer.Context,
+    number: Number,
+    answer_id: Annotated[str, typer.Option("--answer-id", help="the answer to correct, e.g. a1")],
+    text: Annotated[str, typer.Option("--text")],
+    reason: Annotated[str, typer.Option("--reason")],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Correct an answer: a new answer that points at the old one."""
+    command = _command(
+        c.CorrectAnswer,
+        actor=secretariat(user),
+        answer_id=answer_id,
+        text=text,
+        reason=reason,
+        meeting=meeting,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
+@meeting_app.command("open")
+def meeting_open(
+    ctx: typer.Context,
+    number: Annotated[int, typer.Argument(help="the meeting's number (第N回)", min=1)],
+    date: Annotated[
+        str | None, typer.Option("--date", help="when it is held (default: now)")
+    ] = None,
+    title: Annotated[str, typer.Option("--title")] = "",
+    user: User = None,
+) -> None:
+    """[secretariat] Open (schedule) a meeting."""
+    held_at = parse_when(date) if date else datetime.now(tz=UTC)
+
+    async def work(ringi: Ringi) -> None:
+        ringi.open_meeting(number, held_at, secretariat(user), title)
+        echo(f"meeting {number} (第{number}回) open, held {held_at.isoformat()}")
+
+    run_with_ringi(ctx, work)
+
+
+@meeting_app.command("list")
+def meeting_list(ctx: typer.Context, as_json: Json = False) -> None:
+    """List the meetings."""
+    meetings = with_store(ctx, lambda store: store.meetings())
+    if as_json:
+        print_json([{"number": n, "held_at": held.isoformat()} for n, held in meetings.items()])
+    else:
+        for n, held in meetings.items():
+            echo(f"第{n}回  {held.isoformat()}")
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+@app.command()
+def show(ctx: typer.Context, number: Number, as_json: Json = False) -> None:
+    """A request's state and the timeline of its events."""
+    from ..domain.lifecycle import pending_timers
+
+    view, timeline = with_store(ctx, lambda store: (store.view(number), store.timeline(number)))
+    if as_json:
+        timers = pending_timers(view) if view.is_open else []
+        print_json(
+            {
+                "request": view.model_dump(mode="json"),
+                "support": view.support,
+                "timers": [{"timer": t.timer.value, "due": t.due.isoformat()} for t in timers],
+                "timeline": [entry.model_dump(mode="json") for entry in timeline],
+            }
+        )
+    else:
+        echo(request_text(view, timeline, datetime.now(tz=UTC)))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    stage: Annotated[
+        list[Stage] | None, typer.Option("--stage", case_sensitive=False, help="repeatable")
+    ] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="only requests still open")] = False,
+    as_json: Json = False,
+) -> None:
+    """List requests, optionally by stage."""
+    views = with_store(ctx, lambda store: list(store.views()))
+    chosen = [v for v in views if (not stage or v.stage in stage) and (v.is_open or not open_only)]
+    if as_json:
+        print_json(
+            [
+                {
+                    "number": v.number,
+                    "category": v.category.value,
+                    "target": v.target,
+                    "stage": v.stage.value,
+                    "support": v.support,
+                    "proposer": v.proposer,
+                    "deadline": v.current_deadline.isoformat() if v.current_deadline else None,
+                }
+                for v in chosen
+            ]
+        )
+    else:
+        for v in chosen:
+            echo(
+                f"{v.number:>5}  {v.category.value}  {v.stage.value:<18} {v.support:>2}  {v.proposer:<12} {v.target}"
+            )
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="Temporal's port")] = 7233,
+    ui_port: Annotated[int, typer.Option("--ui-port", help="Temporal UI's port")] = 8233,
+    ip: Annotated[str, typer.Option("--ip", help="address to listen on")] = "127.0.0.1",
+) -> None:
+    """Run the embedded default: Temporal dev server (SQLite), event store and worker. Ctrl-C stops all."""
+    from .up import serve
+
+    raise typer.Exit(serve(installation(ctx).settings(), ip=ip, port=port, ui_port=ui_port))
+
+
+@app.command()
+def worker(ctx: typer.Context) -> None:
+    """Run a worker against an existing Temporal server."""
+    from .up import serve_worker
+
+    raise typer.Exit(serve_worker(installation(ctx).settings()))
+
+
+def run() -> None:
+    """Console entry point: always leaves with the status the command meant."""
+    try:
+        app()  # standalone: usage errors print their message and exit 2
+        status = 0
+    except SystemExit as done:
+        status = done.code if isinstance(done.code, int) else (0 if done.code is None else USAGE)
+    except KeyboardInterrupt:
+        status = 130
+    exit_now(status)

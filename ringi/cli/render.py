@@ -1,0 +1,104 @@
+"""How a request reads on a terminal."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import typer
+
+from ..domain.lifecycle import JST, pending_timers
+from ..domain.view import RequestView
+from ..store import TimelineEntry
+
+
+def parse_when(text: str) -> datetime:
+    """A date (the start of that day in Japan) or an ISO date-time (Japan's time
+    if no zone is given)."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(0), JST)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=JST)
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def when(moment: datetime | None) -> str:
+    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M JST") if moment else "-"
+
+
+def summary(view: RequestView) -> str:
+    line = f"No.{view.number}: {view.stage.value} ({view.stage.label_ja})"
+    if view.stage.value in ("filed", "gathering_support", "hearing"):
+        line += f", support {view.support}/{view.policy.support_threshold}"
+    deadline = view.current_deadline
+    if deadline:
+        line += f", deadline {when(deadline)}"
+    return line
+
+
+def request_text(view: RequestView, timeline: list[TimelineEntry], now: datetime) -> str:
+    out = [
+        f"No.{view.number}  {view.category.value}  {view.target}",
+        f"  stage:     {view.stage.value} ({view.stage.label_ja})",
+        f"  proposer:  {view.proposer}",
+        f"  support:   {view.support} of {view.policy.support_threshold}"
+        + (f"  (endorsed by {', '.join(view.endorsers)})" if view.endorsers else ""),
+        f"  filed:     {when(view.filed_at)}",
+    ]
+    if view.current_deadline:
+        left = view.current_deadline - now
+        out.append(f"  deadline:  {when(view.current_deadline)} ({max(left.days, 0)} days left)")
+    if view.planned_release:
+        out.append(f"  release:   planned {view.planned_release}")
+    if view.released_on:
+        out.append(f"  released:  {view.released_on}")
+    if view.hold_reason:
+        out.append(
+            f"  on hold:   {view.hold_reason} (from {view.held_from.value if view.held_from else '-'})"
+        )
+    if view.closure:
+        extra = (
+            f", duplicate of No.{view.closure.duplicate_of}" if view.closure.duplicate_of else ""
+        )
+        out.append(f"  closed:    {view.closure.reason.value}{extra} {view.closure.note}".rstrip())
+    out += ["", "  " + view.body]
+    for note in view.notes:
+        out.append(f"  【追記 {note.at.astimezone(JST):%Y-%m-%d}】 {note.text}")
+    if view.answers:
+        out += ["", "  回答:"]
+        for answer in view.answers:
+            tag = f"(第{answer.meeting}回)" if answer.meeting else ""
+            flags = " (継続)" if answer.continued else ""
+            fixed = f" [corrects {answer.corrects}]" if answer.corrects else ""
+            gone = f" [corrected by {answer.superseded_by}]" if answer.superseded_by else ""
+            out.append(f"    {answer.answer_id} {tag}{fixed}{gone} {answer.text}{flags}")
+    for evaluation in view.evaluations:
+        ratio = f"{evaluation.ratio}" if evaluation.ratio is not None else "-"
+        verdict = "cost-effective" if evaluation.cost_effective else "not cost-effective"
+        out.append(
+            f"  cost: benefit {evaluation.benefit_yen:,} yen over {evaluation.inputs.horizon_years} years, "
+            f"cost {evaluation.total_cost_yen:,} yen, ratio {ratio}: {verdict}"
+        )
+    timers = pending_timers(view) if view.is_open else []
+    if timers:
+        out += ["", "  timers:"]
+        out += [f"    {timer.timer.value:<24} {when(timer.due)}" for timer in timers]
+    out += ["", "  timeline:"]
+    for entry in timeline:
+        actor = entry.actor or {}
+        who = actor.get("company") or actor.get("role") or "-"
+        meeting = f" 第{entry.meeting}回" if entry.meeting else ""
+        out.append(f"    v{entry.version:<3} {when(entry.at)}  {entry.event:<26} {who}{meeting}")
+    return "\n".join(out)
+
+
+def echo(text: str) -> None:
+    typer.echo(text)
