@@ -103,7 +103,7 @@ def cost_effective_inputs() -> CostInputs:
 
 
 class State(StrEnum):
-    FILED = "filed"  # a question: requests and opinions open support as they are filed
+    FILED = "filed"  # an opinion (意見): it waits for the secretariat to open support
     GATHERING_SUPPORT = "gathering_support"  # support 2 of 5
     THRESHOLD_MET = "threshold_met"  # support 5 of 5; the policy leaves the hearing to a person
     HEARING = "hearing"
@@ -208,7 +208,7 @@ def _approved() -> Scenario:
 
 
 _SCENARIOS: dict[State, Callable[[], Scenario]] = {
-    State.FILED: lambda: Scenario(filing(Category.QUESTION)),
+    State.FILED: lambda: Scenario(filing(Category.OPINION)),
     State.GATHERING_SUPPORT: gathering,
     State.THRESHOLD_MET: lambda: fully_supported(Policy(auto_open_hearing=False)),
     State.HEARING: fully_supported,

@@ -111,7 +111,6 @@ def test_each_built_state_is_in_its_stage(state: State) -> None:
 
 GATHERING = frozenset({State.GATHERING_SUPPORT, State.THRESHOLD_MET})
 NOT_HELD = OPEN_STATES - {State.ON_HOLD}
-NOWHERE: frozenset[State] = frozenset()
 
 #: each command, made by the role allowed to give it, and the states it is allowed in.
 #: Everything else (every other stage, and released or closed) refuses it.
@@ -125,9 +124,9 @@ STAGE_RULES: dict[str, tuple[Callable[[], Command], frozenset[State]]] = {
         frozenset({State.OBJECTION_WINDOW}),
     ),
     "withdraw": (lambda: Withdraw(actor=member(PROPOSER), reason="取り下げ"), OPEN_STATES),
-    # the secretariat. Requests and opinions open support as they are filed and a
-    # question never gathers support, so opening support is refused everywhere.
-    "open_support": (lambda: OpenSupport(actor=secretariat()), NOWHERE),
+    # the secretariat. A request (要望) opens support as it is filed; an opinion
+    # (意見) waits in `filed` until the secretariat opens it.
+    "open_support": (lambda: OpenSupport(actor=secretariat()), frozenset({State.FILED})),
     "ask_clarification": (
         lambda: AskClarification(actor=secretariat(), question="Web・APIいずれの機能ですか"),
         NOT_HELD,
@@ -885,3 +884,22 @@ def test_a_timer_fires_only_when_due_and_only_while_it_runs() -> None:
     assert "no longer applies" in str(stale)
     foreign = refuses(request, TimerFired.at(TimerKind.OBJECTION_WINDOW_END, day(90)), day(90))
     assert "no longer applies" in str(foreign)
+
+
+def test_a_question_is_answered_not_supported() -> None:
+    question = Request.file(NUMBER, filing(Category.QUESTION), Policy(), T0)
+
+    refusal = refuses(question, OpenSupport(actor=secretariat()), day(1))
+
+    assert "question" in str(refusal)
+    assert question.view().stage is Stage.FILED
+
+
+def test_an_opinion_gathers_support_once_the_secretariat_opens_it() -> None:
+    opinion = Request.file(NUMBER, filing(Category.OPINION), Policy(), T0)
+    assert opinion.view().stage is Stage.FILED
+
+    allows(opinion, OpenSupport(actor=secretariat(), deadline=day(60)), day(1))
+
+    assert opinion.view().stage is Stage.GATHERING_SUPPORT
+    assert opinion.view().support_deadline == day(60)

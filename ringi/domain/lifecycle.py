@@ -11,7 +11,7 @@ workflow sleeps until the earliest and then sends it back as a command.
 What each command records is in ``request.Request``; this module decides
 only whether it may.
 
-    filed ──► gathering_support ──(support ≥ threshold)──► hearing ──► cost_evaluation
+    filed ──► gathering_support   (a 要望 at once; an 意見 when the secretariat opens support) ──(support ≥ threshold)──► hearing ──► cost_evaluation
                  │ deadline passes, support < threshold                 │ cost-effective ──► objection_window
                  ▼                                                      │      ├─ no objection ──► implementation ──► released
               closed (insufficient_support)                            │      └─ objection ──► cost_evaluation

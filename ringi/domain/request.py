@@ -133,8 +133,9 @@ class Request(Aggregate):
             command_id=cmd.command_id,
             meeting=cmd.meeting,
         )
-        if cmd.category is not Category.QUESTION:
-            # requests and opinions gather support from the moment they are filed
+        if cmd.category is Category.REQUEST:
+            # a request (要望) gathers support from the moment it is filed; an opinion
+            # waits for the secretariat to open support or answer it, a question is answered
             request._open_support(at + policy.support_window, at, cmd.actor, cmd.command_id)
         return request
 
