@@ -1,0 +1,254 @@
+"""The `ringi` command exercised as a user would: `ringi up` in the background,
+every other command a separate process, exit statuses checked every time
+(0 done, 1 refused with the reason on stderr, 2 usage error)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_harness import Installation, Result, free_port
+
+pytestmark = pytest.mark.slow
+
+OTHERS = ("B社", "C社", "D社", "E社")
+
+
+@pytest.fixture(scope="module")
+def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
+    inst = Installation(tmp_path_factory.mktemp("cli") / "data", free_port(), free_port())
+    inst.up()
+    yield inst
+    if inst.process is not None:
+        inst.down()
+
+
+def ok(result: Result) -> Result:
+    assert result.status == 0, f"exit {result.status}: {result.err}"
+    return result
+
+
+def refused(result: Result, reason: str) -> Result:
+    assert result.status == 1, (
+        f"exit {result.status}, expected a refusal: {result.out} {result.err}"
+    )
+    assert reason in result.err
+    return result
+
+
+def usage_error(result: Result, problem: str) -> Result:
+    assert result.status == 2, f"exit {result.status}, expected a usage error: {result.err}"
+    assert problem in result.err
+    return result
+
+
+def file_request(inst: Installation, company: str = "A社", *extra: str) -> int:
+    result = ok(
+        inst.ringi(
+            "file", "--as", company, "--target", "使用量情報照会", "--body", "一括申込", *extra
+        )
+    )
+    return int(result.out.strip())
+
+
+def state(inst: Installation, number: int) -> dict:  # type: ignore[type-arg]
+    return ok(inst.ringi("show", str(number), "--json")).json()  # type: ignore[no-any-return]
+
+
+def supported(inst: Installation) -> int:
+    number = file_request(inst)
+    for company in OTHERS:
+        ok(inst.ringi("endorse", str(number), "--as", company))
+    return number
+
+
+def test_filing_prints_the_number_and_support_opens_the_hearing(installation: Installation) -> None:
+    first = file_request(installation)
+    second = file_request(installation)
+    assert second == first + 1
+
+    for company in OTHERS[:3]:
+        ok(installation.ringi("endorse", str(first), "--as", company))
+    last = ok(installation.ringi("endorse", str(first), "--as", OTHERS[3]))
+
+    assert "hearing" in last.out
+    shown = state(installation, first)
+    assert shown["request"]["stage"] == "hearing"
+    assert shown["support"] == 5
+    events = [entry["event"] for entry in shown["timeline"]]
+    assert events[:2] == ["Filed", "SupportGatheringOpened"]
+    assert events[-2:] == ["SupportThresholdMet", "HearingOpened"]
+    assert shown["timeline"][2]["actor"]["company"] == "B社"
+
+
+def test_refusals_exit_1_with_the_reason_and_write_nothing(installation: Installation) -> None:
+    number = file_request(installation)
+    ok(installation.ringi("endorse", str(number), "--as", "B社"))
+    version = state(installation, number)["request"]["version"]
+
+    refused(installation.ringi("endorse", str(number), "--as", "B社"), "already endorses")
+    refused(installation.ringi("endorse", str(number), "--as", "A社"), "already counted")
+    refused(
+        installation.ringi("record-findings", str(number), "--text", "x"),
+        "cannot record hearing findings",
+    )
+    refused(
+        installation.ringi("append", str(number), "--as", "B社", "--text", "x"), "only the proposer"
+    )
+    refused(installation.ringi("endorse", "9999", "--as", "B社"), "no request No.9999")
+
+    assert state(installation, number)["request"]["version"] == version
+
+
+def test_usage_errors_exit_2_and_name_the_problem(installation: Installation) -> None:
+    usage_error(installation.ringi("file", "--target", "t", "--body", "b"), "--as")
+    usage_error(
+        installation.ringi(
+            "file", "--as", "A社", "--target", "t", "--body", "b", "--category", "苦情"
+        ),
+        "unknown category",
+    )
+    usage_error(installation.ringi("file", "--as", "A社", "--target", "", "--body", "b"), "target")
+    usage_error(installation.ringi("no-such-command"), "No such command")
+    usage_error(installation.ringi("approve", "1", "--release", "next spring"), "not a date")
+    usage_error(installation.ringi("evaluate-cost", "1", "--cost", "everyone=5"), "BEARER=YEN")
+    usage_error(
+        installation.ringi(
+            "evaluate-cost",
+            "1",
+            "--cost",
+            "members=10",
+            "--total-benefit",
+            "5",
+            "--benefit-per-unit",
+            "1",
+            "--monthly-volume",
+            "10",
+        ),
+        "one way",
+    )
+    usage_error(installation.ringi("endorse", "0", "--as", "B社"), "number")
+
+
+def test_not_cost_effective_closes_with_the_figures_kept(installation: Installation) -> None:
+    """No.61: ~6,000 applications a month, 5-year benefit ~50M yen, ~1B yen cost."""
+    number = supported(installation)
+    ok(installation.ringi("record-findings", str(number), "--text", "事業者ヒアリング実施"))
+    evaluated = ok(
+        installation.ringi(
+            "evaluate-cost",
+            str(number),
+            "--monthly-volume",
+            "6000",
+            "--total-benefit",
+            "50,000,000",
+            "--cost",
+            "members=1,000,000,000",
+            "--json",
+        )
+    ).json()
+    assert evaluated["stage"] == "cost_evaluation"
+    refused(
+        installation.ringi("open-objection-window", str(number)), "no cost-effective evaluation"
+    )
+
+    ok(installation.ringi("close", str(number), "--reason", "not_cost_effective"))
+
+    request = state(installation, number)["request"]
+    assert request["stage"] == "closed"
+    assert request["closure"]["reason"] == "not_cost_effective"
+    evaluation = request["evaluations"][0]
+    assert evaluation["inputs"]["monthly_volume"] == 6000
+    assert float(evaluation["benefit_yen"]) == 50_000_000
+    assert float(evaluation["total_cost_yen"]) == 1_000_000_000
+    assert float(evaluation["ratio"]) == 0.05
+    assert evaluation["cost_effective"] is False
+    refused(installation.ringi("endorse", str(number), "--as", "F社"), "closed")
+
+
+def test_a_question_is_answered_at_a_meeting_and_closed(installation: Installation) -> None:
+    ok(installation.ringi("meeting", "open", "27", "--date", "2017-07-20"))
+    refused(installation.ringi("meeting", "open", "27"), "already open")
+    number = file_request(installation, "A社", "--category", "質問")
+    assert state(installation, number)["request"]["stage"] == "filed"
+
+    refused(
+        installation.ringi("answer", str(number), "--text", "x", "--meeting", "99"), "meeting 99"
+    )
+    refused(installation.ringi("close", str(number), "--reason", "answered"), "no recorded answer")
+    ok(
+        installation.ringi(
+            "answer", str(number), "--text", "現行仕様どおりです。", "--meeting", "27"
+        )
+    )
+    ok(installation.ringi("close", str(number), "--reason", "answered", "--meeting", "27"))
+
+    request = state(installation, number)["request"]
+    assert request["answers"][0]["meeting"] == 27
+    assert request["closure"]["reason"] == "answered"
+    listed = ok(installation.ringi("list", "--stage", "closed", "--json")).json()
+    assert number in [row["number"] for row in listed]
+    assert ok(installation.ringi("meeting", "list", "--json")).json()[0]["number"] == 27
+
+
+def test_hold_resumes_to_the_stage_it_left(installation: Installation) -> None:
+    number = file_request(installation)
+    ok(installation.ringi("hold", str(number), "--reason", "FIT法改正の動向待ち"))
+    assert state(installation, number)["request"]["stage"] == "on_hold"
+    refused(installation.ringi("endorse", str(number), "--as", "B社"), "support window")
+
+    ok(installation.ringi("resume", str(number)))
+
+    assert state(installation, number)["request"]["stage"] == "gathering_support"
+    human = ok(installation.ringi("show", str(number))).out
+    assert "gathering_support" in human and "timeline:" in human and "Resumed" in human
+
+
+def test_every_command_exits_with_its_true_status_50_times_in_a_row(
+    installation: Installation,
+) -> None:
+    """The Temporal client can abort the interpreter at exit (sdk-python#300):
+    every run, done or refused, must still leave with its own status."""
+    number = file_request(installation)
+    statuses = []
+    for i in range(50):
+        if i % 2 == 0:
+            result = installation.ringi("append", str(number), "--as", "A社", "--text", f"追記 {i}")
+        else:
+            result = installation.ringi("endorse", str(number), "--as", "A社")
+        statuses.append((result.status, result.err))
+
+    assert [s for s, _ in statuses] == [0, 1] * 25, statuses
+    assert all("already counted" in err for s, err in statuses if s == 1)
+    assert len(state(installation, number)["request"]["notes"]) == 25
+
+
+def test_reads_need_an_installation(tmp_path: Path) -> None:
+    empty = Installation(tmp_path / "nothing-here", free_port(), free_port())
+    refused(empty.ringi("show", "1"), "no ringi data")
+
+
+def test_two_installations_run_side_by_side_and_state_survives_a_restart(
+    installation: Installation, tmp_path: Path
+) -> None:
+    other = Installation(tmp_path / "other", free_port(), free_port())
+    other.up()
+    try:
+        assert file_request(other, "Z社") == 1  # numbered on its own
+        assert [row["proposer"] for row in ok(other.ringi("list", "--json")).json()] == ["Z社"]
+    finally:
+        assert other.down() == 0
+
+    number = file_request(installation)
+    ok(installation.ringi("endorse", str(number), "--as", "B社"))
+    before = state(installation, number)
+
+    assert installation.down() == 0
+    refused(installation.ringi("endorse", str(number), "--as", "C社"), "cannot reach Temporal")
+    installation.up()
+
+    assert state(installation, number) == before
+    ok(installation.ringi("endorse", str(number), "--as", "C社"))
+    assert state(installation, number)["support"] == 3
