@@ -87,6 +87,12 @@ def request_text(view: RequestView, timeline: list[TimelineEntry], now: datetime
             f"  cost: benefit {evaluation.benefit_yen:,} yen over {evaluation.inputs.horizon_years} years, "
             f"cost {evaluation.total_cost_yen:,} yen, ratio {ratio}: {verdict}"
         )
+    for window in view.objection_windows:
+        state = "ended" if window.ended else f"until {when(window.ends_at)}"
+        out.append(
+            f"  objection window {when(window.opened_at)} {state}: {len(window.objections)} objection(s)"
+        )
+        out += [f"    {o.company}: {o.reason}" for o in window.objections]
     timers = pending_timers(view) if view.is_open else []
     if timers:
         out += ["", "  timers:"]
