@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from .config import Settings
 from .domain.commands import Command, FileRequest
 from .domain.errors import NotAllowed, Refused
+from .domain.lifecycle import check_filing
 from .domain.view import RequestView
 from .domain.vocabulary import Actor, Role
 from .store import RingiStore, TimelineEntry
@@ -43,19 +44,21 @@ class Ringi:
     async def file(self, cmd: FileRequest) -> RequestView:
         """File a new request; returns it with its number. Retrying with the same
         command id returns the same request."""
+        # refused here, before a number is taken or a workflow started: a filing
+        # refused inside its workflow fails the workflow and burns the number
+        check_filing(cmd)
+        self.store.require_meeting(cmd)
         number = self.store.reserve_number(cmd.command_id)
         start = RequestStart(number=number, filing=cmd, policy=self.settings.policy())
         await self._start(start, WorkflowIDConflictPolicy.USE_EXISTING)
-        handle = self.client.get_workflow_handle(workflow_id(number))
         try:
-            return await handle.execute_update(RequestWorkflow.filed, result_type=RequestView)
+            return await self._handle(number).execute_update(RequestWorkflow.filed)
         except WorkflowUpdateFailedError as error:
             raise _as_domain_error(error) from None
 
     async def act(self, number: int, cmd: Command) -> RequestView:
-        handle = self.client.get_workflow_handle(workflow_id(number))
         try:
-            return await handle.execute_update(RequestWorkflow.act, cmd, result_type=RequestView)
+            return await self._handle(number).execute_update(RequestWorkflow.act, cmd)
         except WorkflowUpdateFailedError as error:
             raise _as_domain_error(error) from None
         except RPCError as error:
@@ -95,10 +98,12 @@ class Ringi:
 
     async def live_view(self, number: int) -> RequestView | None:
         """What the running workflow holds (None once the workflow has finished)."""
-        handle = self.client.get_workflow_handle(workflow_id(number))
-        return await handle.query(RequestWorkflow.state, result_type=RequestView | None)  # type: ignore[arg-type]
+        return await self._handle(number).query(RequestWorkflow.state)
 
     # --- helpers ------------------------------------------------------------------------
+
+    def _handle(self, number: int) -> WorkflowHandle[RequestWorkflow, RequestView]:
+        return self.client.get_workflow_handle_for(RequestWorkflow.run, workflow_id(number))
 
     async def _start(self, start: RequestStart, on_conflict: WorkflowIDConflictPolicy) -> bool:
         """Start the request's workflow; False if it was already running or done."""

@@ -151,7 +151,7 @@ class RingiStore(Application[UUID]):
             if existing.has_handled(cmd.command_id):
                 return Outcome(view=existing.view(), written=False)
             raise Conflict(f"No.{number} was already filed by another command")
-        self._require_meeting(cmd)
+        self.require_meeting(cmd)
         request = Request.file(number, cmd, policy, at)
         try:
             self.save(request, *self._outbox(request))
@@ -174,7 +174,7 @@ class RingiStore(Application[UUID]):
                     f"No.{number} is at version {request.version} in the store, "
                     f"but the command was decided at version {expected_version}"
                 )
-            self._require_meeting(cmd)
+            self.require_meeting(cmd)
             next_meeting = self.next_meeting_after(at)
             request.handle(cmd, at, next_meeting)
             try:
@@ -186,7 +186,7 @@ class RingiStore(Application[UUID]):
 
     def request(self, number: int) -> Request:
         try:
-            request = self.repository.get(request_id(number))
+            request: Aggregate = self.repository.get(request_id(number))
         except AggregateNotFoundError:
             raise Refused(f"there is no request No.{number}") from None
         assert isinstance(request, Request)
@@ -233,14 +233,14 @@ class RingiStore(Application[UUID]):
         messages = []
         for notification in self.recorder.select_notifications(start=None, limit=10**9):
             if notification.topic.endswith("OutboxMessage.NotificationQueued"):
-                message = self.repository.get(notification.originator_id)
+                message: Aggregate = self.repository.get(UUID(str(notification.originator_id)))
                 assert isinstance(message, OutboxMessage)
                 messages.append(message)
         return messages
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _require_meeting(self, cmd: Command | FileRequest) -> None:
+    def require_meeting(self, cmd: Command | FileRequest) -> None:
         if cmd.meeting is not None and cmd.meeting not in self.meetings():
             raise Refused(
                 f"meeting {cmd.meeting} (第{cmd.meeting}回) has not been opened; "
@@ -272,6 +272,6 @@ def _queued(draft: NotificationDraft) -> OutboxMessage:
 
 
 def meeting_of(store: RingiStore, number: int) -> Meeting:
-    meeting = store.repository.get(meeting_id(number))
+    meeting: Aggregate = store.repository.get(meeting_id(number))
     assert isinstance(meeting, Meeting)
     return meeting

@@ -7,6 +7,9 @@ writes twice and a stale workflow never writes over newer facts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -65,7 +68,7 @@ class StoreActivities:
         except DomainError as error:
             raise as_application_error(error) from error
 
-    def _log(self, number: int, actor: str, command: str) -> structlog.stdlib.BoundLogger:
+    def _log(self, number: int, actor: str, command: str) -> Any:
         info = activity.info()
         return log.bind(
             request=number,
@@ -76,5 +79,5 @@ class StoreActivities:
             command=command,
         )
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.file_request, self.execute_command, self.load_request]
