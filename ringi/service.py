@@ -58,7 +58,11 @@ class Ringi:
 
     async def act(self, number: int, cmd: Command) -> RequestView:
         try:
-            return await self._handle(number).execute_update(RequestWorkflow.act, cmd)
+            # the command id is the update id: Temporal answers a retry with the
+            # first result instead of deciding the command again
+            return await self._handle(number).execute_update(
+                RequestWorkflow.act, cmd, id=cmd.command_id
+            )
         except WorkflowUpdateFailedError as error:
             raise _as_domain_error(error) from None
         except RPCError as error:

@@ -54,8 +54,10 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of the test's own (in memory): every test's store numbers its
+    requests from 1, so workflow ids would collide on a shared server."""
     from temporalio.contrib.pydantic import pydantic_data_converter
 
     env = await WorkflowEnvironment.start_local(

@@ -415,3 +415,21 @@ async def test_a_retried_command_is_recorded_once(ringi: Ringi, store: RingiStor
     assert again == first and len(again.answers) == 1
     assert len([e for e in store.timeline(n) if e.event == "AnswerRecorded"]) == 1
     await assert_store_matches_workflow(ringi, n)
+
+
+async def test_a_retried_endorsement_returns_the_first_result_instead_of_a_refusal(
+    ringi: Ringi, store: RingiStore
+) -> None:
+    """A client that timed out and retries with the same command id must not be
+    told "already endorses": the first call did succeed."""
+    n = (await file_request(ringi)).number
+    endorse = Endorse(actor=member("B社"))
+    first = await ringi.act(n, endorse)
+
+    again = await ringi.act(n, endorse)
+
+    assert again == first and again.support == 2
+    assert len([e for e in store.timeline(n) if e.event == "Endorsed"]) == 1
+    with pytest.raises(Refused, match="already endorses"):  # a new command is decided afresh
+        await ringi.act(n, Endorse(actor=member("B社")))
+    await assert_store_matches_workflow(ringi, n)
