@@ -8,14 +8,13 @@ interpreter shutdown to do, so we skip it with ``os._exit``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 
 def exit_now(status: int) -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe must not change the status
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(status)

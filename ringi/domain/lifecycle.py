@@ -91,14 +91,14 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
 
     match cmd:
         case Endorse():
-            company = _company(cmd.actor)
+            company = company_of(cmd.actor)
             if company == view.proposer:
                 raise Refused(f"{company} proposed {no}; its support is already counted")
             _require_support_window_open(view, at)
             if company in view.endorsers:
                 raise Refused(f"{company} already endorses {no}; an endorsement counts once")
         case WithdrawEndorsement():
-            company = _company(cmd.actor)
+            company = company_of(cmd.actor)
             _require_support_window_open(view, at)
             if company not in view.endorsers:
                 raise Refused(f"{company} does not endorse {no}; there is nothing to withdraw")
@@ -259,7 +259,7 @@ def _require_support_window_open(view: RequestView, at: datetime) -> None:
         )
 
 
-def _company(actor: Actor) -> str:
+def company_of(actor: Actor) -> str:
     assert actor.company is not None  # Actor guarantees a member has one
     return actor.company
 

@@ -154,11 +154,13 @@ class Request(Aggregate):
         actor, cid, meeting = cmd.actor, cmd.command_id, cmd.meeting
         match cmd:
             case Endorse():
-                self._endorsed(company=actor.company, at=at, actor=_actor(actor), command_id=cid)
+                self._endorsed(
+                    company=lifecycle.company_of(actor), at=at, actor=_actor(actor), command_id=cid
+                )
                 self._after_support_changed(at, cid)
             case WithdrawEndorsement():
                 self._endorsement_withdrawn(
-                    company=actor.company, at=at, actor=_actor(actor), command_id=cid
+                    company=lifecycle.company_of(actor), at=at, actor=_actor(actor), command_id=cid
                 )
             case AppendNote():
                 self._note_appended(
@@ -193,7 +195,7 @@ class Request(Aggregate):
                 )
             case RaiseObjection():
                 self._objection_raised(
-                    company=actor.company,
+                    company=lifecycle.company_of(actor),
                     reason=cmd.reason,
                     at=at,
                     actor=_actor(actor),

@@ -120,18 +120,12 @@ class RequestWorkflow:
 
     async def _first_state(self, start: RequestStart) -> RequestView:
         if start.filing is None:
-            return await workflow.execute_activity(
-                "load_request",
-                self.number,
-                result_type=RequestView,
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_RETRY,
-            )
+            return await self._reload()
         assert start.policy is not None
         filing = FileInput(
             number=self.number, command=start.filing, policy=start.policy, at=workflow.now()
         )
-        outcome = await workflow.execute_activity(
+        outcome: Outcome = await workflow.execute_activity(
             "file_request",
             filing,
             result_type=Outcome,
@@ -146,7 +140,7 @@ class RequestWorkflow:
             number=self.number, command=command, at=workflow.now(), expected_version=view.version
         )
         try:
-            outcome = await workflow.execute_activity(
+            outcome: Outcome = await workflow.execute_activity(
                 "execute_command",
                 request,
                 result_type=Outcome,
@@ -182,13 +176,15 @@ class RequestWorkflow:
                 )
 
     async def _reload(self) -> RequestView:
-        return await workflow.execute_activity(
+        """The request as the store holds it."""
+        view: RequestView = await workflow.execute_activity(
             "load_request",
             self.number,
             result_type=RequestView,
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_RETRY,
         )
+        return view
 
     def _require_view(self) -> RequestView:
         if self.view is None:
