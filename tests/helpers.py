@@ -11,7 +11,6 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import TypeVar
 
 import pytest
@@ -29,7 +28,6 @@ from ringi.domain.commands import (
     OpenObjectionWindow,
     TimerFired,
 )
-from ringi.domain.cost import CostBearer, CostInputs, CostItem
 from ringi.domain.errors import NotAllowed, Refused
 from ringi.domain.view import RequestView
 from ringi.domain.vocabulary import Actor, Category, Role, Stage
@@ -37,6 +35,7 @@ from ringi.service import Ringi
 from ringi.store import OutboxMessage, RingiStore, TimelineEntry
 from ringi.workflows.messages import workflow_id
 from ringi.workflows.request import RequestWorkflow
+from tests.domain_builders import cost_effective_inputs, no61_inputs
 
 T = TypeVar("T")
 
@@ -107,36 +106,9 @@ def use_policy(settings: Settings, **rules: object) -> None:
 # --- cost evaluations -----------------------------------------------------------------
 
 
-def cost_inputs_no61() -> CostInputs:
-    """No.61: about 6,000 applications a month, a 5-year benefit of about 50M yen,
-    about 1B yen of members' system cost."""
-    return CostInputs(
-        horizon_years=5,
-        monthly_volume=6_000,
-        total_benefit_yen=Decimal(50_000_000),
-        cost_items=(
-            CostItem(
-                bearer=CostBearer.MEMBERS,
-                amount_yen=Decimal(1_000_000_000),
-                label="小売電気事業者側システム改修",
-            ),
-        ),
-    )
-
-
-def cost_inputs_worthwhile() -> CostInputs:
-    """100 yen saved on each of 6,000 applications a month for 5 years (36M yen)
-    against 30M yen of cost on every side."""
-    return CostInputs(
-        horizon_years=5,
-        monthly_volume=6_000,
-        benefit_per_unit_yen=Decimal(100),
-        cost_items=(
-            CostItem(bearer=CostBearer.CENTRAL, amount_yen=Decimal(20_000_000)),
-            CostItem(bearer=CostBearer.MEMBERS, amount_yen=Decimal(8_000_000)),
-            CostItem(bearer=CostBearer.NETWORK_OPERATORS, amount_yen=Decimal(2_000_000)),
-        ),
-    )
+# one set of figures for every test: No.61's, and a cost-effective one
+cost_inputs_no61 = no61_inputs
+cost_inputs_worthwhile = cost_effective_inputs
 
 
 # --- reading the record ----------------------------------------------------------------

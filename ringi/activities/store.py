@@ -36,30 +36,17 @@ class StoreActivities:
     @activity.defn(name="file_request")
     def file_request(self, inp: FileInput) -> Outcome:
         bound = self._log(inp.number, inp.command.actor.describe(), "file")
-        try:
-            outcome = self.store.file(inp.number, inp.command, inp.policy, inp.at)
-        except DomainError as error:
-            bound.info("refused", reason=str(error))
-            raise as_application_error(error) from error
-        bound.info(
-            "recorded" if outcome.written else "already recorded", version=outcome.view.version
+        return _recorded(
+            bound, lambda: self.store.file(inp.number, inp.command, inp.policy, inp.at)
         )
-        return outcome
 
     @activity.defn(name="execute_command")
     def execute_command(self, inp: ExecuteInput) -> Outcome:
         bound = self._log(inp.number, inp.command.actor.describe(), inp.command.kind)
-        try:
-            outcome = self.store.execute(inp.number, inp.command, inp.at, inp.expected_version)
-        except DomainError as error:
-            bound.info("refused", reason=str(error))
-            raise as_application_error(error) from error
-        bound.info(
-            "recorded" if outcome.written else "already recorded",
-            version=outcome.view.version,
-            stage=outcome.view.stage.value,
+        return _recorded(
+            bound,
+            lambda: self.store.execute(inp.number, inp.command, inp.at, inp.expected_version),
         )
-        return outcome
 
     @activity.defn(name="load_request")
     def load_request(self, number: int) -> RequestView:
@@ -81,3 +68,18 @@ class StoreActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.file_request, self.execute_command, self.load_request]
+
+
+def _recorded(bound: Any, write: Callable[[], Outcome]) -> Outcome:
+    """Run a store write, logging what it did, and turn a refusal into a final error."""
+    try:
+        outcome = write()
+    except DomainError as error:
+        bound.info("refused", reason=str(error))
+        raise as_application_error(error) from error
+    bound.info(
+        "recorded" if outcome.written else "already recorded",
+        version=outcome.view.version,
+        stage=outcome.view.stage.value,
+    )
+    return outcome
