@@ -1,0 +1,35 @@
+# ringi: the Temporal worker image.
+#
+#   docker build -t ringi .
+#   docker run --rm -e RINGI_TEMPORAL_ADDRESS=host:7233 ringi
+#
+# Settings come from RINGI_* environment variables (see ringi/config.py).
+# The default command runs the worker. The HTTP API (`ringi serve`) will run
+# from this same image once it exists; it is not wired up yet.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+# README.md* so that the build works whether or not the README exists yet.
+COPY pyproject.toml README.md* ./
+COPY ringi ./ringi
+RUN pip install . \
+    && rm -rf /src/build /src/*.egg-info
+
+# Run as an unprivileged user with its own data directory (policy.json, and
+# the SQLite event store when RINGI_STORE=sqlite).
+RUN groupadd --system --gid 10001 ringi \
+    && useradd --system --uid 10001 --gid ringi --create-home --home-dir /home/ringi ringi \
+    && mkdir -p /var/lib/ringi \
+    && chown ringi:ringi /var/lib/ringi
+ENV RINGI_DATA_DIR=/var/lib/ringi
+WORKDIR /home/ringi
+USER ringi
+
+# The worker registers ringi's search attributes itself when it starts.
+# Later: CMD ["ringi", "serve"] for the API (not implemented yet).
+CMD ["python", "-m", "ringi.worker"]
