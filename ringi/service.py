@@ -58,6 +58,20 @@ class Ringi:
 
     async def act(self, number: int, cmd: Command) -> RequestView:
         try:
+            return await self._update(number, cmd)
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+        view = self.store.view(number)  # refuses an unknown number clearly
+        if view.stage.is_terminal:
+            raise Refused(f"No.{number} is {view.stage.value}; nothing more can happen to it")
+        # open in the store but without a workflow (imported, or its workflow was
+        # lost): take it up from the store, then carry out the command
+        await self._start(RequestStart(number=number), WorkflowIDConflictPolicy.USE_EXISTING)
+        return await self._update(number, cmd)
+
+    async def _update(self, number: int, cmd: Command) -> RequestView:
+        try:
             # the command id is the update id: Temporal answers a retry with the
             # first result instead of deciding the command again
             return await self._handle(number).execute_update(
@@ -65,13 +79,6 @@ class Ringi:
             )
         except WorkflowUpdateFailedError as error:
             raise _as_domain_error(error) from None
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
-                view = self.store.view(number)  # refuses an unknown number clearly
-                raise Refused(
-                    f"No.{number} is {view.stage.value}; nothing more can happen to it"
-                ) from None
-            raise
 
     async def resume_workflows(self) -> list[int]:
         """Start a workflow for every open request in the store that has none
@@ -110,7 +117,10 @@ class Ringi:
         return self.client.get_workflow_handle_for(RequestWorkflow.run, workflow_id(number))
 
     async def _start(self, start: RequestStart, on_conflict: WorkflowIDConflictPolicy) -> bool:
-        """Start the request's workflow; False if it was already running or done."""
+        """Start the request's workflow; False if it was already running or done.
+
+        A workflow that ended without finishing the request (terminated, failed)
+        may be started again; one that completed may not."""
         try:
             await self.client.start_workflow(
                 RequestWorkflow.run,
@@ -118,7 +128,7 @@ class Ringi:
                 id=workflow_id(start.number),
                 task_queue=self.settings.task_queue,
                 id_conflict_policy=on_conflict,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             )
         except WorkflowAlreadyStartedError:
             return False

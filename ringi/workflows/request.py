@@ -89,6 +89,8 @@ class RequestWorkflow:
 
     @workflow.update
     async def act(self, command: Command) -> RequestView:
+        # a workflow just taken up from the store is still loading its state
+        await workflow.wait_condition(lambda: self.view is not None)
         async with self.lock:
             view = self._require_view()
             try:
@@ -100,7 +102,8 @@ class RequestWorkflow:
 
     @act.validator
     def _validate_act(self, command: Command) -> None:
-        lifecycle.check(self._require_view(), command, workflow.now())
+        if self.view is not None:  # otherwise the handler checks once the state is loaded
+            lifecycle.check(self.view, command, workflow.now())
 
     @workflow.update
     async def filed(self) -> RequestView:
