@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     sqlite_path: Path | None = None  # default: <data_dir>/events.db
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
     log_format: Literal["console", "json"] = "console"
+    aggregate_cache_size: int = 1000
 
     @property
     def event_store_path(self) -> Path:
@@ -48,6 +49,12 @@ class Settings(BaseSettings):
             return Policy.model_validate(json.loads(self.policy_path.read_text()))
         return Policy()
 
+    def _cache_env(self) -> dict[str, str]:
+        # a worker keeps recent aggregates in memory and only reads the events
+        # written since (fast-forward), instead of replaying each request per command;
+        # the repository hands out copies, so a refused command leaves no trace in it
+        return {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size)}
+
     def eventsourcing_env(self) -> dict[str, str]:
         if self.store == "postgres":
             from psycopg.conninfo import conninfo_to_dict
@@ -62,9 +69,11 @@ class Settings(BaseSettings):
                 "POSTGRES_PASSWORD": str(info.get("password", "")),
                 "POSTGRES_SCHEMA": "ringi",
                 "CREATE_TABLE": "y",
+                **self._cache_env(),
             }
         self.event_store_path.parent.mkdir(parents=True, exist_ok=True)
         return {
+            **self._cache_env(),
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(self.event_store_path),
             "SQLITE_LOCK_TIMEOUT": "30",

@@ -128,7 +128,7 @@ class RequestWorkflow:
         filing = FileInput(
             number=self.number, command=start.filing, policy=start.policy, at=workflow.now()
         )
-        outcome: Outcome = await workflow.execute_activity(
+        outcome: Outcome = await workflow.execute_local_activity(
             "file_request",
             filing,
             result_type=Outcome,
@@ -143,7 +143,7 @@ class RequestWorkflow:
             number=self.number, command=command, at=workflow.now(), expected_version=view.version
         )
         try:
-            outcome: Outcome = await workflow.execute_activity(
+            outcome: Outcome = await workflow.execute_local_activity(
                 "execute_command",
                 request,
                 result_type=Outcome,
@@ -180,7 +180,7 @@ class RequestWorkflow:
 
     async def _reload(self) -> RequestView:
         """The request as the store holds it."""
-        view: RequestView = await workflow.execute_activity(
+        view: RequestView = await workflow.execute_local_activity(
             "load_request",
             self.number,
             result_type=RequestView,
