@@ -15,7 +15,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /src
 # README.md* so that the build works whether or not the README exists yet.
-COPY pyproject.toml README.md* ./
+COPY pyproject.toml MANIFEST.in README.md* ./
 COPY ringi ./ringi
 RUN pip install . \
     && rm -rf /src/build /src/*.egg-info

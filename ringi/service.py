@@ -15,11 +15,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from .config import Settings
 from .domain.commands import Command, FileRequest
-from .domain.errors import NotAllowed, Refused
+from .domain.errors import NotAllowed, NotFound, Refused
+from .domain.imported import ImportedMeeting, ImportedRequest
 from .domain.lifecycle import check_filing
 from .domain.view import RequestView
 from .domain.vocabulary import Actor, Role
-from .store import RingiStore, TimelineEntry
+from .store import ImportOutcome, RingiStore, TimelineEntry
 from .temporal import connect
 from .workflows.messages import RequestStart, workflow_id
 from .workflows.request import RequestWorkflow
@@ -91,6 +92,19 @@ class Ringi:
                 started.append(view.number)
         return started
 
+    async def import_register(
+        self,
+        meetings: list[ImportedMeeting],
+        requests: list[ImportedRequest],
+        actor: Actor,
+    ) -> tuple[ImportOutcome, list[int]]:
+        """Write an imported register to the store (all of it or nothing), then
+        start the workflows of the requests it leaves open: from here on they
+        run under the lifecycle's rules like any other. Returns what was written
+        and the numbers whose workflows were started."""
+        outcome = self.store.import_register(meetings, requests, self.settings.policy(), actor)
+        return outcome, await self.resume_workflows()
+
     def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str = "") -> None:
         if actor.role is not Role.SECRETARIAT:
             raise NotAllowed("only the secretariat opens meetings")
@@ -140,6 +154,8 @@ def _as_domain_error(error: WorkflowUpdateFailedError) -> Exception:
     if isinstance(cause, ApplicationError):
         if cause.type == NotAllowed.__name__:
             return NotAllowed(cause.message)
+        if cause.type == NotFound.__name__:
+            return NotFound(cause.message)
         if cause.type in (Refused.__name__, "Conflict") or cause.type is None:
             return Refused(cause.message)
         return Refused(cause.message)

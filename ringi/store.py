@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -22,8 +22,10 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel
 
+from .domain.chain import HASH, PREVIOUS
 from .domain.commands import Command, FileRequest
-from .domain.errors import Conflict, Refused
+from .domain.errors import Conflict, NotFound, Refused
+from .domain.imported import ImportedMeeting, ImportedRequest
 from .domain.meeting import (
     CALENDAR_ID,
     NUMBERING_ID,
@@ -87,6 +89,17 @@ class TimelineEntry(BaseModel):
     actor: dict[str, Any] | None
     meeting: int | None
     details: dict[str, Any]
+    #: the event's own hash in its request's chain (``domain.chain``)
+    hash: str | None = None
+
+
+class ImportOutcome(BaseModel):
+    """What an import wrote: the rows written, the rows already in the store
+    (imported before), and the meetings it opened."""
+
+    imported: list[int]
+    already: list[int]
+    meetings_opened: list[int]
 
 
 class Outcome(BaseModel):
@@ -143,6 +156,124 @@ class RingiStore(Application[UUID]):
         calendar = self._get_or_none(CALENDAR_ID)
         return calendar.next_after(at) if isinstance(calendar, MeetingCalendar) else None
 
+    def meeting(self, number: int) -> Meeting:
+        found = self._get_or_none(meeting_id(number))
+        if not isinstance(found, Meeting):
+            raise Refused(f"meeting {number} (第{number}回) has not been opened")
+        return found
+
+    def publish_register(
+        self,
+        number: int,
+        *,
+        cutoff: datetime,
+        since: datetime | None,
+        position: int,
+        digest: str,
+        formats: dict[str, str],
+        lang: str,
+        at: datetime,
+        actor: Actor,
+    ) -> Meeting:
+        """Record the publication of meeting ``number``'s register (資料2)."""
+        for _ in _attempts():
+            meeting = self.meeting(number)
+            meeting.publish_register(
+                cutoff=cutoff,
+                since=since,
+                position=position,
+                digest=digest,
+                formats=formats,
+                lang=lang,
+                at=at,
+                actor=actor,
+            )
+            try:
+                self.save(meeting)
+            except IntegrityError:
+                continue
+            return meeting
+        raise Conflict(f"could not record the publication of meeting {number}; try again")
+
+    # --- importing a register ----------------------------------------------------------
+
+    def import_register(
+        self,
+        meetings: Sequence[ImportedMeeting],
+        requests: Sequence[ImportedRequest],
+        policy: Policy,
+        actor: Actor,
+    ) -> ImportOutcome:
+        """Write an imported register: its meetings, its requests' histories and
+        their numbers, in one transaction, or nothing at all.
+
+        A row already imported (its deterministic command id) is skipped, so
+        importing the same file again writes nothing; a number the store already
+        holds for anything else refuses the whole import.
+        """
+        for _ in _attempts():
+            calendar = self._get_or_none(CALENDAR_ID) or MeetingCalendar()
+            numbering = self._get_or_none(NUMBERING_ID) or Numbering()
+            assert isinstance(calendar, MeetingCalendar) and isinstance(numbering, Numbering)
+            opened: list[Aggregate] = []
+            for m in meetings:
+                held = calendar.meetings.get(m.number)
+                if held is not None:
+                    if held != m.held_at:
+                        raise Refused(
+                            f"meeting {m.number} (第{m.number}回) is already held on "
+                            f"{held.isoformat()}, not {m.held_at.isoformat()}; nothing was imported"
+                        )
+                    continue
+                calendar.add(m.number, m.held_at)
+                opened.append(
+                    Meeting(
+                        number=m.number,
+                        held_at=m.held_at,
+                        at=m.held_at,
+                        actor=actor.model_dump(mode="json"),
+                        title=m.title,
+                    )
+                )
+            written: list[Aggregate] = []
+            imported, already = [], []
+            for item in requests:
+                line = f"line {item.source.line}: No.{item.number}"
+                existing = self._get_or_none(request_id(item.number))
+                if isinstance(existing, Request):
+                    if not existing.has_handled(item.command_id):
+                        raise Refused(
+                            f"{line} is already in the store and differs from this row; "
+                            "nothing was imported"
+                        )
+                    already.append(item.number)
+                    continue
+                needed = {item.source.register_meeting}
+                needed |= {a.meeting for a in item.answers if a.meeting}
+                needed |= {n.meeting for n in item.notes if n.meeting}
+                missing = sorted(needed - calendar.meetings.keys())
+                if missing:
+                    raise Refused(f"{line} names meetings that are not open: {missing}")
+                try:
+                    numbering.claim(item.number, item.command_id)
+                except Refused as taken:
+                    raise Refused(f"{line}: {taken}; nothing was imported") from None
+                written.append(Request.imported(item, policy, actor))
+                imported.append(item.number)
+            outcome = ImportOutcome(
+                imported=imported,
+                already=already,
+                meetings_opened=[m.number for m in meetings if m.number in _numbers(opened)],
+            )
+            if not opened and not written:
+                return outcome
+            try:
+                self.save(calendar, numbering, *opened, *written)
+            except IntegrityError:
+                continue  # a filing or a meeting got in between: decide again
+            return outcome
+        raise Conflict("could not import the register: the store kept changing; try again")
+
     # --- requests ----------------------------------------------------------------------
 
     def file(self, number: int, cmd: FileRequest, policy: Policy, at: datetime) -> Outcome:
@@ -188,7 +319,7 @@ class RingiStore(Application[UUID]):
         try:
             request: Aggregate = self.repository.get(request_id(number))
         except AggregateNotFoundError:
-            raise Refused(f"there is no request No.{number}") from None
+            raise NotFound(f"there is no request No.{number}") from None
         assert isinstance(request, Request)
         return request
 
@@ -220,10 +351,11 @@ class RingiStore(Application[UUID]):
                     recorded_at=attrs.pop("timestamp"),
                     actor=attrs.pop("actor", None),
                     meeting=attrs.pop("meeting", None),
+                    hash=attrs.pop(HASH, None),
                     details={
                         k: v
                         for k, v in attrs.items()
-                        if k not in ("command_id", "originator_topic")
+                        if k not in ("command_id", "originator_topic", PREVIOUS)
                     },
                 )
             )
@@ -258,6 +390,10 @@ class RingiStore(Application[UUID]):
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+
+def _numbers(meetings: list[Aggregate]) -> set[int]:
+    return {m.number for m in meetings if isinstance(m, Meeting)}
 
 
 def _queued(draft: NotificationDraft) -> OutboxMessage:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,12 @@ class Installation:
     port: int
     ui_port: int
     process: subprocess.Popen[str] | None = None
+    #: the HTTP API's port: one of its own, so installations side by side do not collide
+    api_port: int = field(default_factory=free_port)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RINGI_")}
@@ -62,7 +68,16 @@ class Installation:
         log = (self.data_dir.parent / f"up-{self.port}.log").open("a")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [*RINGI, "up", "--port", str(self.port), "--ui-port", str(self.ui_port)],
+            [
+                *RINGI,
+                "up",
+                "--port",
+                str(self.port),
+                "--ui-port",
+                str(self.ui_port),
+                "--api-port",
+                str(self.api_port),
+            ],
             env=self.env(),
             stdout=subprocess.PIPE,
             stderr=log,

@@ -19,6 +19,7 @@ from ..domain import commands as c
 from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.vocabulary import Category, CloseReason, Stage
 from ..service import Ringi
+from .audit import audit_app
 from .context import (
     USAGE,
     Installation,
@@ -32,7 +33,9 @@ from .context import (
     with_store,
 )
 from .exit import exit_now
+from .register import install as install_register
 from .render import echo, parse_day, parse_when, request_text, summary
+from .serve import install as install_serve
 
 app = typer.Typer(
     name="ringi",
@@ -44,6 +47,7 @@ app = typer.Typer(
 )
 meeting_app = typer.Typer(help="Meetings (第N回) at which answers are given.", no_args_is_help=True)
 app.add_typer(meeting_app, name="meeting")
+app.add_typer(audit_app, name="audit")
 
 # --- shared options -----------------------------------------------------------------
 
@@ -712,11 +716,13 @@ def up(
     port: Annotated[int, typer.Option("--port", help="Temporal's port")] = 7233,
     ui_port: Annotated[int, typer.Option("--ui-port", help="Temporal UI's port")] = 8233,
     ip: Annotated[str, typer.Option("--ip", help="address to listen on")] = "127.0.0.1",
+    api_port: Annotated[int, typer.Option("--api-port", help="the HTTP API's port")] = 8000,
 ) -> None:
-    """Run the embedded default: Temporal dev server (SQLite), event store and worker. Ctrl-C stops all."""
+    """Run the embedded default: Temporal dev server (SQLite), event store, worker and HTTP API. Ctrl-C stops all."""
     from .up import serve
 
-    raise typer.Exit(serve(installation(ctx).settings(), ip=ip, port=port, ui_port=ui_port))
+    settings = installation(ctx).settings()
+    raise typer.Exit(serve(settings, ip=ip, port=port, ui_port=ui_port, api_port=api_port))
 
 
 @app.command()
@@ -725,6 +731,10 @@ def worker(ctx: typer.Context) -> None:
     from .up import serve_worker
 
     raise typer.Exit(serve_worker(installation(ctx).settings()))
+
+
+install_register(app)  # ringi register ..., ringi import
+install_serve(app)  # ringi serve, ringi token ...
 
 
 def run() -> None:

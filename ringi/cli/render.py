@@ -71,7 +71,7 @@ def request_text(view: RequestView, timeline: list[TimelineEntry], now: datetime
         out.append(f"  closed:    {view.closure.reason.value}{extra} {view.closure.note}".rstrip())
     out += ["", "  " + view.body]
     for note in view.notes:
-        out.append(f"  【追記 {note.at.astimezone(JST):%Y-%m-%d}】 {note.text}")
+        out.append(f"  【追記 {note.dated or f'{note.at.astimezone(JST):%Y-%m-%d}'}】 {note.text}")
     if view.answers:
         out += ["", "  回答:"]
         for answer in view.answers:

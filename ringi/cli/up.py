@@ -18,6 +18,8 @@ from pathlib import Path
 
 import structlog
 
+from ..api import ApiSettings, create_app
+from ..api.server import ApiServer, bind
 from ..config import Settings
 from ..logging import configure
 from ..service import Ringi
@@ -63,7 +65,7 @@ def server_command(settings: Settings, ip: str, port: int, ui_port: int) -> list
     return command
 
 
-def serve(settings: Settings, ip: str, port: int, ui_port: int) -> int:
+def serve(settings: Settings, ip: str, port: int, ui_port: int, api_port: int = 8000) -> int:
     configure(settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     address = f"{ip}:{port}"
@@ -79,7 +81,7 @@ def serve(settings: Settings, ip: str, port: int, ui_port: int) -> int:
     endpoint = settings.data_dir / ENDPOINT_FILE
     try:
         endpoint.write_text(json.dumps({"temporal_address": address}))
-        return asyncio.run(_run(settings, server, ui_port))
+        return asyncio.run(_run(settings, server, ui_port, (ip, api_port)))
     finally:
         _stop(server)
         server_log.close()
@@ -87,22 +89,34 @@ def serve(settings: Settings, ip: str, port: int, ui_port: int) -> int:
         log.info("stopped", data_dir=str(settings.data_dir))
 
 
-async def _run(settings: Settings, server: subprocess.Popen[bytes], ui_port: int) -> int:
+async def _run(
+    settings: Settings, server: subprocess.Popen[bytes], ui_port: int, api_at: tuple[str, int]
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    try:
+        api_socket = bind(*api_at)  # before anything starts: a port in use is a clear error
+    except OSError as error:
+        log.error("cannot serve the API", address=f"{api_at[0]}:{api_at[1]}", error=error.strerror)
+        return 1
     ringi = await _wait_for_server(settings, server, stop)
     if ringi is None:
+        api_socket.close()
         return 1
     worker = asyncio.create_task(run_worker(settings, stop))
+    # the API runs in this loop, beside the worker
+    api = ApiServer(create_app(ringi, ApiSettings()), api_socket)
     try:
         taken_up = await ringi.resume_workflows()
         if taken_up:
             log.info("took up open requests without a workflow", requests=taken_up)
+        await api.start()
+        _record_api(settings, api.url)
         print(
             f"ringi is up: Temporal {settings.temporal_address}, UI http://{settings.temporal_address.split(':')[0]}:{ui_port}, "
-            f"data {settings.data_dir}. Ctrl-C stops it.",
+            f"API {api.url}, data {settings.data_dir}. Ctrl-C stops it.",
             flush=True,
         )
         server_exit = asyncio.create_task(asyncio.to_thread(server.wait))
@@ -120,11 +134,19 @@ async def _run(settings: Settings, server: subprocess.Popen[bytes], ui_port: int
         return 0
     finally:
         stop.set()
+        await api.stop()
         await worker
         ringi.close()
         # stop the server while the loop runs: the thread waiting on it must end
         # before asyncio.run can shut its executor down
         await asyncio.to_thread(_stop, server)
+
+
+def _record_api(settings: Settings, url: str) -> None:
+    """Beside the Temporal address: where this installation's API answers."""
+    endpoint = settings.data_dir / ENDPOINT_FILE
+    recorded = json.loads(endpoint.read_text()) if endpoint.exists() else {}
+    endpoint.write_text(json.dumps({**recorded, "api_url": url}))
 
 
 async def _wait_for_server(

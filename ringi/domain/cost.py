@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .errors import Refused
+
 
 class CostBearer(StrEnum):
     CENTRAL = "central"  # the shared system (広域機関)
@@ -67,14 +69,21 @@ class CostEvaluation(BaseModel):
 
     @classmethod
     def of(cls, inputs: CostInputs) -> CostEvaluation:
-        if inputs.total_benefit_yen is not None:
-            benefit = inputs.total_benefit_yen
-        else:
-            assert inputs.benefit_per_unit_yen is not None and inputs.monthly_volume is not None
-            months = 12 * inputs.horizon_years
-            benefit = inputs.benefit_per_unit_yen * inputs.monthly_volume * months
-        cost = sum((item.amount_yen for item in inputs.cost_items), Decimal(0))
-        ratio = (benefit / cost).quantize(Decimal("0.0001")) if cost else None
+        try:
+            if inputs.total_benefit_yen is not None:
+                benefit = inputs.total_benefit_yen
+            else:
+                assert inputs.benefit_per_unit_yen is not None and inputs.monthly_volume is not None
+                months = 12 * inputs.horizon_years
+                benefit = inputs.benefit_per_unit_yen * inputs.monthly_volume * months
+            cost = sum((item.amount_yen for item in inputs.cost_items), Decimal(0))
+            ratio = (benefit / cost).quantize(Decimal("0.0001")) if cost else None
+        except ArithmeticError:
+            # figures beyond decimal's precision (a ratio of 10^28 and more): a
+            # refusal, not an error the store activity would retry for ever
+            raise Refused(
+                "these figures are too large to evaluate; check the amounts and volumes"
+            ) from None
         return cls(
             inputs=inputs,
             benefit_yen=benefit,

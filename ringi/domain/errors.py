@@ -15,5 +15,9 @@ class NotAllowed(Refused):
     """The actor's role or company may not do this."""
 
 
+class NotFound(Refused):
+    """The command or read names something that does not exist (a request number)."""
+
+
 class Conflict(DomainError):
     """The store and the caller disagree about the request's version."""

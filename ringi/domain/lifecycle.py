@@ -52,8 +52,10 @@ from .commands import (
     WithdrawEndorsement,
 )
 from .errors import NotAllowed, Refused
+from .imported import ImportedRequest, RegisterMark
+from .policy import Policy
 from .view import RequestView
-from .vocabulary import Actor, Category, CloseReason, Role, Stage
+from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Role, Stage
 
 JST = timezone(timedelta(hours=9), "JST")
 
@@ -77,6 +79,52 @@ OPEN_STAGES = frozenset(s for s in Stage if not s.is_terminal)
 def check_filing(cmd: FileRequest) -> None:
     if cmd.actor.role is not Role.MEMBER:
         raise NotAllowed("only a member company files a request")
+    _not_the_unknown_proposer(cmd.actor)
+
+
+# --- importing a register ----------------------------------------------------------
+
+
+def check_import(item: ImportedRequest, actor: Actor) -> None:
+    """An imported row may be written: the secretariat imports, the facts lie
+    between the filing and the register's meeting, and the last column is a
+    count or a mark, not both."""
+    no = f"No.{item.number}"
+    if actor.role is not Role.SECRETARIAT:
+        raise NotAllowed("only the secretariat imports a register")
+    if (item.support is None) == (item.mark is None):
+        raise Refused(f"{no}: the register gives either a support count or 保留 / クローズ")
+    for at in [n.at for n in item.notes] + [a.at for a in item.answers]:
+        if not item.filed_at <= at <= item.settled_at:
+            raise Refused(
+                f"{no}: a fact dated {at.isoformat()} lies outside "
+                f"{item.filed_at.isoformat()} .. {item.settled_at.isoformat()}"
+            )
+
+
+def imported_stage(
+    category: Category, mark: RegisterMark | None, support: int | None, policy: Policy
+) -> tuple[Stage, Stage | None]:
+    """The stage an imported request is in after the register's meeting, and the
+    stage a held one resumes to.
+
+    The register shows only a count or 保留 / クローズ, so: クローズ is closed; a
+    request (要望) whose count reaches the threshold is in the hearing (what came
+    after is in its answers, which ringi does not interpret), one below it gathers
+    support (with no deadline: it has been open over a year, so its workflow
+    issues the final call at once, as for any request); an opinion or question
+    waits for the secretariat (filed). 保留 is on hold, resuming to where a
+    request with no known count starts: gathering support, or filed.
+    """
+    start = Stage.GATHERING_SUPPORT if category is Category.REQUEST else Stage.FILED
+    if mark is RegisterMark.CLOSED:
+        return Stage.CLOSED, None
+    if mark is RegisterMark.HELD:
+        return Stage.ON_HOLD, start
+    assert support is not None
+    if start is Stage.GATHERING_SUPPORT and support >= policy.support_threshold:
+        return Stage.HEARING, None
+    return start, None
 
 
 # --- commands on an existing request ----------------------------------------------
@@ -195,8 +243,17 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
                 raise Refused(f"the {cmd.timer.value} timer of {no} is not due until {cmd.due}")
 
 
+def _not_the_unknown_proposer(actor: Actor) -> None:
+    if actor.role is Role.MEMBER and actor.company == UNKNOWN_PROPOSER:
+        raise NotAllowed(
+            f"{UNKNOWN_PROPOSER} stands for the unknown proposer of an imported request; "
+            "act for your own company"
+        )
+
+
 def _check_role(view: RequestView, cmd: Command) -> None:
     role = cmd.actor.role
+    _not_the_unknown_proposer(cmd.actor)
     if isinstance(cmd, TimerFired):
         if role is not Role.TIMER:
             raise NotAllowed("only ringi's timers fire timers")
@@ -218,6 +275,8 @@ def _check_close(view: RequestView, cmd: Close) -> None:
     match cmd.reason:
         case CloseReason.WITHDRAWN:
             raise Refused("a request is withdrawn by its proposer, not closed as withdrawn")
+        case CloseReason.IMPORTED:
+            raise Refused("'imported' is the reason `ringi import` records; give the real one")
         case CloseReason.DUPLICATE:
             if cmd.duplicate_of is None:
                 raise Refused("closing as a duplicate needs the number it duplicates")

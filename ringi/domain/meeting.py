@@ -7,17 +7,26 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+from pydantic import BaseModel
 
-from .errors import Refused
+from .chain import ChainedAggregate
+from .errors import NotAllowed, Refused
 from .request import NAMESPACE
+from .vocabulary import Actor, Role
+
+#: in a meeting's title: its date is not known (an imported register does not
+#: give it) and ``held_at`` is a placeholder that only keeps the meetings in order
+PLACEHOLDER_DATE = "[日付不明: 仮の日付]"
 
 
 def meeting_id(number: int) -> UUID:
     return uuid5(NAMESPACE, f"meeting/{number}")
 
 
-class Meeting(Aggregate):
-    """A meeting of the secretariat with the members, at which answers are given."""
+class Meeting(ChainedAggregate):
+    """A meeting of the secretariat with the members, at which answers are given.
+
+    Its events are chained like a request's (``chain.ChainedAggregate``)."""
 
     @staticmethod
     def create_id(number: int) -> UUID:
@@ -30,6 +39,80 @@ class Meeting(Aggregate):
         self.number = number
         self.held_at = held_at
         self.title = title
+        self.publications: list[Publication] = []
+
+    @property
+    def date_is_placeholder(self) -> bool:
+        return PLACEHOLDER_DATE in self.title
+
+    def publish_register(
+        self,
+        *,
+        cutoff: datetime,
+        since: datetime | None,
+        position: int,
+        digest: str,
+        formats: dict[str, str],
+        lang: str,
+        at: datetime,
+        actor: Actor,
+    ) -> None:
+        """Record that the register (資料2) of this meeting was published: which
+        events it was folded from (domain time up to ``cutoff``, the event log up
+        to ``position``; closed since ``since`` shown), the SHA-256 of its
+        canonical content and of each rendered format."""
+        if actor.role is not Role.SECRETARIAT:
+            raise NotAllowed("only the secretariat publishes the register")
+        if not formats:
+            raise Refused("publish the register in at least one format")
+        self._register_published(
+            cutoff=cutoff,
+            since=since,
+            position=position,
+            digest=digest,
+            formats=dict(sorted(formats.items())),
+            lang=lang,
+            at=at,
+            actor=actor.model_dump(mode="json"),
+        )
+
+    @event("RegisterPublished")
+    def _register_published(
+        self,
+        cutoff: datetime,
+        since: datetime | None,
+        position: int,
+        digest: str,
+        formats: dict[str, str],
+        lang: str,
+        at: datetime,
+        actor: dict[str, Any],
+    ) -> None:
+        self.publications.append(
+            Publication(
+                cutoff=cutoff,
+                since=since,
+                position=position,
+                digest=digest,
+                formats=formats,
+                lang=lang,
+                at=at,
+                actor=Actor.model_validate(actor),
+            )
+        )
+
+
+class Publication(BaseModel):
+    """One publication of a meeting's register (see ``Meeting.publish_register``)."""
+
+    cutoff: datetime
+    since: datetime | None
+    position: int
+    digest: str
+    formats: dict[str, str]  # format -> SHA-256 of the bytes handed out
+    lang: str
+    at: datetime
+    actor: Actor
 
 
 CALENDAR_ID = uuid5(NAMESPACE, "meeting-calendar")

@@ -11,9 +11,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from . import lifecycle
+from .chain import ChainedAggregate
 from .commands import (
     AnswerClarification,
     AppendNote,
@@ -42,6 +43,7 @@ from .commands import (
     WithdrawEndorsement,
 )
 from .cost import CostEvaluation
+from .imported import ImportedAnswer, ImportedNote, ImportedRequest
 from .notifications import SECRETARIAT, NotificationDraft, NotificationKind
 from .policy import Policy
 from .view import (
@@ -50,12 +52,13 @@ from .view import (
     Closure,
     Endorsement,
     Finding,
+    ImportRecord,
     Note,
     Objection,
     ObjectionWindow,
     RequestView,
 )
-from .vocabulary import Actor, Category, CloseReason, Stage
+from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Stage
 
 NAMESPACE = UUID("6d1f0f4e-33a4-4b8e-9f55-2a3c8b0d7e11")
 
@@ -64,7 +67,7 @@ def request_id(number: int) -> UUID:
     return uuid5(NAMESPACE, f"request/{number}")
 
 
-class Request(Aggregate):
+class Request(ChainedAggregate):
     """An improvement request (No.N) and everything that happened to it."""
 
     @staticmethod
@@ -137,6 +140,67 @@ class Request(Aggregate):
             # a request (要望) gathers support from the moment it is filed; an opinion
             # waits for the secretariat to open support or answer it, a question is answered
             request._open_support(at + policy.support_window, at, cmd.actor, cmd.command_id)
+        return request
+
+    # --- importing a register --------------------------------------------------
+
+    @classmethod
+    def imported(cls, item: ImportedRequest, policy: Policy, actor: Actor) -> Request:
+        """A request as an imported register shows it, written as its history:
+        filed by the unknown proposer, its notes and answers in the order they
+        were given (each with its meeting), then what the last column said.
+        Nothing is notified: it all happened before ringi."""
+        lifecycle.check_import(item, actor)
+        cid, recorder = item.command_id, _actor(actor)
+        request = cls(
+            number=item.number,
+            category=item.category.value,
+            target=item.target,
+            body=item.body,
+            related=list(item.related),
+            policy=policy.model_dump(mode="json"),
+            at=item.filed_at,
+            actor=_actor(Actor.member(UNKNOWN_PROPOSER)),
+            command_id=cid,
+            meeting=None,
+        )
+        # answers and notes each in their own order; between them, by their time
+        # bounds (an answer first when both are bounded by the same meeting)
+        facts: list[tuple[datetime, int, int, ImportedAnswer | ImportedNote]] = [
+            (a.at, 0, i, a) for i, a in enumerate(item.answers, start=1)
+        ] + [(n.at, 1, i, n) for i, n in enumerate(item.notes, start=1)]
+        for at, _, i, fact in sorted(facts, key=lambda f: f[:3]):
+            if isinstance(fact, ImportedAnswer):
+                request._answer_recorded(
+                    answer_id=f"a{len(request.state.answers) + 1}",
+                    text=fact.text,
+                    continued=fact.continued,
+                    at=at,
+                    actor=recorder,
+                    command_id=f"{cid}:answer:{i}",
+                    meeting=fact.meeting,
+                )
+            else:
+                request._note_imported(
+                    text=fact.text,
+                    dated=fact.dated,
+                    at=at,
+                    actor=recorder,
+                    command_id=f"{cid}:note:{i}",
+                    meeting=fact.meeting,
+                )
+        stage, held_from = lifecycle.imported_stage(item.category, item.mark, item.support, policy)
+        request._imported_from_register(
+            support=item.support,
+            mark=item.mark.value if item.mark is not None else str(item.support),
+            stage=stage.value,
+            held_from=held_from.value if held_from is not None else None,
+            source=item.source.model_dump(mode="json"),
+            at=item.settled_at,
+            actor=recorder,
+            command_id=f"{cid}:register",
+            meeting=item.source.register_meeting,
+        )
         return request
 
     # --- commands ------------------------------------------------------------
@@ -548,6 +612,54 @@ class Request(Aggregate):
         self, text: str, at: datetime, actor: dict[str, Any], command_id: str, meeting: int | None
     ) -> None:
         self.state.notes.append(Note(text=text, at=at, meeting=meeting))
+        self._touch(at, command_id)
+
+    @event("NoteImported")
+    def _note_imported(
+        self,
+        text: str,
+        dated: str | None,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.notes.append(Note(text=text, at=at, meeting=meeting, dated=dated))
+        self._touch(at, command_id)
+
+    @event("ImportedFromRegister")
+    def _imported_from_register(
+        self,
+        support: int | None,
+        mark: str,
+        stage: str,
+        held_from: str | None,
+        source: dict[str, Any],
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int,
+    ) -> None:
+        state = self.state
+        state.imported = ImportRecord(
+            meeting=meeting,
+            support=support,
+            mark=mark,
+            file=source["file"],
+            sha256=source["sha256"],
+            line=source["line"],
+        )
+        state.stage = Stage(stage)
+        where = f"{mark} in the register of 第{meeting}回 (imported)"
+        if state.stage is Stage.ON_HOLD:
+            state.held_from = Stage(held_from or Stage.FILED)
+            state.held_at, state.hold_reason = at, where
+        elif state.stage is Stage.CLOSED:
+            state.closure = Closure(
+                reason=CloseReason.IMPORTED, at=at, by=Actor.model_validate(actor), note=where
+            )
+        elif state.stage is Stage.HEARING:
+            state.threshold_met_at = state.hearing_opened_at = at
         self._touch(at, command_id)
 
     @event("ClarificationAsked")

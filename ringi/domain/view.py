@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from .cost import CostEvaluation
 from .policy import Policy
-from .vocabulary import Actor, Category, CloseReason, Stage
+from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Stage
 
 
 class Endorsement(BaseModel):
@@ -28,6 +28,9 @@ class Note(BaseModel):
     text: str
     at: datetime
     meeting: int | None = None
+    #: the date as an imported register wrote it ("2018年10月"), when ringi does
+    #: not know the day: ``at`` is then only a bound (see ``ImportRecord``)
+    dated: str | None = None
 
 
 class Answer(BaseModel):
@@ -80,6 +83,26 @@ class Closure(BaseModel):
     note: str = ""
 
 
+class ImportRecord(BaseModel):
+    """Where an imported request came from and what the register said of it.
+
+    The register names no proposer and no endorsers, only a count: ``support``
+    is that count (proposer included), or None where the register showed 保留 or
+    クローズ instead. Endorsements after the import add to it; since the register
+    does not say who the supporters were, one of them endorsing again is counted
+    again (a held request resumed counts from the proposer alone). The times of
+    imported facts are bounds (no later than the
+    meeting they are tagged with, or the register's meeting); see
+    ``ringi.register.importer``."""
+
+    meeting: int  # the meeting whose register it was
+    support: int | None
+    mark: str  # the last column as written: a count, 保留 or クローズ
+    file: str
+    sha256: str  # of the imported file
+    line: int
+
+
 class RequestView(BaseModel):
     number: int
     category: Category
@@ -120,13 +143,22 @@ class RequestView(BaseModel):
 
     closure: Closure | None = None
     reminders_sent: list[str] = Field(default_factory=list)
+    imported: ImportRecord | None = None
 
     # --- what follows from the facts --------------------------------------
 
     @property
     def support(self) -> int:
-        """Companies supporting the request, the proposer included."""
-        return 1 + len(self.endorsements)
+        """Companies supporting the request, the proposer included (for an
+        imported request: the register's count, plus endorsements since)."""
+        imported = self.imported.support if self.imported is not None else None
+        return (imported if imported is not None else 1) + len(self.endorsements)
+
+    @property
+    def support_known(self) -> bool:
+        """False while an imported request's history is replayed up to the point
+        where the register gave its count: until then nobody knows it."""
+        return self.imported is not None or self.proposer != UNKNOWN_PROPOSER
 
     @property
     def endorsers(self) -> list[str]:

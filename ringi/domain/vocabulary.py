@@ -68,6 +68,13 @@ class CloseReason(StrEnum):
     DUPLICATE = "duplicate"
     WITHDRAWN = "withdrawn"
     ANSWERED = "answered"
+    #: closed before ringi: an imported register says クローズ and gives no reason
+    #: but its answers; only ``ringi import`` records it
+    IMPORTED = "imported"
+
+
+#: the proposer of a request imported from a register that does not name it
+UNKNOWN_PROPOSER = "(不明)"
 
 
 class Role(StrEnum):

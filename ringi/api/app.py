@@ -1,0 +1,65 @@
+"""The HTTP API: ``create_app(ringi, settings)`` builds it around a ``Ringi``
+service (the same facade the command line uses), so a write goes through the
+request's workflow and a read comes from the event store."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from .. import __name__ as _package
+from ..service import Ringi
+from . import errors
+from .context import ApiContext
+from .limits import BodyLimit
+from .routers import members, reads, secretariat
+from .settings import ApiSettings
+
+DESCRIPTION = """\
+ringi runs the lifecycle of improvement requests: members file, endorse and
+object; the secretariat moves requests through support, hearing, cost
+evaluation, the objection window, implementation and release, and answers at
+meetings; auditors read everything.
+
+**Identity.** Every call carries `Authorization: Bearer <token>`; tokens are
+issued with `ringi token issue --role member|secretariat|auditor [--company NAME]`.
+A member acts for its token's company only; who did what is recorded with each
+event. Each operation lists the roles that may call it in `x-ringi-roles`.
+
+**Errors** have one shape (`ErrorBody`): 401 no valid token, 403 wrong role or
+company, 404 unknown request, 409 refused by the lifecycle's rules (the reason
+is the workflow's, word for word), 413 body too large, 422 invalid input (the
+fields are named), 429 too many calls (see `Retry-After`). Nothing is written
+when a call is refused.
+
+**Retries.** Send an `Idempotency-Key` with a write: repeating the call with the
+same key answers with the first result and writes nothing new.
+"""
+
+
+def create_app(ringi: Ringi, settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    app = FastAPI(
+        title="ringi",
+        version=_version(),
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "members", "description": "what a member company does"},
+            {"name": "secretariat", "description": "what the secretariat (事務局) does"},
+            {"name": "reading", "description": "reads, for every role"},
+        ],
+    )
+    app.state.ringi = ApiContext(ringi, settings)
+    errors.install(app)
+    for router in (members.router, secretariat.router, reads.router):
+        app.include_router(router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(_package)
+    except PackageNotFoundError:
+        return "0"

@@ -1,0 +1,257 @@
+"""What every route shares: the service, the token registry, the limits; who
+is calling (authenticated before anything else happens); and the one way a
+command is carried out (idempotency key, role check, workflow update).
+
+Order of checks on every call, each answering before the next is tried and
+none writing anything: the body's size (413, ``limits.BodyLimit``), the token
+(401), the token's rate (429), the route's roles (403), the input (422), the
+request's existence (404), the request's proposer for proposer-only commands
+(403), and last the workflow's validator (409).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel
+
+from ..domain import lifecycle
+from ..domain.commands import Command, FileRequest, new_command_id
+from ..domain.errors import NotAllowed, Refused
+from ..domain.view import RequestView
+from ..domain.vocabulary import Actor, Role
+from ..service import Ringi
+from .errors import ApiError, ErrorDetail
+from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyRecord, Keys, command_id, first_result
+from .idempotency import fingerprint as fingerprint_of
+from .limits import RateLimiter
+from .settings import ApiSettings
+from .tokens import Principal, TokenRegistry, Unauthenticated
+
+T = TypeVar("T")
+
+#: the roles that may call an operation, kept in its OpenAPI entry
+ROLES = "x-ringi-roles"
+EVERYONE = (Role.MEMBER, Role.SECRETARIAT, Role.AUDITOR)
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="`ringi token issue --role member|secretariat|auditor [--company NAME]`",
+)
+
+
+class ApiContext:
+    def __init__(self, ringi: Ringi, settings: ApiSettings) -> None:
+        self.ringi = ringi
+        self.settings = settings
+        self.tokens = TokenRegistry(ringi.store)
+        self.keys = Keys(ringi.store)
+        self.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+
+    async def in_thread(self, read: Callable[..., T], *args: Any) -> T:
+        """A blocking store call, off the event loop."""
+        return await asyncio.to_thread(read, *args)
+
+    async def timed(self, work: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wait_for(work, timeout=self.settings.command_timeout)
+
+
+def context(request: Request) -> ApiContext:
+    ctx = request.app.state.ringi
+    assert isinstance(ctx, ApiContext)
+    return ctx
+
+
+def allowed(*roles: Role) -> dict[str, Any]:
+    """The ``openapi_extra`` that limits an operation to these roles."""
+    return {ROLES: [r.value for r in roles]}
+
+
+class GuardedRoute(APIRoute):
+    """Authenticates, rate-limits and checks the role before FastAPI reads the body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        roles = tuple(Role(r) for r in (self.openapi_extra or {}).get(ROLES, ()))
+        known = {field.alias for field in self.dependant.query_params}  # declared on the endpoint
+
+        async def guarded(request: Request) -> Response:
+            ctx = context(request)
+            who = _authenticate(ctx, request)
+            wait = ctx.limiter.take(who.token_id)
+            if wait:
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    f"token {who.token_id} made more than {ctx.settings.rate_per_second:g} "
+                    f"calls a second; retry in {wait:.1f} s",
+                    headers={"Retry-After": RateLimiter.retry_after(wait)},
+                )
+            if roles and who.role not in roles:
+                names = " or ".join(r.value for r in roles)
+                raise ApiError(
+                    403,
+                    "forbidden",
+                    f"only {names} may {request.method} {request.url.path}; "
+                    f"this token is {who.role.value}",
+                )
+            unknown = [name for name in request.query_params if name not in known]
+            if unknown:  # like a body's unknown field: a typo is not silently ignored
+                raise ApiError(
+                    422,
+                    "invalid",
+                    "invalid input: unknown query parameter " + ", ".join(map(repr, unknown)),
+                    details=[
+                        ErrorDetail(
+                            field=f"query.{name}", message="not a parameter", type="extra_forbidden"
+                        )
+                        for name in unknown
+                    ],
+                )
+            request.state.principal = who
+            return await handler(request)
+
+        return guarded
+
+
+def _authenticate(ctx: ApiContext, request: Request) -> Principal:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthenticated(
+            "no bearer token: send 'Authorization: Bearer <token>'", presented=False
+        )
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'", presented=False)
+    return ctx.tokens.authenticate(presented.strip())
+
+
+def principal(request: Request) -> Principal:
+    who = request.state.principal
+    assert isinstance(who, Principal)
+    return who
+
+
+Caller = Annotated[Principal, Depends(principal)]
+Ctx = Annotated[ApiContext, Depends(context)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=r"^[\x21-\x7e]+$",
+        description="repeat a write with the same key (per token) and it is carried out "
+        "once: the retry answers with the first result and writes nothing",
+    ),
+]
+
+
+# --- carrying out a write ---------------------------------------------------------------
+
+
+class Write:
+    """One write as the API received it: who, with which key, for which call."""
+
+    def __init__(
+        self,
+        ctx: ApiContext,
+        who: Principal,
+        request: Request,
+        key: str | None,
+        body: BaseModel | None,
+    ) -> None:
+        self.ctx, self.who, self.key, self.body = ctx, who, key, body
+        self.method, self.path = request.method, request.url.path
+
+    @property
+    def actor(self) -> Actor:
+        return self.who.actor()
+
+    async def claim(self) -> IdempotencyRecord | None:
+        """Record the key's first use; the record if this call is a retry."""
+        if self.key is None:
+            return None
+        body = self.body.model_dump_json() if self.body is not None else ""
+        print_ = fingerprint_of(self.method, self.path, body)
+        return await self.ctx.in_thread(
+            self.ctx.keys.claim,
+            self.who,
+            self.key,
+            print_,
+            self.method,
+            self.path,
+            datetime.now(tz=UTC),
+        )
+
+    def command_id(self, item: int | None = None) -> str:
+        if self.key is None:
+            return new_command_id()
+        return command_id(self.who.token_id, self.key, item)
+
+    async def act(self, number: int, build: Callable[[dict[str, Any]], Command]) -> RequestView:
+        """Build the command (422 if the domain finds it invalid), check the
+        request and the actor (404, 403), record the key, carry it out."""
+        command = build({"actor": self.actor, "command_id": self.command_id()})
+        return await carry_out(self.ctx, number, command, claim=self.claim)
+
+    async def file(self, build: Callable[[dict[str, Any]], FileRequest]) -> RequestView:
+        ctx = self.ctx
+        command = build({"actor": self.actor, "command_id": self.command_id()})
+        lifecycle.check_filing(command)
+        record = await self.claim()
+        if record is not None and record.number is not None:
+            first = await ctx.in_thread(
+                first_result, ctx.ringi.store, record.number, command.command_id
+            )
+            if first is not None:
+                return first
+        view = await ctx.timed(ctx.ringi.file(command))
+        if self.key is not None:
+            await ctx.in_thread(ctx.keys.resolve, self.who, self.key, view.number)
+        return view
+
+
+async def carry_out(
+    ctx: ApiContext,
+    number: int,
+    command: Command,
+    *,
+    claim: Callable[[], Awaitable[IdempotencyRecord | None]] | None = None,
+    retry: bool = False,
+) -> RequestView:
+    """The request must exist (404) and the actor may do this to it (403), both
+    decided from the store before Temporal is asked and before an idempotency
+    key is recorded (``claim``); a retried keyed command answers with the state
+    it first left, from the store; anything else is the workflow's to decide
+    (409 with its validator's reason)."""
+    store = ctx.ringi.store
+    view = await ctx.in_thread(store.view, number)
+    check_actor(view, command)
+    if claim is not None:
+        retry = await claim() is not None
+    if retry:
+        first = await ctx.in_thread(first_result, store, number, command.command_id)
+        if first is not None:
+            return first
+    return await ctx.timed(ctx.ringi.act(number, command))
+
+
+def check_actor(view: RequestView, command: Command) -> None:
+    """Refuse (NotAllowed) a command whose actor may not do it to this request: a
+    member acting on another company's request where only the proposer may.
+    ``lifecycle.check`` decides roles before anything else, so any NotAllowed
+    it raises is about the actor; every other refusal is left to the workflow,
+    which decides on its own clock and state."""
+    try:
+        lifecycle.check(view, command, datetime.now(tz=UTC))
+    except NotAllowed:
+        raise
+    except Refused:
+        pass

@@ -1,0 +1,314 @@
+"""What the API takes and gives, as pydantic models (and so its OpenAPI document).
+
+Bodies never name who acts: the actor comes from the bearer token, and the
+command id from the ``Idempotency-Key`` (or a fresh one). Every body refuses
+fields it does not know, so a typo is a 422 instead of a silent default.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from ..domain.cost import CostBearer
+from ..domain.lifecycle import pending_timers
+from ..domain.view import RequestView
+from ..domain.vocabulary import Category, CloseReason, Role, Stage
+from ..store import TimelineEntry
+
+#: the highest request or meeting number the API accepts in a path or body
+MAX_NUMBER = 2**31 - 1
+_EARLIEST = date(1900, 1, 1)
+_LATEST = date(2199, 12, 31)
+
+
+def _unicode(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+def _moment(when: datetime) -> datetime:
+    if not _EARLIEST <= when.astimezone(UTC).date() <= _LATEST:
+        raise ValueError(f"must lie between {_EARLIEST} and {_LATEST}")
+    return when
+
+
+def _day(day: date) -> date:
+    if not _EARLIEST <= day <= _LATEST:
+        raise ValueError(f"must lie between {_EARLIEST} and {_LATEST}")
+    return day
+
+
+Text = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_unicode)]
+Reason = Annotated[str, Field(max_length=2_000), AfterValidator(_unicode)]
+Target = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_unicode)]
+Number = Annotated[int, Field(ge=1, le=MAX_NUMBER)]
+MeetingNumber = Annotated[
+    int, Field(ge=1, le=MAX_NUMBER, description="the meeting this is said at (第N回)")
+]
+Moment = Annotated[
+    AwareDatetime,
+    AfterValidator(_moment),
+    Field(description="an ISO 8601 time with its offset, between 1900 and 2199"),
+]
+Day = Annotated[date, AfterValidator(_day), Field(description="YYYY-MM-DD, 1900 to 2199")]
+Yen = Annotated[Decimal, Field(ge=0, le=10**15, allow_inf_nan=False)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AtMeeting(Body):
+    meeting: MeetingNumber | None = None
+
+
+# --- members ---------------------------------------------------------------------------
+
+
+class FileBody(AtMeeting):
+    category: Category = Field(Category.REQUEST, description="区分: 要望 | 意見 | 質問")
+    target: Target = Field(description="対象箇所: the part of the system")
+    body: Text = Field(description="ご意見・ご要望: what is asked for")
+    related: list[Number] = Field(default_factory=list, max_length=100)
+
+
+class NoteBody(AtMeeting):
+    text: Text = Field(description="the note to append (追記)")
+
+
+class ClarificationAnswerBody(Body):
+    text: Text
+
+
+class ObjectionBody(Body):
+    reason: Text = Field(description="the problem the member sees")
+
+
+class WithdrawBody(Body):
+    reason: Reason = ""
+
+
+class BulkEndorseBody(AtMeeting):
+    numbers: list[Number] = Field(
+        min_length=1, max_length=10_000, description="the requests to endorse, each once"
+    )
+
+    @model_validator(mode="after")
+    def _each_once(self) -> BulkEndorseBody:
+        if len(set(self.numbers)) != len(self.numbers):
+            raise ValueError("a number appears more than once; endorse each request once")
+        return self
+
+
+# --- the secretariat ---------------------------------------------------------------------
+
+
+class OpenSupportBody(Body):
+    deadline: Moment | None = Field(None, description="default: the policy's support window")
+
+
+class QuestionBody(AtMeeting):
+    question: Text
+
+
+class ExtendDeadlineBody(AtMeeting):
+    deadline: Moment | None = None
+    until_meeting: Number | None = Field(None, description="until meeting N (第N回) is held")
+    reason: Reason = ""
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> ExtendDeadlineBody:
+        if (self.deadline is None) == (self.until_meeting is None):
+            raise ValueError("give exactly one of deadline or until_meeting")
+        return self
+
+
+class FindingsBody(AtMeeting):
+    text: Text
+
+
+class CostItemBody(Body):
+    bearer: CostBearer
+    amount_yen: Yen
+    label: Reason = ""
+
+
+class EvaluateCostBody(AtMeeting):
+    horizon_years: int | None = Field(None, ge=1, le=100, description="default: the policy's")
+    monthly_volume: int | None = Field(None, ge=0, le=10**12)
+    benefit_per_unit_yen: Yen | None = None
+    total_benefit_yen: Yen | None = None
+    cost_items: list[CostItemBody] = Field(min_length=1, max_length=100)
+
+
+class ApproveBody(AtMeeting):
+    planned_release: Day
+
+
+class ChangeReleaseBody(AtMeeting):
+    planned_release: Day
+    reason: Reason = ""
+
+
+class ReleaseBody(AtMeeting):
+    released_on: Day | None = Field(None, description="default: today")
+
+
+class HoldBody(AtMeeting):
+    reason: Text
+
+
+class ResumeBody(AtMeeting):
+    reason: Reason = ""
+
+
+class CloseBody(AtMeeting):
+    reason: CloseReason
+    duplicate_of: Number | None = None
+    note: Reason = ""
+
+
+class AnswerBody(AtMeeting):
+    text: Text
+    continued: bool = Field(False, description="(継続): carried over to the next meeting")
+
+
+class CorrectAnswerBody(AtMeeting):
+    answer_id: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_unicode)]
+    text: Text
+    reason: Text
+
+
+class OpenMeetingBody(Body):
+    number: Number = Field(description="the meeting's number (第N回)")
+    held_at: Moment | None = Field(None, description="when it is held (default: now)")
+    title: Reason = ""
+
+
+class BulkFetchBody(Body):
+    numbers: list[Number] = Field(min_length=1, max_length=10_000)
+
+
+# --- answers -----------------------------------------------------------------------------
+
+
+class TimerOut(BaseModel):
+    timer: str
+    due: datetime
+
+
+class RequestState(BaseModel):
+    """A request as the event store holds it, with what follows from it."""
+
+    request: RequestView
+    support: int = Field(description="companies supporting it, the proposer included")
+    deadline: datetime | None = Field(description="the deadline running now, if any")
+
+    @classmethod
+    def of(cls, view: RequestView) -> RequestState:
+        return cls(request=view, support=view.support, deadline=view.current_deadline)
+
+
+class RequestDetail(RequestState):
+    timers: list[TimerOut]
+    timeline: list[TimelineEntry]
+
+    @classmethod
+    def read(cls, view: RequestView, timeline: list[TimelineEntry]) -> RequestDetail:
+        timers = [TimerOut(timer=t.timer.value, due=t.due) for t in pending_timers(view)]
+        return cls(
+            request=view,
+            support=view.support,
+            deadline=view.current_deadline,
+            timers=timers,
+            timeline=timeline,
+        )
+
+
+class RequestSummary(BaseModel):
+    number: int
+    category: Category
+    target: str
+    stage: Stage
+    support: int
+    proposer: str
+    endorsers: list[str]
+    deadline: datetime | None
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, view: RequestView) -> RequestSummary:
+        return cls(
+            number=view.number,
+            category=view.category,
+            target=view.target,
+            stage=view.stage,
+            support=view.support,
+            proposer=view.proposer,
+            endorsers=view.endorsers,
+            deadline=view.current_deadline,
+            updated_at=view.updated_at,
+            version=view.version,
+        )
+
+
+class RequestPage(BaseModel):
+    items: list[RequestSummary]
+    next_cursor: str | None = Field(
+        description="pass as ?cursor= for the next page; null on the last page"
+    )
+
+
+class ItemError(BaseModel):
+    status: int
+    error: str
+    message: str
+
+
+class EndorseItem(BaseModel):
+    number: int
+    ok: bool
+    status: int = Field(description="the status this item alone would have had")
+    request: RequestSummary | None = None
+    error: ItemError | None = None
+
+
+class BulkEndorseResult(BaseModel):
+    succeeded: int
+    failed: int
+    items: list[EndorseItem] = Field(description="one per number, in the order given")
+
+
+class FetchItem(BaseModel):
+    number: int
+    ok: bool
+    status: int
+    request: RequestState | None = None
+    error: ItemError | None = None
+
+
+class BulkFetchResult(BaseModel):
+    found: int
+    missing: int
+    items: list[FetchItem] = Field(description="one per number, in the order given")
+
+
+class MeetingOut(BaseModel):
+    number: int
+    held_at: datetime
+
+
+class WhoAmI(BaseModel):
+    token_id: str
+    role: Role
+    company: str | None
+    name: str
+    user: str = Field(description="how this token's user is recorded in the events it causes")

@@ -1,0 +1,161 @@
+"""``ringi audit``: what an auditor runs. Nothing here writes.
+
+Exit status: 0 done (and, for verify and reconcile, nothing found), 1 something
+found or refused, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..audit.reconcile import Difference, reconcile, workflow_anchors
+from ..audit.trail import WRITERS, export, history
+from ..audit.verify import Anchor, Report, verify
+from ..service import Ringi
+from ..store import RingiStore
+from .context import REFUSED, print_json, run_with_ringi, with_store
+from .render import echo, when
+
+audit_app = typer.Typer(
+    help="Audit the record: verify it, reconcile it with the workflows, read and export it.",
+    no_args_is_help=True,
+)
+
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+@audit_app.command("verify")
+def verify_(
+    ctx: typer.Context,
+    workflows: Annotated[
+        bool,
+        typer.Option(
+            "--workflows",
+            help="also check each chain reaches the version its workflow holds "
+            "(needs Temporal; catches a deleted last event)",
+        ),
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Walk every request's hash chain and every published register's digest.
+
+    One line per finding: the request, the version, what was done to it
+    (edited, deleted, reordered, inserted). Exit 1 if anything is found.
+    """
+    anchors: list[Anchor] = []
+    if workflows:
+
+        async def gather(ringi: Ringi) -> list[Anchor]:
+            return await workflow_anchors(ringi)
+
+        anchors = run_with_ringi(ctx, gather)
+
+    def check(store: RingiStore) -> Report:
+        return verify(store, anchors)
+
+    report = with_store(ctx, check)
+    if as_json:
+        print_json(
+            {
+                "clean": report.clean,
+                "chains": report.chains,
+                "events": report.events,
+                "anchors": len(anchors),
+                "findings": [f.model_dump(mode="json") for f in report.findings],
+            }
+        )
+    else:
+        for finding in report.findings:
+            echo(finding.line())
+        if report.clean:
+            echo(
+                f"verified: {report.chains} chains, {report.events} events"
+                + (f", {len(anchors)} workflow anchors" if workflows else "")
+                + "; nothing altered"
+            )
+    if not report.clean:
+        raise typer.Exit(REFUSED)
+
+
+@audit_app.command("reconcile")
+def reconcile_(ctx: typer.Context, as_json: Json = False) -> None:
+    """Compare every workflow's state with the state folded from the store.
+
+    Exit 1 if any request differs.
+    """
+
+    async def work(ringi: Ringi) -> list[Difference]:
+        return await reconcile(ringi)
+
+    differences = run_with_ringi(ctx, work)
+    if as_json:
+        print_json(
+            {
+                "clean": not differences,
+                "differences": [d.model_dump(mode="json") for d in differences],
+            }
+        )
+    else:
+        for difference in differences:
+            echo(difference.line())
+        if not differences:
+            echo("every workflow holds the state the store folds")
+    if differences:
+        raise typer.Exit(REFUSED)
+
+
+@audit_app.command("history")
+def history_(
+    ctx: typer.Context,
+    number: Annotated[int, typer.Argument(help="the request's No.", min=1)],
+    as_json: Json = False,
+) -> None:
+    """A request's timeline as stored: time, actor, meeting, event, hash."""
+
+    def read(store: RingiStore) -> None:
+        entries = history(store, number)
+        if as_json:
+            print_json([entry.model_dump(mode="json") for entry in entries])
+            return
+        for e in entries:
+            meeting = f"第{e.meeting}回" if e.meeting else "-"
+            echo(
+                f"v{e.version:<3} {when(e.at)}  {e.actor or '-':<24} {meeting:<7} "
+                f"{e.event:<26} {(e.hash or '-')[:16]}"
+            )
+
+    with_store(ctx, read)
+
+
+@audit_app.command("export")
+def export_(
+    ctx: typer.Context,
+    format: Annotated[
+        ExportFormat, typer.Option("--format", help="jsonl (JSON Lines) or csv")
+    ] = ExportFormat.JSONL,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="write to this file (default: standard output)")
+    ] = None,
+) -> None:
+    """Every event of every aggregate, in the order recorded, streamed page by page."""
+    write = WRITERS[format.value]
+
+    def run(store: RingiStore) -> int:
+        if output is None:
+            return write(export(store), sys.stdout)
+        with output.open("w", encoding="utf-8", newline="") as out:
+            return write(export(store), out)
+
+    count = with_store(ctx, run)
+    if output is not None:
+        typer.echo(f"{count} events written to {output}", err=True)

@@ -1,0 +1,290 @@
+"""``ringi register`` (資料2: replay, render, publish, diff) and ``ringi import``.
+
+Reading, rendering, publishing and diffing work from the event store alone,
+without Temporal; importing also starts the workflows of the imported requests
+that are still open, so it needs the server (``ringi up``).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime, time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..domain.lifecycle import JST
+from ..register.diff import diff_meetings
+from ..register.document import document_of
+from ..register.importer import ImportPlan, parse_meeting_dates, parse_register, plan_import
+from ..register.publish import publish
+from ..register.render import EXTENSIONS, Format, Lang, render, title
+from ..register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, request_as_of
+from ..service import Ringi
+from ..store import RingiStore
+from .context import USAGE, fail, guarded, print_json, run_with_ringi, secretariat, with_store
+from .render import echo, request_text
+
+
+class FormatOption(StrEnum):
+    html = "html"
+    csv = "csv"
+    xlsx = "xlsx"
+    md = "md"
+    json = "json"
+
+
+class LangOption(StrEnum):
+    ja = "ja"
+    en = "en"
+
+
+register_app = typer.Typer(
+    help="The register (資料2) as of a meeting or a moment, replayed from the events: "
+    "render it, publish it, compare two meetings.",
+)
+
+MeetingOption = Annotated[
+    int | None, typer.Option("--meeting", min=1, help="as of meeting N (第N回)")
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="as of a moment: ISO date-time (Japan's time if no zone) or YYYY-MM-DD "
+        "(the end of that day in Japan)",
+    ),
+]
+FormatArg = Annotated[
+    FormatOption | None,
+    typer.Option("--format", help="html|csv|xlsx|md|json (default: from --output, else md)"),
+]
+LangArg = Annotated[LangOption, typer.Option("--lang", help="headings in ja or en")]
+User = Annotated[str | None, typer.Option("--user", help="who you are (recorded with the event)")]
+
+
+def install(app: typer.Typer) -> None:
+    """Add ``ringi register ...`` and ``ringi import`` to the command line."""
+    app.add_typer(register_app, name="register")
+    app.command("import")(import_register)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max, JST)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date (YYYY-MM-DD) or ISO date-time", param_hint="--as-of"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=JST)
+
+
+def _cutoff(store: RingiStore, meeting: int | None, as_of: str | None) -> Cutoff:
+    if meeting is not None:
+        return meeting_cutoff(store, meeting)
+    return moment_cutoff(store, _moment(as_of) if as_of else datetime.now(tz=JST))
+
+
+def _write(data: bytes, output: Path | None, binary: bool) -> None:
+    if output is not None:
+        output.write_bytes(data)
+        return
+    if binary and sys.stdout.isatty():
+        raise fail("xlsx is binary: write it to a file with --output FILE", USAGE)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+@register_app.callback(invoke_without_command=True)
+def register(
+    ctx: typer.Context,
+    meeting: MeetingOption = None,
+    as_of: AsOf = None,
+    fmt: FormatArg = None,
+    lang: LangArg = LangOption.ja,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write to FILE instead of stdout")
+    ] = None,
+    request: Annotated[
+        int | None,
+        typer.Option("--request", min=1, help="show only No.N as it stood then"),
+    ] = None,
+) -> None:
+    """The register (資料2) as of meeting N (--meeting) or a moment (--as-of; now if
+    neither): every request open then, or closed since the previous meeting."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if meeting is not None and as_of is not None:
+        raise fail("give --meeting N or --as-of TIMESTAMP, not both", USAGE)
+    if as_of is not None:
+        _moment(as_of)  # a usage error before the store is opened
+    chosen: Format
+    if fmt is not None:
+        chosen = fmt.value
+    elif output is not None and output.suffix.lower() in {e: f for f, e in EXTENSIONS.items()}:
+        chosen = {e: f for f, e in EXTENSIONS.items()}[output.suffix.lower()]
+    else:
+        chosen = "md"
+    language: Lang = lang.value
+
+    if request is not None:
+        number = request
+
+        def one(store: RingiStore) -> None:
+            cutoff = _cutoff(store, meeting, as_of)
+            view = request_as_of(store, number, cutoff)
+            if chosen == "json":
+                print_json(view.model_dump(mode="json"))
+            else:
+                echo(request_text(view, [], cutoff.at))
+
+        with_store(ctx, one)
+        return
+
+    def work(store: RingiStore) -> bytes:
+        return render(document_of(replay(store, _cutoff(store, meeting, as_of))), chosen, language)
+
+    _write(with_store(ctx, work), output, chosen == "xlsx")
+
+
+@register_app.command("publish")
+def publish_command(
+    ctx: typer.Context,
+    number: Annotated[int, typer.Argument(help="the meeting (第N回)", min=1)],
+    formats: Annotated[
+        list[FormatOption] | None,
+        typer.Option("--format", help="a format to publish in; repeat (default: html)"),
+    ] = None,
+    lang: LangArg = LangOption.ja,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", help="also write the published files here"),
+    ] = None,
+    user: User = None,
+) -> None:
+    """[secretariat] Publish meeting N's register: record its cutoff and digest."""
+    chosen: list[Format] = [f.value for f in formats] if formats else ["html"]
+    language: Lang = lang.value
+    actor = secretariat(user)
+    published = with_store(
+        ctx, lambda store: publish(store, number, formats=chosen, lang=language, actor=actor)
+    )
+    written: list[str] = []
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for fmt, data in published.files.items():
+            path = output_dir / f"ringi-register-{number}-{language}{EXTENSIONS[fmt]}"
+            path.write_bytes(data)
+            written.append(str(path))
+    echo(
+        f"{title(published.document, language)} published: {len(published.document.rows)} rows, "
+        f"sha256 {published.digest}"
+    )
+    for name in written:
+        echo(f"  {name}")
+
+
+@register_app.command("diff")
+def diff_command(
+    ctx: typer.Context,
+    before: Annotated[int, typer.Argument(help="the earlier meeting", min=1)],
+    after: Annotated[int, typer.Argument(help="the later meeting", min=1)],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """What changed between two meetings: new requests, stage changes, new answers
+    and support changes."""
+    changes = with_store(ctx, lambda store: diff_meetings(store, before, after))
+    if as_json:
+        print_json(changes.model_dump(mode="json"))
+    else:
+        echo(changes.text())
+
+
+def import_register(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(help="the register: six tab-separated columns", exists=True, dir_okay=False),
+    ],
+    meeting_dates: Annotated[
+        Path | None,
+        typer.Option(
+            "--meeting-dates",
+            exists=True,
+            dir_okay=False,
+            help="N<TAB>YYYY-MM-DD a line: the meetings' dates (placeholders otherwise)",
+        ),
+    ] = None,
+    meeting: Annotated[
+        int | None,
+        typer.Option(
+            "--meeting", min=1, help="whose register it is (default: its highest 第N回 tag)"
+        ),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="only check the file; write nothing")
+    ] = False,
+    user: User = None,
+) -> None:
+    """[secretariat] Import a register kept before ringi (資料2), as historical events.
+
+    Every answer keeps its meeting; the meetings it names are opened (with
+    placeholder dates unless --meeting-dates gives them); the numbers are
+    claimed, so later filings continue after the highest; the requests left
+    open get their workflows. A malformed row is reported with its line number
+    and nothing is written. Importing the same file again changes nothing."""
+    parsed = guarded(lambda: parse_register(file.read_bytes(), str(file)))
+    given = (
+        guarded(lambda: parse_meeting_dates(meeting_dates.read_bytes(), str(meeting_dates)))
+        if meeting_dates is not None
+        else {}
+    )
+    if check:
+        plan = guarded(lambda: plan_import(parsed, given=given, register_meeting=meeting))
+        echo(_plan_text(plan, str(file)))
+        return
+    actor = secretariat(user)
+
+    async def work(ringi: Ringi) -> None:
+        plan = plan_import(
+            parsed, known=ringi.store.meetings(), given=given, register_meeting=meeting
+        )
+        outcome, started = await ringi.import_register(
+            list(plan.meetings), list(plan.requests), actor
+        )
+        echo(
+            f"{file}: the register of 第{plan.register_meeting}回, {len(plan.requests)} rows: "
+            f"{len(outcome.imported)} imported, {len(outcome.already)} already imported"
+        )
+        if outcome.meetings_opened:
+            placeholders = [n for n in outcome.meetings_opened if n in plan.placeholders]
+            echo(
+                "meetings opened: "
+                + ", ".join(f"第{n}回" for n in outcome.meetings_opened)
+                + (
+                    f" (placeholder dates for {', '.join(map(str, placeholders))}: "
+                    "give --meeting-dates to set them)"
+                    if placeholders
+                    else ""
+                )
+            )
+        if started:
+            echo("workflows started: " + ", ".join(f"No.{n}" for n in started))
+
+    run_with_ringi(ctx, work)
+
+
+def _plan_text(plan: ImportPlan, source: str) -> str:
+    lines = [
+        f"{source}: the register of 第{plan.register_meeting}回, {len(plan.requests)} rows, "
+        f"{len(plan.open_rows)} open; nothing written (--check)"
+    ]
+    for m in plan.meetings:
+        flag = " (placeholder)" if m.number in plan.placeholders else ""
+        lines.append(f"  第{m.number}回  {m.held_at.date().isoformat()}{flag}")
+    return "\n".join(lines)

@@ -1,0 +1,168 @@
+"""Publishing a meeting's register (資料2), and checking every publication since.
+
+``publish`` replays the register of meeting N from the events (as of the end
+of the meeting's day, and the event log as it stands), renders it in the
+formats asked for, and records ``RegisterPublished`` on the meeting: the
+cutoff, the log position, the previous meeting's cutoff (which closed requests
+are shown), the SHA-256 of the canonical content (``RegisterDocument.canonical``)
+and of each rendered file.
+
+``verify_publications`` replays each publication from its recorded cutoff and
+position and compares: a different content digest means the events the
+register was folded from are no longer what they were (edited, deleted or
+inserted in the database); a different file digest with the same content means
+the renderer no longer produces the bytes that were handed out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from ..domain.vocabulary import Actor
+from ..store import RingiStore
+from .document import RegisterDocument, document_of
+from .render import Format, Lang, render
+from .replay import Cutoff, meeting_cutoff, replay, replay_many
+
+
+class PublicationFinding(BaseModel):
+    """A published register that its events no longer reproduce."""
+
+    meeting: int
+    message: str
+    kind: Literal["content", "format", "unreadable"]
+    published_at: datetime | None
+    recorded: str | None = None  # the digest the publication recorded
+    replayed: str | None = None  # the digest of the register replayed now
+
+
+@dataclass(frozen=True)
+class Published:
+    meeting: int
+    document: RegisterDocument
+    digest: str
+    position: int
+    files: dict[Format, bytes]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def publish(
+    store: RingiStore,
+    meeting: int,
+    *,
+    formats: Sequence[Format] = ("html",),
+    lang: Lang = "ja",
+    actor: Actor,
+    at: datetime | None = None,
+) -> Published:
+    """Publish meeting ``meeting``'s register; a later publication of the same
+    meeting is recorded too and becomes the one ``--meeting N`` shows."""
+    cutoff = meeting_cutoff(store, meeting, published=False)
+    folded = replay(store, cutoff)
+    document = document_of(folded)
+    files = {fmt: render(document, fmt, lang) for fmt in dict.fromkeys(formats)}
+    store.publish_register(
+        meeting,
+        cutoff=cutoff.at,
+        since=cutoff.since,
+        position=folded.position,
+        digest=document.digest(),
+        formats={fmt: sha256(data) for fmt, data in files.items()},
+        lang=lang,
+        at=at or datetime.now(tz=UTC),
+        actor=actor,
+    )
+    return Published(
+        meeting=meeting,
+        document=document,
+        digest=document.digest(),
+        position=folded.position,
+        files=files,
+    )
+
+
+def verify_publications(store: RingiStore) -> list[PublicationFinding]:
+    """Every publication of every meeting, replayed and compared; [] if all hold."""
+    subjects = []
+    findings: list[PublicationFinding] = []
+    for number in store.meetings():
+        try:
+            meeting = store.meeting(number)
+        except Exception as error:  # its own events do not fold: the chains say which
+            findings.append(
+                PublicationFinding(
+                    meeting=number,
+                    kind="unreadable",
+                    published_at=None,
+                    message=f"meeting {number} (第{number}回) cannot be read, so neither can "
+                    f"its publications: {type(error).__name__}: {error}",
+                )
+            )
+            continue
+        for publication in meeting.publications:
+            cutoff = Cutoff(
+                at=publication.cutoff,
+                position=publication.position,
+                since=publication.since,
+                meeting=number,
+                held_at=meeting.held_at,
+                date_is_placeholder=meeting.date_is_placeholder,
+                published=True,
+            )
+            subjects.append((number, publication, cutoff))
+    try:
+        replays = replay_many(store, [cutoff for _, _, cutoff in subjects])
+    except Exception as error:  # a log that does not fold: say so for each publication
+        return findings + [
+            PublicationFinding(
+                meeting=number,
+                kind="unreadable",
+                published_at=publication.at,
+                recorded=publication.digest,
+                message=f"meeting {number} (第{number}回): the register published "
+                f"{publication.at:%Y-%m-%d %H:%M} cannot be replayed: {error}",
+            )
+            for number, publication, _ in subjects
+        ]
+    for (number, publication, _), folded in zip(subjects, replays, strict=True):
+        document = document_of(folded)
+        digest = document.digest()
+        label = f"meeting {number} (第{number}回): the register published {publication.at:%Y-%m-%d %H:%M}"
+        if digest != publication.digest:
+            findings.append(
+                PublicationFinding(
+                    meeting=number,
+                    kind="content",
+                    published_at=publication.at,
+                    recorded=publication.digest,
+                    replayed=digest,
+                    message=f"{label} no longer replays to its digest "
+                    f"{publication.digest[:16]}… (now {digest[:16]}…): "
+                    "the events it was folded from have changed",
+                )
+            )
+            continue
+        for fmt, recorded in publication.formats.items():
+            rendered = sha256(render(document, fmt, publication.lang))  # type: ignore[arg-type]
+            if rendered != recorded:
+                findings.append(
+                    PublicationFinding(
+                        meeting=number,
+                        kind="format",
+                        published_at=publication.at,
+                        recorded=recorded,
+                        replayed=rendered,
+                        message=f"{label} has the same content, but its {fmt} file renders "
+                        f"differently now ({recorded[:16]}… then, {rendered[:16]}… now)",
+                    )
+                )
+    return findings

@@ -1,0 +1,270 @@
+"""The register as of a moment or a meeting, folded from the stored events only.
+
+Nothing here reads a request's current state: the event log is streamed once,
+in pages, and each request's events are folded with the aggregate's own event
+classes (``mapper.to_domain_event`` then ``event.mutate``), exactly as the
+repository would fold them, but stopping at the cutoff.
+
+The cutoff
+----------
+- **As of a moment T**: a request's state is the fold of its events up to the
+  first one whose domain time (``at``, when it happened; for native events the
+  moment the workflow recorded it) is after T. Per request it is a prefix of
+  its events, so a state is always one the request really passed through.
+- **As of meeting N**: as of the end of meeting N's day in Japan (23:59:59.999999
+  JST on the date of ``held_at``), so everything recorded on the meeting's day,
+  the answers tagged with it among them, is in. An answer recorded after that
+  day, even if tagged with meeting N, belongs to a later register.
+- **A published meeting** (``RegisterPublished``): the publication's own cutoff,
+  and the event log only up to the position it had when it was published. What
+  the register said is then fixed for good: neither events recorded later (a
+  late answer dated that day, an import of older history) nor a meeting opened
+  later between two others changes it, so its digest can be checked at any time.
+  A meeting published more than once replays as its latest publication.
+
+The register of meeting N shows every request open at its cutoff and those
+that closed (or were released) since the previous meeting's cutoff (``since``).
+As of a moment, the previous meeting is the last one whose day ended before
+that moment.
+
+Imported requests carry upper bounds for their times (see
+``ringi.register.importer``); as of an earlier meeting they show what was
+certainly said by then.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.utils import get_topic
+
+from ..domain.errors import Refused
+from ..domain.lifecycle import JST
+from ..domain.request import Request, request_id
+from ..domain.view import RequestView
+from ..store import RingiStore
+
+#: topics of the request aggregate's events start with this
+REQUEST_TOPICS = get_topic(Request) + "."
+PAGE = 2_000
+
+
+class ReplayError(Refused):
+    """The stored events do not fold (a broken or tampered log)."""
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """Which events a replay folds: domain time up to ``at`` and, if given, the
+    event log up to ``position`` (both inclusive)."""
+
+    at: datetime
+    position: int | None = None
+    since: datetime | None = None  # closed after this: still in the register
+    meeting: int | None = None
+    held_at: datetime | None = None
+    date_is_placeholder: bool = False
+    published: bool = False
+
+
+def end_of_day(moment: datetime) -> datetime:
+    """The last instant of ``moment``'s day in Japan."""
+    return datetime.combine(moment.astimezone(JST).date(), time.max, JST)
+
+
+def meeting_cutoff(store: RingiStore, number: int, *, published: bool = True) -> Cutoff:
+    """The cutoff of meeting ``number``: its latest publication's if it was
+    published (and ``published``), otherwise the end of its day."""
+    meeting = store.meeting(number)
+    if published and meeting.publications:
+        latest = meeting.publications[-1]
+        return Cutoff(
+            at=latest.cutoff,
+            position=latest.position,
+            since=latest.since,
+            meeting=number,
+            held_at=meeting.held_at,
+            date_is_placeholder=meeting.date_is_placeholder,
+            published=True,
+        )
+    earlier = [held for n, held in store.meetings().items() if n < number]
+    return Cutoff(
+        at=end_of_day(meeting.held_at),
+        since=end_of_day(max(earlier)) if earlier else None,
+        meeting=number,
+        held_at=meeting.held_at,
+        date_is_placeholder=meeting.date_is_placeholder,
+    )
+
+
+def moment_cutoff(store: RingiStore, at: datetime) -> Cutoff:
+    """The cutoff of the moment ``at`` (any time zone; naive means Japan)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=JST)
+    ended = [end_of_day(held) for held in store.meetings().values() if end_of_day(held) < at]
+    return Cutoff(at=at, since=max(ended) if ended else None)
+
+
+@dataclass
+class Replay:
+    cutoff: Cutoff
+    position: int  # the last notification the replay could see
+    events: int  # request events folded
+    views: dict[int, RequestView]
+
+    def rows(self) -> list[RequestView]:
+        """The register's rows: open at the cutoff, or closed since ``since``."""
+        since = self.cutoff.since
+        return [
+            view
+            for _, view in sorted(self.views.items())
+            if view.is_open or since is None or _ended_at(view) > since
+        ]
+
+
+def _ended_at(view: RequestView) -> datetime:
+    return view.closure.at if view.closure is not None else view.updated_at
+
+
+def replay(store: RingiStore, cutoff: Cutoff, *, page: int = PAGE) -> Replay:
+    """Every request as of ``cutoff``, from one pass over the event log."""
+    top = store.recorder.max_notification_id() or 0
+    stop = top if cutoff.position is None else min(top, cutoff.position)
+    folded: dict[UUID | str, Any] = {}
+    stopped: set[UUID | str] = set()
+    count = 0
+    to_domain = store.mapper.to_domain_event
+    for notification in _notifications(store, stop, page):
+        if not notification.topic.startswith(REQUEST_TOPICS):
+            continue
+        oid = notification.originator_id
+        if oid in stopped:
+            continue
+        domain_event = _decode(to_domain, notification)
+        if _at(domain_event) > cutoff.at:
+            stopped.add(oid)  # a prefix: nothing after the first event past the cutoff
+            continue
+        folded[oid] = _mutate(domain_event, folded.get(oid))
+        count += 1
+    views = {}
+    for aggregate in folded.values():
+        view = _view(aggregate)
+        views[view.number] = view
+    return Replay(cutoff=cutoff, position=stop, events=count, views=views)
+
+
+def replay_many(store: RingiStore, cutoffs: Sequence[Cutoff], *, page: int = PAGE) -> list[Replay]:
+    """The replays of several cutoffs, from one pass over the event log when
+    they nest (each later one's time and position at or after the one before,
+    as successive meetings' do); otherwise one pass each."""
+    if not cutoffs:
+        return []
+    top = store.recorder.max_notification_id() or 0
+    limits = [(top if c.position is None else min(top, c.position), c.at) for c in cutoffs]
+    order = sorted(range(len(cutoffs)), key=lambda i: limits[i])
+    if any(limits[a][1] > limits[b][1] for a, b in itertools.pairwise(order)):
+        return [replay(store, c, page=page) for c in cutoffs]
+    folded: dict[UUID | str, Any] = {}
+    live: dict[UUID | str, int] = {}  # the first cutoff (in ``order``) the fold still belongs to
+    views: list[dict[int, RequestView]] = [{} for _ in cutoffs]
+    counts = [0] * len(cutoffs)
+    to_domain = store.mapper.to_domain_event
+    last = len(order)
+    for notification in _notifications(store, limits[order[-1]][0], page):
+        if not notification.topic.startswith(REQUEST_TOPICS):
+            continue
+        oid = notification.originator_id
+        k = live.get(oid, 0)
+        if k == last:
+            continue
+        domain_event = _decode(to_domain, notification)
+        at = _at(domain_event)
+        while k < last and (notification.id > limits[order[k]][0] or at > limits[order[k]][1]):
+            if oid in folded:  # what this cutoff sees of the request: the fold so far
+                views[order[k]][folded[oid].state.number] = _view(folded[oid], copy=True)
+            k += 1
+        live[oid] = k
+        if k < last:
+            folded[oid] = _mutate(domain_event, folded.get(oid))
+            for i in order[k:]:
+                counts[i] += 1
+    for oid, aggregate in folded.items():
+        for i in order[live.get(oid, 0) :]:
+            views[i][aggregate.state.number] = _view(aggregate, copy=True)
+    return [
+        Replay(cutoff=c, position=limits[i][0], events=counts[i], views=views[i])
+        for i, c in enumerate(cutoffs)
+    ]
+
+
+def _view(aggregate: Any, *, copy: bool = False) -> RequestView:
+    assert isinstance(aggregate, Request)
+    view = aggregate.state.model_copy(deep=True) if copy else aggregate.state
+    assert isinstance(view, RequestView)
+    view.version = aggregate.version
+    return view
+
+
+def request_as_of(store: RingiStore, number: int, cutoff: Cutoff) -> RequestView:
+    """No.``number`` as of ``cutoff``; refused if it had not been filed by then."""
+    oid = request_id(number)
+    aggregate: Any = None
+    if cutoff.position is None:
+        stored = store.recorder.select_events(oid)
+    else:
+        top = min(store.recorder.max_notification_id() or 0, cutoff.position)
+        stored = [n for n in _notifications(store, top, PAGE) if n.originator_id == oid]
+    for record in stored:
+        domain_event = _decode(store.mapper.to_domain_event, record)
+        if _at(domain_event) > cutoff.at:
+            break
+        aggregate = _mutate(domain_event, aggregate)
+    if not isinstance(aggregate, Request):
+        raise Refused(f"No.{number} had not been filed by {cutoff.at.isoformat()}")
+    return aggregate.view()
+
+
+def _notifications(store: RingiStore, stop: int, page: int) -> Iterator[Notification]:
+    start: int | None = None
+    while True:
+        batch = store.recorder.select_notifications(
+            start=start, limit=page, stop=stop, inclusive_of_start=False
+        )
+        if not batch:
+            return
+        yield from batch
+        start = batch[-1].id
+        if start >= stop:
+            return
+
+
+def _at(domain_event: Any) -> datetime:
+    at = getattr(domain_event, "at", None)
+    return at if isinstance(at, datetime) else domain_event.timestamp
+
+
+def _decode(to_domain: Any, record: StoredEvent) -> Any:
+    try:
+        return to_domain(record)
+    except Exception as error:
+        raise ReplayError(
+            f"the stored event at version {record.originator_version} of aggregate "
+            f"{record.originator_id} cannot be read: {error}"
+        ) from error
+
+
+def _mutate(domain_event: Any, aggregate: Any) -> Any:
+    try:
+        return domain_event.mutate(aggregate)
+    except Exception as error:
+        raise ReplayError(
+            f"the event {type(domain_event).__qualname__} (aggregate "
+            f"{domain_event.originator_id}, version {domain_event.originator_version}) "
+            f"does not fold: {type(error).__name__}: {error}"
+        ) from error

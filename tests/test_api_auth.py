@@ -1,0 +1,260 @@
+"""Who may call what: every endpoint of the API × every kind of caller.
+
+Callers: the proposing member (A社), another member (B社), the secretariat,
+an auditor, a revoked token, a token that is not one, and no token. Each
+refused cell must answer 401 or 403 in the one error shape and write nothing
+at all (the store's whole event log is compared before and after); each
+allowed cell gets past identity and roles (to a 2xx, or to the lifecycle's
+own 409) and what it writes is attributed to the token's user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ringi.api.tokens import TokenRegistry
+from ringi.domain.vocabulary import Role
+from ringi.service import Ringi
+from tests.api_harness import Api, serving
+
+PROPOSER, OTHER, SEC, AUD = "A社", "B社", "secretariat", "auditor"
+REVOKED, BOGUS, NONE = "revoked", "bogus", "none"
+CALLERS = (PROPOSER, OTHER, SEC, AUD, REVOKED, BOGUS, NONE)
+
+
+@dataclass
+class Cell:
+    """One endpoint: what to send, and the status each caller gets (401 for the
+    three without a valid token is implied)."""
+
+    method: str
+    path: str
+    body: Any = None
+    expect: dict[str, int] = field(default_factory=dict)
+
+    def status_for(self, caller: str) -> int:
+        if caller in (REVOKED, BOGUS, NONE):
+            return 401
+        return self.expect.get(caller, 403)
+
+
+def member_only(proposer: int, other: int) -> dict[str, int]:
+    return {PROPOSER: proposer, OTHER: other}
+
+
+def everyone(status: int = 200) -> dict[str, int]:
+    return {PROPOSER: status, OTHER: status, SEC: status, AUD: status}
+
+
+def matrix(n: int, withdrawn: int, closed: int, bulk: int) -> list[Cell]:
+    """Request ``n`` (A社's, gathering support) takes most calls; ``withdrawn``
+    and ``closed`` are A社's requests for the calls that end one; ``bulk`` is
+    endorsed in bulk. The order matters only for the allowed cells."""
+    r = f"/v1/requests/{n}"
+    return [
+        # --- members -----------------------------------------------------------------
+        Cell("POST", "/v1/requests", {"target": "API", "body": "一括取得"}, member_only(201, 201)),
+        Cell("POST", f"{r}/endorse", None, member_only(409, 200)),  # the proposer already counts
+        Cell("POST", f"{r}/unendorse", None, member_only(409, 200)),
+        Cell("POST", f"{r}/notes", {"text": "追記です"}, member_only(200, 403)),
+        Cell("POST", f"{r}/clarification-answer", {"text": "Web です"}, member_only(409, 403)),
+        Cell("POST", f"{r}/objections", {"reason": "間に合わない"}, member_only(409, 409)),
+        Cell(
+            "POST", f"/v1/requests/{withdrawn}/withdraw", {"reason": "不要"}, member_only(200, 403)
+        ),
+        Cell("POST", "/v1/bulk/endorse", {"numbers": [bulk]}, member_only(200, 200)),
+        # --- the secretariat ----------------------------------------------------------
+        Cell("POST", f"{r}/open-support", None, {SEC: 409}),  # a 要望 gathers support already
+        Cell("POST", f"{r}/ask-clarification", {"question": "Web・APIいずれ？"}, {SEC: 200}),
+        Cell("POST", f"{r}/extend-deadline", {"deadline": "2150-01-01T00:00:00+09:00"}, {SEC: 200}),
+        Cell("POST", f"{r}/open-hearing", None, {SEC: 409}),  # support 1 of 5
+        Cell("POST", f"{r}/findings", {"text": "ヒアリング実施"}, {SEC: 409}),
+        Cell(
+            "POST",
+            f"{r}/cost-evaluation",
+            {
+                "total_benefit_yen": "50000000",
+                "cost_items": [{"bearer": "members", "amount_yen": 1e9}],
+            },
+            {SEC: 409},
+        ),
+        Cell("POST", f"{r}/open-objection-window", None, {SEC: 409}),
+        Cell("POST", f"{r}/approve", {"planned_release": "2150-02-01"}, {SEC: 409}),
+        Cell("POST", f"{r}/change-release", {"planned_release": "2150-03-01"}, {SEC: 409}),
+        Cell("POST", f"{r}/release", None, {SEC: 409}),
+        Cell("POST", f"{r}/hold", {"reason": "法改正の動向を見極める"}, {SEC: 200}),
+        Cell("POST", f"{r}/resume", {"reason": "再開"}, {SEC: 200}),
+        Cell("POST", f"{r}/answers", {"text": "検討します", "continued": True}, {SEC: 200}),
+        Cell(
+            "POST",
+            f"{r}/answer-corrections",
+            {"answer_id": "a1", "text": "検討を進めます", "reason": "誤記"},
+            {SEC: 200},
+        ),
+        Cell("POST", f"/v1/requests/{closed}/close", {"reason": "out_of_scope"}, {SEC: 200}),
+        Cell(
+            "POST",
+            "/v1/meetings",
+            {"number": 40, "held_at": "2150-01-10T14:00:00+09:00"},
+            {SEC: 201},
+        ),
+        # --- reading: everyone ------------------------------------------------------------
+        Cell("GET", r, None, everyone()),
+        Cell("GET", "/v1/requests", None, everyone()),
+        Cell("POST", "/v1/bulk/requests", {"numbers": [n, 999]}, everyone()),
+        Cell("GET", "/v1/meetings", None, everyone()),
+        Cell("GET", "/v1/me", None, everyone()),
+    ]
+
+
+def every_route(api: Api) -> set[tuple[str, str]]:
+    paths = api.app.openapi()["paths"]
+    return {(method.upper(), path) for path, ops in paths.items() for method in ops}
+
+
+def template(path: str) -> str:
+    parts = path.split("/")
+    return "/".join(
+        "{number}" if part.isdigit() and i == 3 else part for i, part in enumerate(parts)
+    )
+
+
+def log_position(api: Api) -> int:
+    return api.store.recorder.max_notification_id() or 0
+
+
+async def call(api: Api, caller: str, cell: Cell) -> Any:
+    headers = {}
+    if caller == BOGUS:
+        headers = {"Authorization": "Bearer ringi_0123456789abcdef_not-the-secret"}
+    elif caller != NONE:
+        headers = api.auth(caller)
+    return await api.client.request(cell.method, cell.path, json=cell.body, headers=headers)
+
+
+@pytest.fixture
+async def api(ringi: Ringi) -> Any:
+    async with serving(ringi) as api:
+        token = api.issue(REVOKED, Role.MEMBER, "A社")
+        registry = TokenRegistry(api.store)
+        registry.revoke(registry.authenticate(token).token_id, reason="leaked")
+        yield api
+
+
+async def test_every_endpoint_by_every_caller(api: Api) -> None:
+    n, withdrawn, closed = await api.file(), await api.file(), await api.file()
+    bulk = await api.file(who="C社")
+    cells = matrix(n, withdrawn, closed, bulk)
+    # the matrix covers the whole API: a route added without a row fails here
+    assert {(c.method, template(c.path)) for c in cells} == every_route(api)
+
+    users = {
+        who: TokenRegistry(api.store).authenticate(token).user
+        for who, token in api.tokens.items()
+        if who != REVOKED
+    }
+    for cell in cells:
+        refused = [c for c in CALLERS if cell.status_for(c) in (401, 403)]
+        allowed = [c for c in CALLERS if c not in refused]
+        for caller in refused:
+            before, timeline = log_position(api), api.store.timeline(n)
+            response = await call(api, caller, cell)
+            where = f"{cell.method} {cell.path} as {caller}"
+            assert response.status_code == cell.status_for(caller), f"{where}: {response.text}"
+            error = response.json()
+            assert error["status"] == response.status_code and error["message"], where
+            if response.status_code == 401:
+                assert response.headers["WWW-Authenticate"].startswith("Bearer"), where
+                assert error["error"] == "unauthenticated"
+            else:
+                assert error["error"] == "forbidden"
+            assert log_position(api) == before, f"{where} wrote an event"
+            assert api.store.timeline(n) == timeline, where
+        for caller in allowed:
+            before = log_position(api)
+            response = await call(api, caller, cell)
+            where = f"{cell.method} {cell.path} as {caller}"
+            assert response.status_code == cell.status_for(caller), f"{where}: {response.text}"
+            if response.status_code == 409:
+                assert response.json()["error"] == "refused"
+                assert log_position(api) == before, f"{where} was refused but wrote"
+            wrote = log_position(api) > before
+            assert wrote == (
+                cell.method == "POST"
+                and response.status_code in (200, 201)
+                and "/bulk/requests" not in cell.path
+            ), where
+            if wrote and cell.path.startswith("/v1/requests"):
+                number = response.json()["request"]["number"]
+                last = api.store.timeline(number)[-1]
+                assert last.actor is not None and last.actor["user"] == users[caller], where
+                if caller in (PROPOSER, OTHER):
+                    assert last.actor["company"] == caller, where
+
+
+async def test_a_member_acts_only_for_its_token_company(api: Api) -> None:
+    n = await api.file()
+    before = log_position(api)
+    # the body cannot name the actor or the company: it is not part of any command
+    for body in (
+        {"target": "API", "body": "x", "actor": {"role": "member", "company": "B社"}},
+        {"target": "API", "body": "x", "company": "B社"},
+    ):
+        response = await api.call("C社", "POST", "/v1/requests", body)
+        assert response.status_code == 422
+        assert response.json()["details"][0]["field"] in ("body.actor", "body.company")
+    # B社 may not speak for A社's request, in one call or in bulk
+    response = await api.call(OTHER, "POST", f"/v1/requests/{n}/withdraw")
+    assert response.status_code == 403
+    assert "only the proposer (A社)" in response.json()["message"]
+    assert log_position(api) == before
+    # a member's filing is always its token's company's
+    response = await api.call("C社", "POST", "/v1/requests", {"target": "API", "body": "x"})
+    assert response.status_code == 201
+    assert response.json()["request"]["proposer"] == "C社"
+
+
+async def test_no_token_is_refused_before_the_body_is_read(api: Api) -> None:
+    before = log_position(api)
+    for headers in (
+        {},
+        {"Authorization": "Basic QTpCCg=="},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer not-a-ringi-token"},
+    ):
+        response = await api.client.post(
+            "/v1/requests",
+            content=b"{not json",
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 401, headers
+        assert "Bearer" in response.headers["WWW-Authenticate"]
+    # a wrong role is refused before the body is judged too
+    response = await api.client.post(
+        "/v1/requests/1/approve",
+        content=b"{not json",
+        headers={**api.auth(AUD), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 403
+    assert log_position(api) == before
+
+
+async def test_a_revoked_token_stops_working_at_once(api: Api) -> None:
+    token = api.issue("temp", Role.MEMBER, "D社")
+    assert (await api.call("temp", "GET", "/v1/me")).status_code == 200
+    registry = TokenRegistry(api.store)
+    info = registry.revoke(registry.authenticate(token).token_id, by="admin", reason="test")
+    response = await api.call("temp", "GET", "/v1/me")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["message"]
+    # issuing and revoking are events in the store, with who did it; the secret is not
+    listed = {t.token_id: t for t in registry.list()}
+    assert listed[info.token_id].revoked_by == "admin"
+    secret = token.split("_", 2)[2]
+    assert all(
+        secret.encode() not in n.state
+        for n in api.store.recorder.select_notifications(start=None, limit=10**6)
+    )
