@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
     log_format: Literal["console", "json"] = "console"
     aggregate_cache_size: int = 1000
+    # notifications out (ringi/delivery.py): e-mail goes through this SMTP server
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "ringi@localhost"
+    #: how often the outbox dispatcher looks for new notifications, in seconds
+    outbox_poll_seconds: float = 1.0
 
     @property
     def event_store_path(self) -> Path:

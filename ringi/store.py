@@ -37,6 +37,7 @@ from .domain.meeting import (
 from .domain.notifications import NotificationDraft
 from .domain.policy import Policy
 from .domain.request import NAMESPACE, Request, request_id
+from .domain.subscriptions import SUBSCRIPTIONS_ID, Channel, Subscription, Subscriptions
 from .domain.view import RequestView
 from .domain.vocabulary import Actor
 
@@ -79,6 +80,31 @@ class OutboxMessage(Aggregate):
         self.key, self.kind, self.request_number = key, kind, request_number
         self.recipients, self.subject, self.body = recipients, subject, body
         self.delivered_to: list[str] = []
+
+    @event("Delivered")
+    def delivered(self, subscriber: str, at: datetime) -> None:
+        """Sent to ``subscriber`` (a subscription's id) and accepted by it."""
+        self.delivered_to.append(subscriber)
+
+
+class Delivery(BaseModel):
+    """One notification for one subscriber."""
+
+    key: str  # the outbox message's key
+    subscriber: str  # the subscription's id
+
+    @property
+    def id(self) -> str:
+        """Stable across retries and restarts: receivers dedupe on it."""
+        return str(uuid5(NAMESPACE, f"delivery/{self.key}/{self.subscriber}"))
+
+
+class DeliveryBatch(BaseModel):
+    """The deliveries the outbox messages after a position in the notification
+    log call for, and the position to read on from."""
+
+    position: int
+    deliveries: list[Delivery]
 
 
 class TimelineEntry(BaseModel):
@@ -370,7 +396,103 @@ class RingiStore(Application[UUID]):
                 messages.append(message)
         return messages
 
+    # --- notifications out ------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        recipient: str,
+        channel: Channel,
+        target: str,
+        at: datetime,
+        actor: Actor,
+        secret: str = "",
+    ) -> Subscription:
+        for _ in _attempts():
+            subscriptions = self._subscriptions() or Subscriptions()
+            added = subscriptions.add(
+                recipient, channel, target, secret, at, actor.model_dump(mode="json")
+            )
+            try:
+                self.save(subscriptions)
+            except IntegrityError:
+                continue
+            return added
+        raise Conflict("could not record the subscription: too many changes at once; try again")
+
+    def unsubscribe(self, subscriber: str, at: datetime, actor: Actor) -> None:
+        for _ in _attempts():
+            subscriptions = self._subscriptions() or Subscriptions()
+            subscriptions.end(subscriber, at, actor.model_dump(mode="json"))
+            try:
+                self.save(subscriptions)
+            except IntegrityError:
+                continue
+            return
+        raise Conflict(f"could not end subscription {subscriber}; try again")
+
+    def subscriptions(self) -> list[Subscription]:
+        """The current subscriptions."""
+        subscriptions = self._subscriptions()
+        return subscriptions.current() if subscriptions else []
+
+    def subscription(self, subscriber: str) -> Subscription | None:
+        """A current subscription, or None if there is none by that id (any more)."""
+        subscriptions = self._subscriptions()
+        if subscriptions is None or not subscriptions.is_current(subscriber):
+            return None
+        return subscriptions.get(subscriber)
+
+    def deliveries_since(self, position: int, limit: int = 500) -> DeliveryBatch:
+        """What the notifications queued after ``position`` in the notification log
+        are to be sent to: one delivery per message and current subscription of
+        one of its recipients, made before the message was queued."""
+        found = self.recorder.select_notifications(
+            start=position,
+            limit=limit,
+            topics=[_QUEUED_TOPIC],
+            inclusive_of_start=False,
+        )
+        subscriptions = self.subscriptions()
+        deliveries = []
+        for notification in found:
+            message = self._message(UUID(str(notification.originator_id)))
+            for recipient in message.recipients:
+                for sub in subscriptions:
+                    if sub.recipient == recipient and sub.since <= message.created_on:
+                        deliveries.append(Delivery(key=message.key, subscriber=sub.id))
+        last = found[-1].id if found else position
+        return DeliveryBatch(position=last, deliveries=deliveries)
+
+    def outbox_message(self, key: str) -> OutboxMessage:
+        found = self._get_or_none(OutboxMessage.create_id(key))
+        if not isinstance(found, OutboxMessage):
+            raise NotFound(f"there is no notification {key!r} in the outbox")
+        return found
+
+    def record_delivery(self, key: str, subscriber: str, at: datetime) -> bool:
+        """Record that ``key`` reached ``subscriber``; False if it was already recorded."""
+        for _ in _attempts():
+            message = self.outbox_message(key)
+            if subscriber in message.delivered_to:
+                return False
+            message.delivered(subscriber=subscriber, at=at)
+            try:
+                self.save(message)
+            except IntegrityError:
+                continue  # another subscriber's delivery was recorded in between
+            return True
+        raise Conflict(f"could not record the delivery of {key!r} to {subscriber}; try again")
+
     # --- helpers ------------------------------------------------------------------------
+
+    def _subscriptions(self) -> Subscriptions | None:
+        found = self._get_or_none(SUBSCRIPTIONS_ID)
+        return found if isinstance(found, Subscriptions) else None
+
+    def _message(self, aggregate_id: UUID) -> OutboxMessage:
+        message: Aggregate = self.repository.get(aggregate_id)
+        assert isinstance(message, OutboxMessage)
+        return message
 
     def require_meeting(self, cmd: Command | FileRequest) -> None:
         if cmd.meeting is not None and cmd.meeting not in self.meetings():
@@ -390,6 +512,9 @@ class RingiStore(Application[UUID]):
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+
+_QUEUED_TOPIC = f"{__name__}:OutboxMessage.NotificationQueued"
 
 
 def _numbers(meetings: list[Aggregate]) -> set[int]:

@@ -1,4 +1,5 @@
-"""The Temporal worker: runs request workflows and the store activities.
+"""The Temporal worker: runs request workflows, the store activities and the
+delivery of the outbox (``workflows.notify``).
 
     python -m ringi.worker [--temporal HOST:PORT] [--namespace NS] [--task-queue Q] [--data-dir DIR]
 
@@ -16,11 +17,13 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from .activities.notify import NotifyActivities
 from .activities.store import StoreActivities
 from .config import Settings
 from .logging import configure
 from .store import RingiStore
 from .temporal import connect, ensure_search_attributes
+from .workflows.notify import DeliveryWorkflow, OutboxDispatcher, ensure_dispatcher
 from .workflows.request import RequestWorkflow
 
 log = structlog.get_logger("ringi.worker")
@@ -42,11 +45,12 @@ def build_worker(
     task queues: every workflow task replays the history on whichever worker
     polls it (the tests use this to stop one worker and start another)."""
     activities = StoreActivities(store)
+    notify = NotifyActivities(store, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[RequestWorkflow],
-        activities=activities.all(),
+        workflows=[RequestWorkflow, OutboxDispatcher, DeliveryWorkflow],
+        activities=[*activities.all(), *notify.all()],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_cached_workflows=max_cached_workflows,
@@ -66,6 +70,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             store=settings.store,
         )
         async with worker:
+            await ensure_dispatcher(client, settings)  # delivers the outbox
             await stop.wait()
         log.info("worker stopped")
     store.close()

@@ -105,6 +105,8 @@ def export(store: RingiStore, page: int = PAGE) -> Iterator[dict[str, Any]]:
             state: Any = jsonable(decode(store, n.state))
         except Exception:  # an unreadable record is exported as the bytes it is
             state = {"unreadable": n.state.decode("utf-8", errors="replace")}
+        if isinstance(state, dict) and state.get("secret"):
+            state["secret"] = "[redacted]"  # a webhook's signing key (domain.subscriptions)
         subject = chained_subject(n.topic)
         number = None
         if subject is not None:

@@ -39,6 +39,9 @@ class Installation:
     temporal: str | None = None
     namespace: str | None = None
     task_queue: str | None = None
+    #: the HTTP API to work through instead (``--url``/``RINGI_URL``), with a token
+    url: str | None = None
+    token: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:

@@ -3,6 +3,10 @@
 Members act with ``--as COMPANY``; commands marked [secretariat] act as the
 secretariat. Exit status: 0 done, 1 refused (the reason on stderr, nothing
 written), 2 usage error.
+
+With ``--url``/``RINGI_URL`` and ``--token``/``RINGI_TOKEN`` the request
+commands, show, list and meetings go through the HTTP API instead, acting as
+the token's holder (a member's ``--as`` may then be omitted).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from pydantic import ValidationError
 from ..domain import commands as c
 from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.vocabulary import Category, CloseReason, Stage
-from ..service import Ringi
 from .audit import audit_app
 from .context import (
     USAGE,
@@ -26,13 +29,12 @@ from .context import (
     describe_validation,
     fail,
     installation,
-    member,
     print_json,
-    run_with_ringi,
     secretariat,
-    with_store,
 )
+from .desk import Session, desk
 from .exit import exit_now
+from .notify import install as install_notify
 from .register import install as install_register
 from .render import echo, parse_day, parse_when, request_text, summary
 from .serve import install as install_serve
@@ -52,7 +54,12 @@ app.add_typer(audit_app, name="audit")
 # --- shared options -----------------------------------------------------------------
 
 Number = Annotated[int, typer.Argument(help="the request's No.", min=1)]
-As = Annotated[str, typer.Option("--as", help="the member company you act for")]
+As = Annotated[
+    str | None,
+    typer.Option(
+        "--as", help="the member company you act for (over the API: the token's; may be omitted)"
+    ),
+]
 User = Annotated[str | None, typer.Option("--user", help="who you are (recorded with the event)")]
 MeetingNo = Annotated[
     int | None, typer.Option("--meeting", help="the meeting this is said at (第N回)", min=1)
@@ -83,9 +90,24 @@ def main(
     task_queue: Annotated[
         str | None, typer.Option("--task-queue", envvar="RINGI_TASK_QUEUE")
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", envvar="RINGI_URL", help="work through the ringi HTTP API at this URL"
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="RINGI_TOKEN", help="the API token (with --url)"),
+    ] = None,
 ) -> None:
     ctx.obj = Installation(
-        data_dir=data_dir, temporal=temporal, namespace=namespace, task_queue=task_queue
+        data_dir=data_dir,
+        temporal=temporal,
+        namespace=namespace,
+        task_queue=task_queue,
+        url=url or None,
+        token=token or None,
     )
 
 
@@ -98,11 +120,11 @@ def _command(build: Any, **fields: Any) -> Any:
 
 
 def _act(ctx: typer.Context, number: int, command: c.Command, as_json: bool) -> None:
-    async def work(ringi: Ringi) -> None:
-        view = await ringi.act(number, command)
+    async def work(session: Session) -> None:
+        view = await session.act(number, command)
         print_json(view.model_dump(mode="json")) if as_json else echo(summary(view))
 
-    run_with_ringi(ctx, work)
+    desk(ctx).run(work)
 
 
 # --- members ---------------------------------------------------------------------------
@@ -111,9 +133,9 @@ def _act(ctx: typer.Context, number: int, command: c.Command, as_json: bool) -> 
 @app.command("file")
 def file_(
     ctx: typer.Context,
-    company: As,
     target: Annotated[str, typer.Option("--target", help="対象箇所: the part of the system")],
     body: Annotated[str, typer.Option("--body", help="ご意見・ご要望: what you ask for")],
+    company: As = None,
     category: Annotated[
         str, typer.Option("--category", help="要望|意見|質問 (request|opinion|question)")
     ] = "要望",
@@ -132,7 +154,7 @@ def file_(
         raise fail(str(error), USAGE) from None
     command = _command(
         c.FileRequest,
-        actor=member(company, user),
+        actor=desk(ctx).member(company, user),
         category=parsed,
         target=target,
         body=body,
@@ -141,31 +163,36 @@ def file_(
         command_id=key,
     )
 
-    async def work(ringi: Ringi) -> None:
-        view = await ringi.file(command)
+    async def work(session: Session) -> None:
+        view = await session.file(command)
         print_json(view.model_dump(mode="json")) if as_json else echo(str(view.number))
 
-    run_with_ringi(ctx, work)
+    desk(ctx).run(work)
 
 
 @app.command()
 def endorse(
     ctx: typer.Context,
     number: Number,
-    company: As,
+    company: As = None,
     user: User = None,
     key: Key = None,
     as_json: Json = False,
 ) -> None:
     """Endorse a request (賛同)."""
-    _act(ctx, number, _command(c.Endorse, actor=member(company, user), command_id=key), as_json)
+    _act(
+        ctx,
+        number,
+        _command(c.Endorse, actor=desk(ctx).member(company, user), command_id=key),
+        as_json,
+    )
 
 
 @app.command()
 def unendorse(
     ctx: typer.Context,
     number: Number,
-    company: As,
+    company: As = None,
     user: User = None,
     key: Key = None,
     as_json: Json = False,
@@ -174,7 +201,7 @@ def unendorse(
     _act(
         ctx,
         number,
-        _command(c.WithdrawEndorsement, actor=member(company, user), command_id=key),
+        _command(c.WithdrawEndorsement, actor=desk(ctx).member(company, user), command_id=key),
         as_json,
     )
 
@@ -183,8 +210,8 @@ def unendorse(
 def append(
     ctx: typer.Context,
     number: Number,
-    company: As,
     text: Annotated[str, typer.Option("--text", help="the note to append (追記)")],
+    company: As = None,
     meeting: MeetingNo = None,
     user: User = None,
     key: Key = None,
@@ -192,7 +219,11 @@ def append(
 ) -> None:
     """Append a note to your own request (追記)."""
     command = _command(
-        c.AppendNote, actor=member(company, user), text=text, meeting=meeting, command_id=key
+        c.AppendNote,
+        actor=desk(ctx).member(company, user),
+        text=text,
+        meeting=meeting,
+        command_id=key,
     )
     _act(ctx, number, command, as_json)
 
@@ -201,15 +232,15 @@ def append(
 def answer_clarification(
     ctx: typer.Context,
     number: Number,
-    company: As,
     text: Annotated[str, typer.Option("--text")],
+    company: As = None,
     user: User = None,
     key: Key = None,
     as_json: Json = False,
 ) -> None:
     """Answer the secretariat's clarification question on your request."""
     command = _command(
-        c.AnswerClarification, actor=member(company, user), text=text, command_id=key
+        c.AnswerClarification, actor=desk(ctx).member(company, user), text=text, command_id=key
     )
     _act(ctx, number, command, as_json)
 
@@ -218,14 +249,16 @@ def answer_clarification(
 def object_(
     ctx: typer.Context,
     number: Number,
-    company: As,
     reason: Annotated[str, typer.Option("--reason", help="the problem you see")],
+    company: As = None,
     user: User = None,
     key: Key = None,
     as_json: Json = False,
 ) -> None:
     """Object during the objection window."""
-    command = _command(c.RaiseObjection, actor=member(company, user), reason=reason, command_id=key)
+    command = _command(
+        c.RaiseObjection, actor=desk(ctx).member(company, user), reason=reason, command_id=key
+    )
     _act(ctx, number, command, as_json)
 
 
@@ -233,7 +266,7 @@ def object_(
 def withdraw(
     ctx: typer.Context,
     number: Number,
-    company: As,
+    company: As = None,
     reason: Annotated[str, typer.Option("--reason")] = "",
     user: User = None,
     key: Key = None,
@@ -243,7 +276,7 @@ def withdraw(
     _act(
         ctx,
         number,
-        _command(c.Withdraw, actor=member(company, user), reason=reason, command_id=key),
+        _command(c.Withdraw, actor=desk(ctx).member(company, user), reason=reason, command_id=key),
         as_json,
     )
 
@@ -311,9 +344,9 @@ def extend_deadline(
     if (until is None) == (until_meeting is None):
         raise fail("give exactly one of --until DATE or --until-meeting N", USAGE)
 
-    async def work(ringi: Ringi) -> None:
+    async def work(session: Session) -> None:
         if until_meeting is not None:
-            meetings = ringi.store.meetings()
+            meetings = await session.meetings()
             if until_meeting not in meetings:
                 raise fail(
                     f"meeting {until_meeting} has not been opened; open it with its date first"
@@ -330,10 +363,10 @@ def extend_deadline(
             meeting=meeting,
             command_id=key,
         )
-        view = await ringi.act(number, command)
+        view = await session.act(number, command)
         print_json(view.model_dump(mode="json")) if as_json else echo(summary(view))
 
-    run_with_ringi(ctx, work)
+    desk(ctx).run(work)
 
 
 @app.command("open-hearing")
@@ -426,7 +459,19 @@ def evaluate_cost(
     command = _command(
         c.EvaluateCost, actor=secretariat(user), inputs=inputs, meeting=meeting, command_id=key
     )
-    _act(ctx, number, command, as_json)
+
+    async def work(session: Session) -> None:
+        chosen = command
+        if horizon_years is None:  # the request's own policy, wherever it is kept
+            view, _ = await session.request(number)
+            years = view.policy.cost_horizon_years
+            chosen = command.model_copy(
+                update={"inputs": inputs.model_copy(update={"horizon_years": years})}
+            )
+        view = await session.act(number, chosen)
+        print_json(view.model_dump(mode="json")) if as_json else echo(summary(view))
+
+    desk(ctx).run(work)
 
 
 @app.command("open-objection-window")
@@ -632,17 +677,17 @@ def meeting_open(
     """[secretariat] Open (schedule) a meeting."""
     held_at = parse_when(date) if date else datetime.now(tz=UTC)
 
-    async def work(ringi: Ringi) -> None:
-        ringi.open_meeting(number, held_at, secretariat(user), title)
+    async def work(session: Session) -> None:
+        await session.open_meeting(number, held_at, secretariat(user), title)
         echo(f"meeting {number} (第{number}回) open, held {held_at.isoformat()}")
 
-    run_with_ringi(ctx, work)
+    desk(ctx).run(work)
 
 
 @meeting_app.command("list")
 def meeting_list(ctx: typer.Context, as_json: Json = False) -> None:
     """List the meetings."""
-    meetings = with_store(ctx, lambda store: store.meetings())
+    meetings = desk(ctx).run(lambda session: session.meetings(), writes=False)
     if as_json:
         print_json([{"number": n, "held_at": held.isoformat()} for n, held in meetings.items()])
     else:
@@ -658,7 +703,7 @@ def show(ctx: typer.Context, number: Number, as_json: Json = False) -> None:
     """A request's state and the timeline of its events."""
     from ..domain.lifecycle import pending_timers
 
-    view, timeline = with_store(ctx, lambda store: (store.view(number), store.timeline(number)))
+    view, timeline = desk(ctx).run(lambda session: session.request(number), writes=False)
     if as_json:
         timers = pending_timers(view) if view.is_open else []
         print_json(
@@ -683,8 +728,9 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """List requests, optionally by stage."""
-    views = with_store(ctx, lambda store: list(store.views()))
-    chosen = [v for v in views if (not stage or v.stage in stage) and (v.is_open or not open_only)]
+    chosen = desk(ctx).run(
+        lambda session: session.requests(list(stage or ()), open_only), writes=False
+    )
     if as_json:
         print_json(
             [
@@ -695,7 +741,7 @@ def list_(
                     "stage": v.stage.value,
                     "support": v.support,
                     "proposer": v.proposer,
-                    "deadline": v.current_deadline.isoformat() if v.current_deadline else None,
+                    "deadline": v.deadline.isoformat() if v.deadline else None,
                 }
                 for v in chosen
             ]
@@ -735,6 +781,7 @@ def worker(ctx: typer.Context) -> None:
 
 install_register(app)  # ringi register ..., ringi import
 install_serve(app)  # ringi serve, ringi token ...
+install_notify(app)  # ringi subscribe ..., ringi subscriptions, ringi unsubscribe
 
 
 def run() -> None:

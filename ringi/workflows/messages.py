@@ -43,3 +43,20 @@ class ExecuteInput(BaseModel):
 
 def workflow_id(number: int) -> str:
     return f"request-{number}"
+
+
+#: the one outbox dispatcher of a namespace
+DISPATCHER_ID = "ringi-outbox"
+
+
+class DispatcherStart(BaseModel):
+    """Where in the notification log the outbox dispatcher reads on from."""
+
+    position: int = 0
+    poll_seconds: float = 1.0
+    #: polls after which the dispatcher starts afresh (continue-as-new)
+    polls_per_run: int = 500
+
+
+def delivery_workflow_id(delivery_id: str) -> str:
+    return f"delivery-{delivery_id}"

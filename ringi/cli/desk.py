@@ -1,0 +1,142 @@
+"""Where the request commands are carried out: here (Temporal and the event
+store, `Local`) or through the HTTP API with a token (`ringi.cli.remote`).
+
+``desk(ctx)`` chooses, once, from the global ``--url``/``--token`` options
+(``RINGI_URL``/``RINGI_TOKEN``); the commands are written once against
+``Desk`` and ``Session`` and print the same either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import typer
+
+from ..domain.commands import Command, FileRequest
+from ..domain.view import RequestView
+from ..domain.vocabulary import Actor, Category, Stage
+from ..service import Ringi
+from ..store import RingiStore, TimelineEntry
+from .context import USAGE, fail, installation, member, run_with_ringi, with_store
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Row:
+    """A request as `ringi list` shows it."""
+
+    number: int
+    category: Category
+    target: str
+    stage: Stage
+    support: int
+    proposer: str
+    deadline: datetime | None
+
+    @classmethod
+    def of(cls, view: RequestView) -> Row:
+        return cls(
+            number=view.number,
+            category=view.category,
+            target=view.target,
+            stage=view.stage,
+            support=view.support,
+            proposer=view.proposer,
+            deadline=view.current_deadline,
+        )
+
+
+class Session(Protocol):
+    """One command's connection to ringi."""
+
+    async def file(self, command: FileRequest) -> RequestView: ...
+
+    async def act(self, number: int, command: Command) -> RequestView: ...
+
+    async def open_meeting(
+        self, number: int, held_at: datetime, actor: Actor, title: str
+    ) -> None: ...
+
+    async def meetings(self) -> dict[int, datetime]: ...
+
+    async def request(self, number: int) -> tuple[RequestView, list[TimelineEntry]]: ...
+
+    async def requests(self, stages: list[Stage], open_only: bool) -> list[Row]: ...
+
+
+class Desk(Protocol):
+    def member(self, company: str | None, user: str | None) -> Actor:
+        """The member a member's command acts for."""
+        ...
+
+    def run(self, work: Callable[[Session], Coroutine[Any, Any, T]], *, writes: bool = True) -> T:
+        """Open a session, do ``work``, and leave with exit 1 for a refusal, 2
+        for a usage error; ``writes=False`` needs only to read."""
+        ...
+
+
+class LocalSession:
+    """Writes through the request's workflow (``Ringi``), reads from the store."""
+
+    def __init__(self, store: RingiStore, ringi: Ringi | None = None) -> None:
+        self.store, self.ringi = store, ringi
+
+    def _writer(self) -> Ringi:
+        assert self.ringi is not None, "a read-only session was asked to write"
+        return self.ringi
+
+    async def file(self, command: FileRequest) -> RequestView:
+        return await self._writer().file(command)
+
+    async def act(self, number: int, command: Command) -> RequestView:
+        return await self._writer().act(number, command)
+
+    async def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str) -> None:
+        self._writer().open_meeting(number, held_at, actor, title)
+
+    async def meetings(self) -> dict[int, datetime]:
+        return self.store.meetings()
+
+    async def request(self, number: int) -> tuple[RequestView, list[TimelineEntry]]:
+        return self.store.view(number), self.store.timeline(number)
+
+    async def requests(self, stages: list[Stage], open_only: bool) -> list[Row]:
+        return [
+            Row.of(v)
+            for v in self.store.views()
+            if (not stages or v.stage in stages) and (v.is_open or not open_only)
+        ]
+
+
+class Local:
+    """This machine reaches Temporal and the event store itself."""
+
+    def __init__(self, ctx: typer.Context) -> None:
+        self.ctx = ctx
+
+    def member(self, company: str | None, user: str | None) -> Actor:
+        return member(company, user)
+
+    def run(self, work: Callable[[Session], Coroutine[Any, Any, T]], *, writes: bool = True) -> T:
+        if writes:
+            return run_with_ringi(self.ctx, lambda ringi: work(LocalSession(ringi.store, ringi)))
+        return with_store(self.ctx, lambda store: asyncio.run(work(LocalSession(store))))
+
+
+def desk(ctx: typer.Context) -> Desk:
+    """The one place that decides: through the API if a URL is given, else here."""
+    where = installation(ctx)
+    if where.url is None:
+        return Local(ctx)
+    if not where.token:
+        raise fail("--url needs a token: give --token or set RINGI_TOKEN", USAGE)
+    if not (where.token.isascii() and where.token.isprintable()):
+        raise fail("the token is not one `ringi token issue` printed (printable ASCII)", USAGE)
+    from .remote import Remote
+
+    return Remote(where.url, where.token)

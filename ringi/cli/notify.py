@@ -1,0 +1,121 @@
+"""``ringi subscribe`` / ``ringi subscriptions`` / ``ringi unsubscribe``: who is
+told of what happens to requests, and how (the secretariat's desk).
+
+A subscription sends the notifications addressed to one recipient (a member
+company, or ``secretariat``) to a webhook or an e-mail address. The worker
+delivers them (``ringi.workflows.notify``); e-mail goes through the SMTP server
+of RINGI_SMTP_HOST / RINGI_SMTP_PORT, from RINGI_SMTP_FROM.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from ..domain.subscriptions import Channel, Subscription
+from ..store import RingiStore
+from .context import print_json, secretariat, with_store
+from .render import echo
+
+subscribe_app = typer.Typer(
+    help="Send a recipient's notifications to a webhook or an e-mail address.",
+    no_args_is_help=True,
+)
+
+For = Annotated[
+    str,
+    typer.Option("--for", help="whose notifications: a member company, or 'secretariat'"),
+]
+User = Annotated[str | None, typer.Option("--user", help="who you are (recorded with the event)")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def install(app: typer.Typer) -> None:
+    """Add `ringi subscribe ...`, `ringi subscriptions` and `ringi unsubscribe`."""
+    app.add_typer(subscribe_app, name="subscribe")
+    app.command("subscriptions")(subscriptions)
+    app.command("unsubscribe")(unsubscribe)
+
+
+@subscribe_app.command("webhook")
+def webhook(
+    ctx: typer.Context,
+    recipient: For,
+    url: Annotated[str, typer.Option("--url", help="where to POST the notifications")],
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            "--secret",
+            help="the key payloads are signed with (HMAC-SHA256); one is made and shown once "
+            "if not given",
+        ),
+    ] = None,
+    user: User = None,
+    as_json: Json = False,
+) -> None:
+    """POST the recipient's notifications, signed (header Ringi-Signature: t=...,v1=...)."""
+    key = secret or secrets.token_urlsafe(32)
+
+    def add(store: RingiStore) -> Subscription:
+        return store.subscribe(
+            recipient, Channel.WEBHOOK, url, datetime.now(UTC), secretariat(user), secret=key
+        )
+
+    made = with_store(ctx, add)
+    if as_json:
+        print_json(made.model_dump(mode="json"))
+        return
+    echo(f"{made.id}: {made.recipient} → webhook {made.target}")
+    if secret is None:
+        echo(f"secret (shown once; the receiver checks signatures with it): {key}")
+
+
+@subscribe_app.command("email")
+def email(
+    ctx: typer.Context,
+    recipient: For,
+    address: Annotated[str, typer.Option("--address", help="the e-mail address")],
+    user: User = None,
+    as_json: Json = False,
+) -> None:
+    """E-mail the recipient's notifications to an address."""
+
+    def add(store: RingiStore) -> Subscription:
+        return store.subscribe(
+            recipient, Channel.EMAIL, address, datetime.now(UTC), secretariat(user)
+        )
+
+    made = with_store(ctx, add)
+    if as_json:
+        print_json(made.model_dump(mode="json"))
+        return
+    echo(f"{made.id}: {made.recipient} → e-mail {made.target}")
+
+
+def subscriptions(ctx: typer.Context, as_json: Json = False) -> None:
+    """The current subscriptions (secrets are not shown)."""
+    found = with_store(ctx, lambda store: store.subscriptions())
+    if as_json:
+        print_json([s.model_dump(mode="json", exclude={"secret"}) for s in found])
+        return
+    if not found:
+        echo("no subscriptions")
+    for s in found:
+        echo(
+            f"{s.id}\t{s.recipient}\t{s.channel.value}\t{s.target}\tsince {s.since:%Y-%m-%d %H:%M}"
+        )
+
+
+def unsubscribe(
+    ctx: typer.Context,
+    subscriber: Annotated[str, typer.Argument(help="the subscription's id (s1, s2, ...)")],
+    user: User = None,
+) -> None:
+    """End a subscription: nothing more is sent to it."""
+    with_store(
+        ctx, lambda store: store.unsubscribe(subscriber, datetime.now(UTC), secretariat(user))
+    )
+    echo(f"{subscriber} ended")

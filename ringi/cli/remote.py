@@ -1,0 +1,222 @@
+"""The request commands through the HTTP API, with a bearer token.
+
+    RINGI_URL=http://desk.example:8000 RINGI_TOKEN=ringi_... ringi endorse 12
+    ringi --url http://127.0.0.1:8000 --token ringi_... show 12 --json
+
+Who acts is the token's: a member's ``--as`` may be omitted, and if given must
+be the token's company (else exit 1, nothing sent); ``--user`` is not sent (the
+event records the token's user). A command's id goes as its
+``Idempotency-Key``, so ``--key`` means the same as it does locally. The
+server's answers become the command line's exit statuses: 401, 403, 404, 409,
+429 and 5xx are refusals (exit 1, the server's message on stderr); 413 and 422
+are usage errors (exit 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+import typer
+from pydantic import ValidationError
+
+from ..domain import commands as c
+from ..domain.view import RequestView
+from ..domain.vocabulary import Actor, Category, Role, Stage
+from ..store import TimelineEntry
+from .context import COMMAND_TIMEOUT, REFUSED, USAGE, describe_validation, fail
+from .desk import Row, Session
+
+T = TypeVar("T")
+
+#: the API's path under /v1/requests/{n}/ for each command, and the command's
+#: fields its body takes (the actor and the command id never go in a body)
+ROUTES: dict[type[c.Command], tuple[str, tuple[str, ...]]] = {
+    c.Endorse: ("endorse", ("meeting",)),
+    c.WithdrawEndorsement: ("unendorse", ("meeting",)),
+    c.AppendNote: ("notes", ("text", "meeting")),
+    c.AnswerClarification: ("clarification-answer", ("text",)),
+    c.RaiseObjection: ("objections", ("reason",)),
+    c.Withdraw: ("withdraw", ("reason",)),
+    c.OpenSupport: ("open-support", ("deadline",)),
+    c.AskClarification: ("ask-clarification", ("question", "meeting")),
+    c.ExtendDeadline: ("extend-deadline", ("deadline", "reason", "meeting")),
+    c.OpenHearing: ("open-hearing", ("meeting",)),
+    c.RecordFindings: ("findings", ("text", "meeting")),
+    c.EvaluateCost: ("cost-evaluation", ("inputs", "meeting")),
+    c.OpenObjectionWindow: ("open-objection-window", ("meeting",)),
+    c.Approve: ("approve", ("planned_release", "meeting")),
+    c.ChangeReleaseDate: ("change-release", ("planned_release", "reason", "meeting")),
+    c.Release: ("release", ("released_on", "meeting")),
+    c.Hold: ("hold", ("reason", "meeting")),
+    c.Resume: ("resume", ("reason", "meeting")),
+    c.Close: ("close", ("reason", "duplicate_of", "note", "meeting")),
+    c.RecordAnswer: ("answers", ("text", "continued", "meeting")),
+    c.CorrectAnswer: ("answer-corrections", ("answer_id", "text", "reason", "meeting")),
+}
+
+#: statuses that mean the input was wrong (exit 2); every other failure is a refusal
+USAGE_STATUSES = frozenset({400, 413, 422})
+
+
+class Answered(Exception):
+    """The API refused: its status and its message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def body_of(command: c.Command) -> dict[str, Any]:
+    """The JSON body of ``command``'s route: its fields, the unset ones left out."""
+    _, fields = ROUTES[type(command)]
+    data = command.model_dump(mode="json", include=set(fields))
+    body: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "inputs":  # a cost evaluation's inputs are the body itself
+            body.update({k: v for k, v in value.items() if v is not None})
+        elif value is not None:
+            body[name] = value
+    return body
+
+
+def _check(answer: httpx.Response) -> Any:
+    if answer.is_success:
+        return answer.json()
+    try:
+        message = str(answer.json()["message"])
+    except (ValueError, KeyError, TypeError):
+        message = answer.text.strip() or answer.reason_phrase
+    raise Answered(answer.status_code, f"{message} (HTTP {answer.status_code})")
+
+
+def _state(data: Any) -> RequestView:
+    return RequestView.model_validate(data["request"])
+
+
+class RemoteSession:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def _post(self, path: str, body: dict[str, Any], key: str | None = None) -> Any:
+        if key and not (key.isascii() and key.isprintable() and " " not in key):
+            raise fail(f"--key {key!r}: over the API a key is printable ASCII", USAGE)
+        headers = {"Idempotency-Key": key} if key else {}
+        return _check(await self.http.post(path, json=body, headers=headers))
+
+    async def file(self, command: c.FileRequest) -> RequestView:
+        body = command.model_dump(
+            mode="json", include={"category", "target", "body", "related", "meeting"}
+        )
+        body = {k: v for k, v in body.items() if v is not None}
+        return _state(await self._post("/v1/requests", body, command.command_id))
+
+    async def act(self, number: int, command: c.Command) -> RequestView:
+        path, _ = ROUTES[type(command)]
+        return _state(
+            await self._post(f"/v1/requests/{number}/{path}", body_of(command), command.command_id)
+        )
+
+    async def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str) -> None:
+        await self._post(
+            "/v1/meetings", {"number": number, "held_at": held_at.isoformat(), "title": title}
+        )
+
+    async def meetings(self) -> dict[int, datetime]:
+        found = _check(await self.http.get("/v1/meetings"))
+        return {int(m["number"]): datetime.fromisoformat(m["held_at"]) for m in found}
+
+    async def request(self, number: int) -> tuple[RequestView, list[TimelineEntry]]:
+        data = _check(await self.http.get(f"/v1/requests/{number}"))
+        return _state(data), [TimelineEntry.model_validate(e) for e in data["timeline"]]
+
+    async def requests(self, stages: list[Stage], open_only: bool) -> list[Row]:
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("stage", s.value) for s in stages
+        ]
+        if open_only:
+            params.append(("open", "true"))
+        rows: list[Row] = []
+        cursor: str | None = None
+        while True:
+            page_params = [*params, ("cursor", cursor)] if cursor else params
+            page = _check(await self.http.get("/v1/requests", params=page_params))
+            rows += [
+                Row(
+                    number=item["number"],
+                    category=Category(item["category"]),
+                    target=item["target"],
+                    stage=Stage(item["stage"]),
+                    support=item["support"],
+                    proposer=item["proposer"],
+                    deadline=datetime.fromisoformat(item["deadline"]) if item["deadline"] else None,
+                )
+                for item in page["items"]
+            ]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return rows
+
+
+class Remote:
+    """Through the API at ``url``, as the token's holder."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self._me: dict[str, Any] | None = None
+
+    def _unreachable(self, error: httpx.HTTPError) -> typer.Exit:
+        return fail(
+            f"cannot reach the ringi API at {self.url} ({error}); are --url / RINGI_URL right?"
+        )
+
+    def me(self) -> dict[str, Any]:
+        """Who the token is (``GET /v1/me``), asked once."""
+        if self._me is None:
+            try:
+                with httpx.Client(base_url=self.url, headers=self.headers, timeout=30) as http:
+                    self._me = _check(http.get("/v1/me"))
+            except Answered as refused:
+                raise _exit(refused) from None
+            except httpx.HTTPError as error:
+                raise self._unreachable(error) from None
+        assert self._me is not None
+        return self._me
+
+    def member(self, company: str | None, user: str | None) -> Actor:
+        me = self.me()
+        mine = me.get("company")
+        if me["role"] != Role.MEMBER.value or not mine:
+            # not a member's token: the API says who may do this (403)
+            return Actor.member((company or "").strip() or me["name"])
+        if company is not None and company.strip() != mine:
+            raise fail(
+                f"this token acts for {mine}, not for {company.strip()}; over the API a member "
+                "acts for its token's company (omit --as, or give that company)",
+                REFUSED,
+            )
+        return Actor.member(mine)
+
+    def run(self, work: Callable[[Session], Coroutine[Any, Any, T]], *, writes: bool = True) -> T:
+        async def go() -> T:
+            async with httpx.AsyncClient(
+                base_url=self.url, headers=self.headers, timeout=COMMAND_TIMEOUT + 5
+            ) as http:
+                return await work(RemoteSession(http))
+
+        try:
+            return asyncio.run(go())
+        except Answered as refused:
+            raise _exit(refused) from None
+        except httpx.HTTPError as error:
+            raise self._unreachable(error) from None
+        except ValidationError as error:
+            raise fail(describe_validation(error), USAGE) from None
+
+
+def _exit(refused: Answered) -> typer.Exit:
+    return fail(refused.message, USAGE if refused.status in USAGE_STATUSES else REFUSED)

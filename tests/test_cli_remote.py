@@ -1,0 +1,232 @@
+"""The `ringi` command through the HTTP API with a token (`--url`/`--token`,
+`RINGI_URL`/`RINGI_TOKEN`): the same commands, output, `--json` shapes and exit
+statuses as locally, the actor taken from the token. `ringi up` in the
+background; every remote command a separate process given a data directory
+that does not exist, so it can only have gone through the API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ringi.api import models as m
+from ringi.cli.remote import ROUTES, body_of
+from ringi.domain import commands as c
+from ringi.domain.cost import CostBearer, CostInputs, CostItem
+from ringi.domain.vocabulary import Actor, CloseReason
+from tests.cli_harness import RINGI, Installation, Result, free_port
+
+OTHERS = ("B社", "C社", "D社", "E社")
+
+
+@pytest.fixture(scope="module")
+def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
+    inst = Installation(tmp_path_factory.mktemp("remote") / "data", free_port(), free_port())
+    inst.up()
+    yield inst
+    if inst.process is not None:
+        inst.down()
+
+
+def ok(result: Result) -> Result:
+    assert result.status == 0, f"exit {result.status}: {result.err}"
+    return result
+
+
+def issue(inst: Installation, *args: str) -> str:
+    return ok(inst.ringi("token", "issue", *args)).out.strip()
+
+
+def remote(
+    inst: Installation, token: str | None, *args: str, env: dict[str, str] | None = None
+) -> Result:
+    """`ringi --url API --token TOKEN ARGS...` with no way to the store or Temporal."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RINGI_")}
+    environ["RINGI_DATA_DIR"] = str(inst.data_dir.parent / "nowhere")
+    environ["RINGI_TEMPORAL_ADDRESS"] = "127.0.0.1:9"  # nothing listens there
+    environ |= env or {}
+    flags = ["--url", inst.api_url] if env is None else []
+    if token is not None and env is None:
+        flags += ["--token", token]
+    done = subprocess.run(
+        [*RINGI, *flags, *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        stdin=subprocess.DEVNULL,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.mark.slow
+def test_a_lifecycle_through_the_api_matches_the_local_command(
+    installation: Installation,
+) -> None:
+    inst = installation
+    a = issue(inst, "--role", "member", "--company", "A社")
+    others = {company: issue(inst, "--role", "member", "--company", company) for company in OTHERS}
+    desk = issue(inst, "--role", "secretariat", "--name", "desk")
+
+    # file: --as may be omitted (the token's company) or given as the token's company
+    number = int(ok(remote(inst, a, "file", "--target", "使用量情報照会", "--body", "一括")).out)
+    filed = ok(
+        remote(inst, a, "file", "--as", "A社", "--target", "x", "--body", "y", "--json")
+    ).json()
+    assert filed["number"] == number + 1 and filed["proposer"] == "A社"
+
+    # endorse to the hearing, each member with its own token
+    for company in OTHERS[:3]:
+        shown = ok(remote(inst, others[company], "endorse", str(number))).out
+        assert shown.startswith(f"No.{number}: gathering_support")
+    last = ok(remote(inst, others["E社"], "endorse", str(number), "--as", "E社"))
+    assert last.out.startswith(f"No.{number}: hearing")
+
+    # show --json through the API is the local `ringi show --json`, byte for byte
+    through_api = ok(remote(inst, desk, "show", str(number), "--json"))
+    local = ok(inst.ringi("show", str(number), "--json"))
+    assert through_api.out == local.out
+    shown_json = through_api.json()
+    assert shown_json["request"]["stage"] == "hearing" and shown_json["support"] == 5
+    assert shown_json["timeline"][2]["actor"]["company"] == "B社"
+    assert ok(remote(inst, a, "list", "--json")).out == ok(inst.ringi("list", "--json")).out
+    assert (
+        ok(remote(inst, a, "list", "--stage", "hearing", "--open")).out
+        == ok(inst.ringi("list", "--stage", "hearing", "--open")).out
+    )
+    version = shown_json["request"]["version"]
+
+    # a refusal: exit 1, the workflow's reason on stderr, nothing written
+    again = remote(inst, others["B社"], "endorse", str(number))
+    assert again.status == 1 and "support window" in again.err and "409" in again.err, again
+    twice = remote(inst, others["B社"], "endorse", str(number + 1))
+    assert twice.status == 0, twice
+    twice = remote(inst, others["B社"], "endorse", str(number + 1))
+    assert twice.status == 1 and "already endorses" in twice.err, twice
+    # the wrong role: a member's token cannot do the secretariat's work (403)
+    wrong = remote(inst, a, "record-findings", str(number), "--text", "x")
+    assert wrong.status == 1 and "403" in wrong.err and "secretariat" in wrong.err, wrong
+    # a member acting for another company than its token's: refused before anything is sent
+    other = remote(inst, others["B社"], "append", str(number), "--as", "A社", "--text", "x")
+    assert other.status == 1 and "acts for B社" in other.err, other
+    # an unknown request, a bad token
+    missing = remote(inst, desk, "show", "9999")
+    assert missing.status == 1 and "no request No.9999" in missing.err, missing
+    bad = remote(inst, "ringi_nope_nope", "endorse", str(number))
+    assert bad.status == 1 and "401" in bad.err, bad
+    assert ok(inst.ringi("show", str(number), "--json")).json()["request"]["version"] == version
+
+    # the secretariat's desk through RINGI_URL / RINGI_TOKEN
+    env = {"RINGI_URL": inst.api_url, "RINGI_TOKEN": desk}
+    ok(remote(inst, None, "meeting", "open", "71", "--date", "2030-04-01", env=env))
+    meetings = ok(remote(inst, None, "meeting", "list", "--json", env=env)).json()
+    assert [m["number"] for m in meetings] == [71]
+    found = ok(
+        remote(inst, None, "record-findings", str(number), "--text", "要", "--json", env=env)
+    ).json()
+    timeline = ok(inst.ringi("show", str(number), "--json")).json()["timeline"]
+    assert found["stage"] == "hearing" and timeline[-1]["event"] == "HearingFindingsRecorded"
+    assert timeline[-1]["actor"]["user"].startswith("desk#")
+    # a retried command with the same --key writes once
+    first = ok(remote(inst, desk, "answer", str(number), "--text", "回答", "--key", "k-1"))
+    retry = ok(remote(inst, desk, "answer", str(number), "--text", "回答", "--key", "k-1"))
+    assert first.out == retry.out
+    answers = ok(inst.ringi("show", str(number), "--json")).json()["request"]["answers"]
+    assert len(answers) == 1
+    # a cost evaluation: the horizon is the request's policy's, as the API would take it
+    evaluated = ok(
+        remote(
+            inst,
+            desk,
+            "evaluate-cost",
+            str(number),
+            "--cost",
+            "central=1,000",
+            "--total-benefit",
+            "1000000",
+            "--json",
+        )
+    ).json()
+    assert evaluated["evaluations"][0]["inputs"]["horizon_years"] == 5
+    through_api = ok(remote(inst, a, "show", str(number), "--json"))
+    assert through_api.out == ok(inst.ringi("show", str(number), "--json")).out
+
+
+@pytest.mark.slow
+def test_usage_errors_exit_2(installation: Installation) -> None:
+    inst = installation
+    token = issue(inst, "--role", "member", "--company", "F社")
+    no_token = remote(inst, None, "endorse", "1")
+    assert no_token.status == 2 and "token" in no_token.err, no_token
+    bad_key = remote(inst, token, "endorse", "1", "--key", "鍵")
+    assert bad_key.status == 2 and "ASCII" in bad_key.err, bad_key
+    empty = remote(inst, token, "object", "1", "--reason", "")
+    assert empty.status == 2, empty
+
+
+@pytest.mark.slow
+def test_an_unreachable_api_is_a_refusal_naming_it(tmp_path: Path) -> None:
+    inst = Installation(tmp_path / "data", free_port(), free_port())
+    down = remote(inst, "ringi_x_y", "show", "1")
+    assert down.status == 1 and "cannot reach the ringi API" in down.err, down
+
+
+def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:
+    member, desk, now, day = (
+        Actor.member("A社"),
+        Actor.secretariat("x"),
+        datetime.now(UTC),
+        date(2030, 1, 1),
+    )
+    cost = CostInputs(
+        horizon_years=5,
+        total_benefit_yen=Decimal(10),
+        cost_items=(CostItem(bearer=CostBearer.CENTRAL, amount_yen=Decimal(1)),),
+    )
+    samples: dict[type[c.Command], tuple[c.Command, type[m.Body]]] = {
+        c.Endorse: (c.Endorse(actor=member, meeting=3), m.AtMeeting),
+        c.WithdrawEndorsement: (c.WithdrawEndorsement(actor=member), m.AtMeeting),
+        c.AppendNote: (c.AppendNote(actor=member, text="t", meeting=2), m.NoteBody),
+        c.AnswerClarification: (
+            c.AnswerClarification(actor=member, text="t"),
+            m.ClarificationAnswerBody,
+        ),
+        c.RaiseObjection: (c.RaiseObjection(actor=member, reason="r"), m.ObjectionBody),
+        c.Withdraw: (c.Withdraw(actor=member, reason="r"), m.WithdrawBody),
+        c.OpenSupport: (c.OpenSupport(actor=desk, deadline=now), m.OpenSupportBody),
+        c.AskClarification: (
+            c.AskClarification(actor=desk, question="q", meeting=1),
+            m.QuestionBody,
+        ),
+        c.ExtendDeadline: (
+            c.ExtendDeadline(actor=desk, deadline=now, reason="r", meeting=1),
+            m.ExtendDeadlineBody,
+        ),
+        c.OpenHearing: (c.OpenHearing(actor=desk), m.AtMeeting),
+        c.RecordFindings: (c.RecordFindings(actor=desk, text="t"), m.FindingsBody),
+        c.EvaluateCost: (c.EvaluateCost(actor=desk, inputs=cost), m.EvaluateCostBody),
+        c.OpenObjectionWindow: (c.OpenObjectionWindow(actor=desk), m.AtMeeting),
+        c.Approve: (c.Approve(actor=desk, planned_release=day), m.ApproveBody),
+        c.ChangeReleaseDate: (
+            c.ChangeReleaseDate(actor=desk, planned_release=day, reason="r"),
+            m.ChangeReleaseBody,
+        ),
+        c.Release: (c.Release(actor=desk, released_on=day), m.ReleaseBody),
+        c.Hold: (c.Hold(actor=desk, reason="r"), m.HoldBody),
+        c.Resume: (c.Resume(actor=desk), m.ResumeBody),
+        c.Close: (c.Close(actor=desk, reason=next(iter(CloseReason)), note="n"), m.CloseBody),
+        c.RecordAnswer: (c.RecordAnswer(actor=desk, text="t", continued=True), m.AnswerBody),
+        c.CorrectAnswer: (
+            c.CorrectAnswer(actor=desk, answer_id="a1", text="t", reason="r"),
+            m.CorrectAnswerBody,
+        ),
+    }
+    assert set(samples) == set(ROUTES)
+    for command, body in samples.values():
+        body.model_validate(body_of(command))  # the API's model refuses unknown fields
