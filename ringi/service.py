@@ -6,6 +6,8 @@ serialised there; reads come from the event store, which is the record.
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import datetime
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -24,6 +26,12 @@ from .store import ImportOutcome, RingiStore, TimelineEntry
 from .temporal import connect
 from .workflows.messages import RequestStart, workflow_id
 from .workflows.request import RequestWorkflow
+
+#: retrying a command that found its request's workflow busy: about 30 s in all
+_BUSY_ATTEMPTS = 12
+_BUSY_FIRST_WAIT = 0.05
+_BUSY_MAX_WAIT = 5.0
+_BUSY = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
 
 
 class Ringi:
@@ -72,14 +80,26 @@ class Ringi:
         return await self._update(number, cmd)
 
     async def _update(self, number: int, cmd: Command) -> RequestView:
-        try:
-            # the command id is the update id: Temporal answers a retry with the
-            # first result instead of deciding the command again
-            return await self._handle(number).execute_update(
-                RequestWorkflow.act, cmd, id=cmd.command_id
-            )
-        except WorkflowUpdateFailedError as error:
-            raise _as_domain_error(error) from None
+        delay = _BUSY_FIRST_WAIT
+        for attempt in range(_BUSY_ATTEMPTS):
+            try:
+                # the command id is the update id: Temporal answers a retry with the
+                # first result instead of deciding the command again
+                return await self._handle(number).execute_update(
+                    RequestWorkflow.act, cmd, id=cmd.command_id
+                )
+            except WorkflowUpdateFailedError as error:
+                raise _as_domain_error(error) from None
+            except RPCError as error:
+                # Temporal takes a bounded number of updates in flight per workflow,
+                # and aborts those in flight when a workflow task is lost (an
+                # overloaded worker): when many people act on one request at once,
+                # wait for a place and send it again; the update id makes that safe
+                if error.status not in _BUSY or attempt == _BUSY_ATTEMPTS - 1:
+                    raise
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, _BUSY_MAX_WAIT)
+        raise AssertionError("unreachable")
 
     async def resume_workflows(self) -> list[int]:
         """Start a workflow for every open request in the store that has none

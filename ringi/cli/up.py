@@ -58,6 +58,10 @@ def server_command(settings: Settings, ip: str, port: int, ui_port: int) -> list
         settings.namespace,
         "--log-level",
         "warn",
+        # many members may act on one request at once (a popular request near its
+        # deadline); Temporal's default allows 10 updates in flight per workflow
+        "--dynamic-config-value",
+        "history.maxInFlightUpdates=100",
     ]
     for key in SEARCH_ATTRIBUTES:
         kind = key.indexed_value_type.name.title().replace("_", "")  # KEYWORD_LIST -> KeywordList

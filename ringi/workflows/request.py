@@ -35,6 +35,7 @@ NUMBER = SearchAttributeKey.for_int("RingiNumber")
 SEARCH_ATTRIBUTES = (STAGE, SUPPORT, CATEGORY, DEADLINE, NUMBER)
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
+_CONFLICT_ATTEMPTS = 3
 _RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     maximum_interval=timedelta(seconds=10),
@@ -128,7 +129,7 @@ class RequestWorkflow:
         filing = FileInput(
             number=self.number, command=start.filing, policy=start.policy, at=workflow.now()
         )
-        outcome: Outcome = await workflow.execute_local_activity(
+        outcome: Outcome = await workflow.execute_activity(
             "file_request",
             filing,
             result_type=Outcome,
@@ -139,25 +140,34 @@ class RequestWorkflow:
 
     async def _execute(self, command: Command) -> RequestView:
         view = self._require_view()
-        request = ExecuteInput(
-            number=self.number, command=command, at=workflow.now(), expected_version=view.version
-        )
-        try:
-            outcome: Outcome = await workflow.execute_local_activity(
-                "execute_command",
-                request,
-                result_type=Outcome,
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_RETRY,
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            request = ExecuteInput(
+                number=self.number,
+                command=command,
+                at=workflow.now(),
+                expected_version=view.version,
             )
-        except ActivityError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == "Conflict":
-                # the store moved on without us (it should not): take its state as ours
-                self.view = await self._reload()
-            if isinstance(cause, ApplicationError):
+            try:
+                outcome: Outcome = await workflow.execute_activity(
+                    "execute_command",
+                    request,
+                    result_type=Outcome,
+                    start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                    retry_policy=_RETRY,
+                )
+                break
+            except ActivityError as error:
+                cause = error.cause
+                if not isinstance(cause, ApplicationError):
+                    raise
+                if cause.type == "Conflict" and attempt < _CONFLICT_ATTEMPTS - 1:
+                    # The store is ahead of this run's state (written behind the
+                    # workflow's back). The store is the record: take its state and let
+                    # it decide again (it answers a command it already carried out
+                    # without writing).
+                    view = self.view = await self._reload()
+                    continue
                 raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
-            raise
         self.view = outcome.view
         self.changed = True
         self._publish()
@@ -180,7 +190,7 @@ class RequestWorkflow:
 
     async def _reload(self) -> RequestView:
         """The request as the store holds it."""
-        view: RequestView = await workflow.execute_local_activity(
+        view: RequestView = await workflow.execute_activity(
             "load_request",
             self.number,
             result_type=RequestView,
