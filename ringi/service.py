@@ -172,11 +172,9 @@ class Ringi:
 def _as_domain_error(error: WorkflowUpdateFailedError) -> Exception:
     cause = error.cause
     if isinstance(cause, ApplicationError):
-        if cause.type == NotAllowed.__name__:
-            return NotAllowed(cause.message)
-        if cause.type == NotFound.__name__:
-            return NotFound(cause.message)
-        if cause.type in (Refused.__name__, "Conflict") or cause.type is None:
-            return Refused(cause.message)
-        return Refused(cause.message)
+        # the workflow names the domain error it refused with; anything else is a refusal
+        kind = {NotAllowed.__name__: NotAllowed, NotFound.__name__: NotFound}.get(
+            cause.type or "", Refused
+        )
+        return kind(cause.message)
     return Refused(str(cause or error))

@@ -530,9 +530,3 @@ def _queued(draft: NotificationDraft) -> OutboxMessage:
         subject=draft.subject,
         body=draft.body,
     )
-
-
-def meeting_of(store: RingiStore, number: int) -> Meeting:
-    meeting: Aggregate = store.repository.get(meeting_id(number))
-    assert isinstance(meeting, Meeting)
-    return meeting

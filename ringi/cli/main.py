@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from ..domain import commands as c
 from ..domain.cost import CostBearer, CostInputs, CostItem
+from ..domain.view import RequestView
 from ..domain.vocabulary import Category, CloseReason, Stage
 from .audit import audit_app
 from .context import (
@@ -119,10 +120,18 @@ def _command(build: Any, **fields: Any) -> Any:
         raise fail(describe_validation(error), USAGE) from None
 
 
+def _print_view(view: RequestView, as_json: bool) -> None:
+    """What a command that changed a request prints: its state, as JSON or one line."""
+    if as_json:
+        print_json(view.model_dump(mode="json"))
+    else:
+        echo(summary(view))
+
+
 def _act(ctx: typer.Context, number: int, command: c.Command, as_json: bool) -> None:
     async def work(session: Session) -> None:
         view = await session.act(number, command)
-        print_json(view.model_dump(mode="json")) if as_json else echo(summary(view))
+        _print_view(view, as_json)
 
     desk(ctx).run(work)
 
@@ -364,7 +373,7 @@ def extend_deadline(
             command_id=key,
         )
         view = await session.act(number, command)
-        print_json(view.model_dump(mode="json")) if as_json else echo(summary(view))
+        _print_view(view, as_json)
 
     desk(ctx).run(work)
 
@@ -469,7 +478,7 @@ def evaluate_cost(
                 update={"inputs": inputs.model_copy(update={"horizon_years": years})}
             )
         view = await session.act(number, chosen)
-        print_json(view.model_dump(mode="json")) if as_json else echo(summary(view))
+        _print_view(view, as_json)
 
     desk(ctx).run(work)
 
