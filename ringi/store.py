@@ -34,7 +34,7 @@ from .domain.meeting import (
     Numbering,
     meeting_id,
 )
-from .domain.notifications import NotificationDraft
+from .domain.notifications import NotificationDraft, NotificationKind
 from .domain.policy import Policy
 from .domain.request import NAMESPACE, Request, request_id
 from .domain.subscriptions import SUBSCRIPTIONS_ID, Channel, Subscription, Subscriptions
@@ -406,11 +406,12 @@ class RingiStore(Application[UUID]):
         at: datetime,
         actor: Actor,
         secret: str = "",
+        kinds: tuple[NotificationKind, ...] = (),
     ) -> Subscription:
         for _ in _attempts():
             subscriptions = self._subscriptions() or Subscriptions()
             added = subscriptions.add(
-                recipient, channel, target, secret, at, actor.model_dump(mode="json")
+                recipient, channel, target, secret, at, actor.model_dump(mode="json"), kinds
             )
             try:
                 self.save(subscriptions)
@@ -445,7 +446,7 @@ class RingiStore(Application[UUID]):
     def deliveries_since(self, position: int, limit: int = 500) -> DeliveryBatch:
         """What the notifications queued after ``position`` in the notification log
         are to be sent to: one delivery per message and current subscription of
-        one of its recipients, made before the message was queued."""
+        one of its recipients that wants its kind, made before the message was queued."""
         found = self.recorder.select_notifications(
             start=position,
             limit=limit,
@@ -458,7 +459,11 @@ class RingiStore(Application[UUID]):
             message = self._message(UUID(str(notification.originator_id)))
             for recipient in message.recipients:
                 for sub in subscriptions:
-                    if sub.recipient == recipient and sub.since <= message.created_on:
+                    if (
+                        sub.recipient == recipient
+                        and sub.since <= message.created_on
+                        and sub.wants(message.kind)
+                    ):
                         deliveries.append(Delivery(key=message.key, subscriber=sub.id))
         last = found[-1].id if found else position
         return DeliveryBatch(position=last, deliveries=deliveries)

@@ -31,7 +31,8 @@ from temporalio.testing import WorkflowEnvironment
 from ringi.config import Settings
 from ringi.delivery import DELIVERY_HEADER, SIGNATURE_HEADER, sign, verify_signature
 from ringi.domain.commands import RecordAnswer
-from ringi.domain.subscriptions import Channel
+from ringi.domain.notifications import NotificationKind
+from ringi.domain.subscriptions import Channel, Subscriptions
 from ringi.domain.vocabulary import Category
 from ringi.service import Ringi
 from ringi.store import Delivery, OutboxMessage, RingiStore
@@ -413,6 +414,61 @@ async def until_rerun(handle: Any, first_run: str | None) -> None:
         await asyncio.sleep(0.05)
 
 
+async def test_a_subscription_for_some_kinds_is_sent_only_those(
+    ringi: Ringi, store: RingiStore
+) -> None:
+    answers = store.subscribe(
+        PROPOSER,
+        Channel.EMAIL,
+        "answers@a-sha.example",
+        now(),
+        SECRETARIAT,
+        kinds=(NotificationKind.ANSWERED,),
+    )
+    stages = store.subscribe(
+        PROPOSER,
+        Channel.EMAIL,
+        "stages@a-sha.example",
+        now(),
+        SECRETARIAT,
+        kinds=(NotificationKind.STAGE_CHANGED, NotificationKind.AUTO_CLOSED),
+    )
+    everything = store.subscribe(PROPOSER, Channel.EMAIL, "all@a-sha.example", now(), SECRETARIAT)
+    assert answers.kinds == (NotificationKind.ANSWERED,) and everything.kinds == ()
+
+    answered = await answered_question(ringi)
+    batch = store.deliveries_since(0)
+    sent = {(d.key, d.subscriber) for d in batch.deliveries}
+    assert (answered.key, answers.id) in sent
+    assert (answered.key, everything.id) in sent
+    assert (answered.key, stages.id) not in sent
+    # every kind queued for A社 reaches the catch-all, and a filtered one only its kinds
+    for message in store.outbox():
+        if PROPOSER not in message.recipients:
+            continue
+        assert (message.key, everything.id) in sent
+        assert ((message.key, stages.id) in sent) == (
+            message.kind in ("stage_changed", "auto_closed")
+        )
+
+
+def test_a_subscription_recorded_before_kinds_existed_wants_every_kind() -> None:
+    subscriptions = Subscriptions()
+    # the Subscribed event as it was recorded before it carried kinds
+    subscriptions._subscribed(
+        sid="s1",
+        recipient=PROPOSER,
+        channel="email",
+        target="a@a-sha.example",
+        secret="",
+        since=now(),
+        actor={},
+    )
+    old = subscriptions.get("s1")
+    assert old.kinds == ()
+    assert all(old.wants(kind) for kind in NotificationKind)
+
+
 # --- the command line -------------------------------------------------------------------------
 
 
@@ -434,8 +490,21 @@ def test_the_secretariat_subscribes_lists_and_unsubscribes_from_the_command_line
     assert made.returncode == 0, made.stderr
     assert "s1: A社 → webhook http://127.0.0.1:9/h" in made.stdout
     assert "secret (shown once" in made.stdout
-    made = ringi("subscribe", "email", "--for", "secretariat", "--address", "desk@example.jp")
+    made = ringi(
+        "subscribe",
+        "email",
+        "--for",
+        "secretariat",
+        "--address",
+        "desk@example.jp",
+        "--kind",
+        "answered",
+        "--kind",
+        "auto_closed",
+    )
     assert made.returncode == 0, made.stderr
+    unknown = ringi("subscribe", "email", "--for", PROPOSER, "--address", "a@b.jp", "--kind", "x")
+    assert unknown.returncode == 2 and "--kind" in unknown.stderr
     refused = ringi("subscribe", "email", "--for", PROPOSER, "--address", "not-an-address")
     assert refused.returncode == 1 and "not an e-mail address" in refused.stderr
 
@@ -447,6 +516,8 @@ def test_the_secretariat_subscribes_lists_and_unsubscribes_from_the_command_line
         ("s2", "secretariat", "email"),
     ]
     assert all("secret" not in s for s in found)
+    assert [s["kinds"] for s in found] == [[], ["answered", "auto_closed"]]
+    assert "answered,auto_closed" in ringi("subscriptions").stdout
     assert ringi("unsubscribe", "s1").returncode == 0
     assert [s.id for s in store.subscriptions()] == ["s2"]
     again = ringi("unsubscribe", "s1")

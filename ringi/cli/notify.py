@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
 from ..store import RingiStore
 from .context import print_json, secretariat, with_store
@@ -31,6 +32,13 @@ For = Annotated[
 ]
 User = Annotated[str | None, typer.Option("--user", help="who you are (recorded with the event)")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+Kinds = Annotated[
+    list[NotificationKind] | None,
+    typer.Option(
+        "--kind",
+        help="send only notifications of this kind (repeat for several; every kind if not given)",
+    ),
+]
 
 
 def install(app: typer.Typer) -> None:
@@ -53,6 +61,7 @@ def webhook(
             "if not given",
         ),
     ] = None,
+    kinds: Kinds = None,
     user: User = None,
     as_json: Json = False,
 ) -> None:
@@ -61,7 +70,13 @@ def webhook(
 
     def add(store: RingiStore) -> Subscription:
         return store.subscribe(
-            recipient, Channel.WEBHOOK, url, datetime.now(UTC), secretariat(user), secret=key
+            recipient,
+            Channel.WEBHOOK,
+            url,
+            datetime.now(UTC),
+            secretariat(user),
+            secret=key,
+            kinds=tuple(kinds or ()),
         )
 
     made = with_store(ctx, add)
@@ -78,6 +93,7 @@ def email(
     ctx: typer.Context,
     recipient: For,
     address: Annotated[str, typer.Option("--address", help="the e-mail address")],
+    kinds: Kinds = None,
     user: User = None,
     as_json: Json = False,
 ) -> None:
@@ -85,7 +101,12 @@ def email(
 
     def add(store: RingiStore) -> Subscription:
         return store.subscribe(
-            recipient, Channel.EMAIL, address, datetime.now(UTC), secretariat(user)
+            recipient,
+            Channel.EMAIL,
+            address,
+            datetime.now(UTC),
+            secretariat(user),
+            kinds=tuple(kinds or ()),
         )
 
     made = with_store(ctx, add)
@@ -104,8 +125,10 @@ def subscriptions(ctx: typer.Context, as_json: Json = False) -> None:
     if not found:
         echo("no subscriptions")
     for s in found:
+        kinds = ",".join(k.value for k in s.kinds) or "every kind"
         echo(
-            f"{s.id}\t{s.recipient}\t{s.channel.value}\t{s.target}\tsince {s.since:%Y-%m-%d %H:%M}"
+            f"{s.id}\t{s.recipient}\t{s.channel.value}\t{s.target}\t{kinds}"
+            f"\tsince {s.since:%Y-%m-%d %H:%M}"
         )
 
 

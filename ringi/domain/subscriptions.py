@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 from pydantic import BaseModel, ConfigDict
 
 from .errors import Refused
+from .notifications import NotificationKind
 from .request import NAMESPACE
 
 SUBSCRIPTIONS_ID: UUID = uuid5(NAMESPACE, "subscriptions")
@@ -37,6 +38,12 @@ class Subscription(BaseModel):
     secret: str = ""  # webhooks only: the key their payloads are signed with
     since: datetime  # notifications queued before this are not sent to it
     actor: dict[str, Any] | None = None
+    #: the kinds of notification it wants; empty means every kind (and is what
+    #: subscriptions recorded before kinds could be chosen read as)
+    kinds: tuple[NotificationKind, ...] = ()
+
+    def wants(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
 
 
 class Subscriptions(Aggregate):
@@ -60,6 +67,7 @@ class Subscriptions(Aggregate):
         secret: str,
         at: datetime,
         actor: dict[str, Any],
+        kinds: tuple[NotificationKind, ...] = (),
     ) -> Subscription:
         recipient, target = recipient.strip(), target.strip()
         if not recipient or not target:
@@ -87,6 +95,7 @@ class Subscriptions(Aggregate):
             secret=secret,
             since=at,
             actor=actor,
+            kinds=sorted(set(kinds)),
         )
         return self.get(sid)
 
@@ -117,6 +126,7 @@ class Subscriptions(Aggregate):
         secret: str,
         since: datetime,
         actor: dict[str, Any],
+        kinds: list[str] | None = None,  # absent from subscriptions recorded before kinds
     ) -> None:
         self.count += 1
         self.items[sid] = {
@@ -127,6 +137,7 @@ class Subscriptions(Aggregate):
             "secret": secret,
             "since": since,
             "actor": actor,
+            "kinds": kinds or [],
         }
 
     @event("Unsubscribed")
