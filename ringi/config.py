@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     smtp_from: str = "ringi@localhost"
     #: how often the outbox dispatcher looks for new notifications, in seconds
     outbox_poll_seconds: float = 1.0
+    #: how long a notification is retried at a receiver that refuses it before it
+    #: is given up (recorded as DeliveryAbandoned), in hours
+    delivery_patience_hours: float = 72.0
 
     @property
     def event_store_path(self) -> Path:

@@ -80,11 +80,19 @@ class OutboxMessage(Aggregate):
         self.key, self.kind, self.request_number = key, kind, request_number
         self.recipients, self.subject, self.body = recipients, subject, body
         self.delivered_to: list[str] = []
+        #: subscriber → why its delivery was given up
+        self.abandoned: dict[str, str] = {}
 
     @event("Delivered")
     def delivered(self, subscriber: str, at: datetime) -> None:
         """Sent to ``subscriber`` (a subscription's id) and accepted by it."""
         self.delivered_to.append(subscriber)
+
+    @event("DeliveryAbandoned")
+    def abandon(self, subscriber: str, at: datetime, reason: str) -> None:
+        """Tried until the delivery's patience ran out, never accepted: the
+        secretariat has to tell ``subscriber`` some other way."""
+        self.abandoned[subscriber] = reason
 
 
 class Delivery(BaseModel):
@@ -92,11 +100,20 @@ class Delivery(BaseModel):
 
     key: str  # the outbox message's key
     subscriber: str  # the subscription's id
+    #: how long it is tried before it is given up (the dispatcher sets it from settings)
+    patience_seconds: float = 3 * 24 * 3600
 
     @property
     def id(self) -> str:
         """Stable across retries and restarts: receivers dedupe on it."""
         return str(uuid5(NAMESPACE, f"delivery/{self.key}/{self.subscriber}"))
+
+
+class AbandonedDelivery(BaseModel):
+    """A delivery given up, and why (what the receiver last answered)."""
+
+    delivery: Delivery
+    reason: str
 
 
 class DeliveryBatch(BaseModel):
@@ -487,6 +504,23 @@ class RingiStore(Application[UUID]):
                 continue  # another subscriber's delivery was recorded in between
             return True
         raise Conflict(f"could not record the delivery of {key!r} to {subscriber}; try again")
+
+    def record_abandoned_delivery(
+        self, key: str, subscriber: str, at: datetime, reason: str
+    ) -> bool:
+        """Record that ``key`` was given up for ``subscriber``; False if that (or
+        its delivery) was already recorded."""
+        for _ in _attempts():
+            message = self.outbox_message(key)
+            if subscriber in message.delivered_to or subscriber in message.abandoned:
+                return False
+            message.abandon(subscriber=subscriber, at=at, reason=reason)
+            try:
+                self.save(message)
+            except IntegrityError:
+                continue
+            return True
+        raise Conflict(f"could not record giving up {key!r} for {subscriber}; try again")
 
     # --- helpers ------------------------------------------------------------------------
 

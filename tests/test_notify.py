@@ -28,6 +28,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from ringi.audit.trail import export
 from ringi.config import Settings
 from ringi.delivery import DELIVERY_HEADER, SIGNATURE_HEADER, sign, verify_signature
 from ringi.domain.commands import RecordAnswer
@@ -279,6 +280,43 @@ async def test_a_receiver_that_fails_twice_gets_it_on_the_third_attempt_after_ba
     assert store.outbox_message(message.key).delivered_to == [hook.id]
 
 
+async def test_a_receiver_that_never_takes_it_is_given_up_and_that_is_recorded(
+    ringi: Ringi, store: RingiStore, receiver: Receiver, time_skipping_env: WorkflowEnvironment
+) -> None:
+    receiver.failures = 10**6
+    hook = store.subscribe(
+        PROPOSER, Channel.WEBHOOK, receiver.url("/down"), now(), SECRETARIAT, secret=SECRET
+    )
+    patience = 60.0
+    await ringi.client.start_workflow(
+        OutboxDispatcher.run,
+        DispatcherStart(poll_seconds=0.2, delivery_patience_seconds=patience),
+        id=DISPATCHER_ID,
+        task_queue=ringi.settings.task_queue,
+    )
+    message = await answered_question(ringi)
+    delivery = Delivery(key=message.key, subscriber=hook.id)
+    handle = ringi.client.get_workflow_handle(delivery_workflow_id(delivery.id), result_type=str)
+    await until(lambda: receiver.attempts, what="a first attempt")
+
+    # skip the minute of backoff, then wait for the record of giving up
+    await time_skipping_env.sleep(patience * 2)
+    await until(lambda: store.outbox_message(message.key).abandoned, what="given up")
+    assert await handle.result() == "abandoned"
+
+    # 1 + 2 + 4 + 8 + 16 s of backoff fit in the minute, 32 more do not
+    assert 4 <= len(receiver.attempts) <= 7
+    assert not receiver.taken
+    kept = store.outbox_message(message.key)
+    assert kept.delivered_to == []
+    assert list(kept.abandoned) == [hook.id]
+    assert "503" in kept.abandoned[hook.id]
+    events = [e["event"] for e in export(store) if e["event"] in ("Delivered", "DeliveryAbandoned")]
+    assert events == ["DeliveryAbandoned"]
+    # recorded once, however often it is asked to be
+    assert not store.record_abandoned_delivery(message.key, hook.id, now(), "again")
+
+
 async def test_delivery_survives_a_worker_restart_between_the_event_and_the_delivery(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
@@ -525,8 +563,6 @@ def test_the_secretariat_subscribes_lists_and_unsubscribes_from_the_command_line
 
 
 def test_an_auditors_export_does_not_show_a_webhooks_secret(store: RingiStore) -> None:
-    from ringi.audit.trail import export
-
     store.subscribe(
         PROPOSER, Channel.WEBHOOK, "http://127.0.0.1:9/h", now(), SECRETARIAT, secret=SECRET
     )

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from ..config import Settings
 from ..delivery import DeliveryFailed, send
 from ..domain.errors import NotFound
-from ..store import Delivery, DeliveryBatch, RingiStore
+from ..store import AbandonedDelivery, Delivery, DeliveryBatch, RingiStore
 
 log = structlog.get_logger("ringi.delivery")
 
@@ -60,5 +60,22 @@ class NotifyActivities:
         bound.info("delivered", channel=subscription.channel.value, to=subscription.target)
         return "delivered"
 
+    @activity.defn(name="abandon_delivery")
+    def abandon_delivery(self, given_up: AbandonedDelivery) -> str:
+        """Record that a delivery was given up, once."""
+        delivery = given_up.delivery
+        recorded = self.store.record_abandoned_delivery(
+            delivery.key, delivery.subscriber, datetime.now(UTC), given_up.reason
+        )
+        log.warning(
+            "delivery abandoned",
+            notification=delivery.key,
+            subscriber=delivery.subscriber,
+            delivery_id=delivery.id,
+            reason=given_up.reason,
+            recorded=recorded,
+        )
+        return "abandoned"
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.deliveries_since, self.deliver]
+        return [self.deliveries_since, self.deliver, self.abandon_delivery]

@@ -54,6 +54,8 @@ class DispatcherStart(BaseModel):
 
     position: int = 0
     poll_seconds: float = 1.0
+    #: handed to every delivery it starts (``Delivery.patience_seconds``)
+    delivery_patience_seconds: float = 3 * 24 * 3600
     #: polls after which the dispatcher starts afresh (continue-as-new)
     polls_per_run: int = 500
 

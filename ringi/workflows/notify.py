@@ -5,7 +5,10 @@ cause them. ``OutboxDispatcher`` (id ``ringi-outbox``) reads the notification
 log from where it left off, through an activity, and starts a
 ``DeliveryWorkflow`` per notification and subscriber (its id names the
 delivery, so it is started once). Each delivery workflow runs the ``deliver``
-activity until the receiver takes it, retrying with exponential backoff. The
+activity until the receiver takes it, retrying with exponential backoff; if
+the receiver has not taken it when the delivery's patience runs out, the
+workflow records that it gave up (``DeliveryAbandoned``) so that the register
+of what was sent says so, rather than a failed workflow nobody reads. The
 dispatcher's position is workflow state, so a worker that stops between the
 event and the delivery loses nothing: the next worker replays the dispatcher
 and carries on; ``deliver`` checks the delivery record before it sends.
@@ -19,12 +22,17 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import (
+    ActivityError,
+    RetryState,
+    TimeoutError,
+    WorkflowAlreadyStartedError,
+)
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from ..config import Settings
-    from ..store import Delivery, DeliveryBatch
+    from ..store import AbandonedDelivery, Delivery, DeliveryBatch
     from .messages import DISPATCHER_ID, DispatcherStart, delivery_workflow_id
 
 #: a receiver that is down is tried again after 1 s, 2 s, 4 s, ... then every 10 minutes
@@ -34,23 +42,44 @@ DELIVERY_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     non_retryable_error_types=["NotFound"],
 )
-#: how long a delivery keeps trying before it gives up
-DELIVERY_PATIENCE = timedelta(days=3)
 
 
 @workflow.defn
 class DeliveryWorkflow:
     @workflow.run
     async def run(self, delivery: Delivery) -> str:
-        outcome: str = await workflow.execute_activity(
-            "deliver",
-            delivery,
-            result_type=str,
-            start_to_close_timeout=timedelta(seconds=30),
-            schedule_to_close_timeout=DELIVERY_PATIENCE,
-            retry_policy=DELIVERY_RETRY,
-        )
+        try:
+            outcome: str = await workflow.execute_activity(
+                "deliver",
+                delivery,
+                result_type=str,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(seconds=delivery.patience_seconds),
+                retry_policy=DELIVERY_RETRY,
+            )
+        except ActivityError as error:
+            # the receiver kept refusing until the patience ran out; anything else
+            # (a message not in the outbox) is a bug, and fails the workflow to be seen
+            if error.retry_state not in (RetryState.TIMEOUT, RetryState.MAXIMUM_ATTEMPTS_REACHED):
+                raise
+            reason = _last_failure(error)
+            abandoned: str = await workflow.execute_activity(
+                "abandon_delivery",
+                AbandonedDelivery(delivery=delivery, reason=reason),
+                result_type=str,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+            return abandoned
         return outcome
+
+
+def _last_failure(error: ActivityError) -> str:
+    """What the receiver last answered: the server fails the activity with the
+    last attempt's failure, or with a timeout that carries it as its cause."""
+    last = error.cause
+    if isinstance(last, TimeoutError) and last.cause is not None:
+        last = last.cause
+    return f"gave up: {last if last is not None else error}"
 
 
 @workflow.defn
@@ -58,10 +87,12 @@ class OutboxDispatcher:
     def __init__(self) -> None:
         self.position = 0
         self.polls = 0
+        self.patience = DispatcherStart().delivery_patience_seconds
 
     @workflow.run
     async def run(self, start: DispatcherStart) -> None:
         self.position = start.position
+        self.patience = start.delivery_patience_seconds
         while True:
             batch: DeliveryBatch = await workflow.execute_activity(
                 "deliveries_since",
@@ -89,7 +120,7 @@ class OutboxDispatcher:
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await workflow.start_child_workflow(
                 DeliveryWorkflow.run,
-                delivery,
+                delivery.model_copy(update={"patience_seconds": self.patience}),
                 id=delivery_workflow_id(delivery.id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
             )
@@ -100,7 +131,10 @@ async def ensure_dispatcher(client: Client, settings: Settings) -> None:
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             OutboxDispatcher.run,
-            DispatcherStart(poll_seconds=settings.outbox_poll_seconds),
+            DispatcherStart(
+                poll_seconds=settings.outbox_poll_seconds,
+                delivery_patience_seconds=settings.delivery_patience_hours * 3600,
+            ),
             id=DISPATCHER_ID,
             task_queue=settings.task_queue,
         )
