@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from .. import __name__ as _package
+from .. import web
 from ..service import Ringi
 from . import errors
 from .context import ApiContext
@@ -50,6 +51,7 @@ def create_app(ringi: Ringi, settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.ringi = ApiContext(ringi, settings)
     errors.install(app)
+    web.install(app, app.state.ringi)  # the pages (ringi/web), behind the same tokens
     for router in (members.router, secretariat.router, reads.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

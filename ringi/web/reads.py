@@ -1,0 +1,322 @@
+"""What the pages show, read from the event store through the same functions
+as the API's reads (``store.view``, ``store.timeline``, ``RequestDetail``) and
+the register's replay (``ringi.register``). Blocking: call off the event loop.
+
+Privacy: a clarification thread (the secretariat's question to the proposer
+and the proposer's reply) concerns the proposer's own systems and business,
+so it is shown to the proposer, the secretariat and auditors (who read
+everything, DESIGN.md), and to no other member: neither in the request's
+section nor in the timeline, whose clarification events keep their place and
+time but not their words.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from ..api.models import RequestDetail
+from ..api.tokens import Principal
+from ..audit.verify import Report, verify
+from ..domain.view import RequestView
+from ..domain.vocabulary import Actor, Category, Role, Stage
+from ..register.diff import RegisterDiff, diff_views
+from ..register.document import RegisterRow, row_of
+from ..register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, replay_many
+from ..store import RingiStore, TimelineEntry
+
+#: the lifecycle's main line, in order (on hold and closed branch off it)
+MAIN_LINE = (
+    Stage.FILED,
+    Stage.GATHERING_SUPPORT,
+    Stage.HEARING,
+    Stage.COST_EVALUATION,
+    Stage.OBJECTION_WINDOW,
+    Stage.IMPLEMENTATION,
+    Stage.RELEASED,
+)
+STAGE_ORDER = {s: i for i, s in enumerate([*MAIN_LINE, Stage.ON_HOLD, Stage.CLOSED])}
+PRIVATE_EVENTS = frozenset({"ClarificationAsked", "ClarificationAnswered"})
+
+SortKey = Literal["number", "stage", "category", "target", "support", "deadline"]
+SORT_KEYS: tuple[SortKey, ...] = ("number", "stage", "category", "target", "support", "deadline")
+
+
+def may_see_clarifications(who: Principal, view: RequestView) -> bool:
+    if who.role in (Role.SECRETARIAT, Role.AUDITOR):
+        return True
+    return who.role is Role.MEMBER and who.company == view.proposer
+
+
+# --- the register --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterQuery:
+    meeting: int | None = None
+    stage: Stage | None = None
+    category: Category | None = None
+    target: str = ""
+    q: str = ""
+    sort: SortKey = "number"
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> RegisterQuery:
+        """Lenient: a value the page does not know is ignored, never an error page."""
+
+        def pick(name: str) -> str:
+            return params.get(name, "").strip()
+
+        meeting = pick("meeting")
+        stage, category, sort = pick("stage"), pick("category"), pick("sort")
+        return cls(
+            meeting=int(meeting) if meeting.isdigit() and len(meeting) < 10 else None,
+            stage=Stage(stage) if stage in Stage._value2member_map_ else None,
+            category=Category(category) if category in Category._value2member_map_ else None,
+            target=pick("target")[:500],
+            q=pick("q")[:500],
+            sort=next((k for k in SORT_KEYS if k == sort), "number"),
+            descending=pick("order") == "desc",
+        )
+
+    def admits(self, view: RequestView) -> bool:
+        if self.stage is not None and view.stage is not self.stage:
+            return False
+        if self.category is not None and view.category is not self.category:
+            return False
+        if self.target and self.target.casefold() not in view.target.casefold():
+            return False
+        if self.q:
+            needle = self.q.casefold()
+            texts = [view.target, view.body, *(n.text for n in view.notes)]
+            texts += [a.text for a in view.answers]
+            return any(needle in text.casefold() for text in texts)
+        return True
+
+
+@dataclass(frozen=True)
+class RegisterLine:
+    row: RegisterRow  # the six columns of 資料2
+    view: RequestView
+    deadline: datetime | None
+
+
+@dataclass(frozen=True)
+class MeetingInfo:
+    number: int
+    held_at: datetime
+    placeholder: bool
+    publications: int
+
+
+@dataclass(frozen=True)
+class RegisterPage:
+    cutoff: Cutoff
+    lines: list[RegisterLine]
+    total: int
+    meetings: list[MeetingInfo]
+    #: what "time left" is measured from: now, or the replayed meeting's cutoff
+    reference: datetime
+
+
+def meetings(store: RingiStore) -> list[MeetingInfo]:
+    found = []
+    for number in store.meetings():
+        meeting = store.meeting(number)
+        found.append(
+            MeetingInfo(
+                number=number,
+                held_at=meeting.held_at,
+                placeholder=meeting.date_is_placeholder,
+                publications=len(meeting.publications),
+            )
+        )
+    return found
+
+
+def register_page(store: RingiStore, query: RegisterQuery, now: datetime) -> RegisterPage:
+    known = meetings(store)
+    numbers = {m.number for m in known}
+    meeting = query.meeting if query.meeting in numbers else None
+    cutoff = meeting_cutoff(store, meeting) if meeting is not None else moment_cutoff(store, now)
+    views = replay(store, cutoff).rows()
+    lines = [
+        RegisterLine(row=row_of(v), view=v, deadline=v.current_deadline)
+        for v in views
+        if query.admits(v)
+    ]
+    lines.sort(key=_sort_key(query.sort), reverse=query.descending)
+    reference = cutoff.at if meeting is not None else now
+    return RegisterPage(
+        cutoff=cutoff, lines=lines, total=len(views), meetings=known, reference=reference
+    )
+
+
+def _sort_key(key: SortKey) -> Any:
+    far = datetime.max.replace(tzinfo=None)
+
+    def deadline(line: RegisterLine) -> tuple[bool, datetime, int]:
+        d = line.deadline
+        return (d is None, d.replace(tzinfo=None) if d is not None else far, line.row.number)
+
+    keys: dict[SortKey, Any] = {
+        "number": lambda line: line.row.number,
+        "stage": lambda line: (STAGE_ORDER[line.row.stage], line.row.number),
+        "category": lambda line: (line.row.category.value, line.row.number),
+        "target": lambda line: (line.row.target.casefold(), line.row.number),
+        "support": lambda line: (
+            line.row.support if line.row.support is not None else -1,
+            line.row.number,
+        ),
+        "deadline": deadline,
+    }
+    return keys[key]
+
+
+# --- one request ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    stage: Stage
+    state: Literal["done", "current", "todo"]
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    entry: TimelineEntry
+    who: Actor | None
+    #: what the event says, as short ``name: value`` lines; None when private
+    details: list[tuple[str, str]] | None
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    detail: RequestDetail
+    steps: list[Step]
+    #: the stage branched to off the main line (on hold, closed), if any
+    branch: Stage | None
+    timeline: list[TimelineLine]
+    private_visible: bool
+
+    @property
+    def view(self) -> RequestView:
+        return self.detail.request
+
+
+def request_page(store: RingiStore, number: int, who: Principal) -> RequestPage:
+    """No.``number`` as the API's ``GET /v1/requests/{number}`` reads it, less what
+    ``who`` may not see."""
+    detail = RequestDetail.read(store.view(number), store.timeline(number))
+    view = detail.request
+    private_visible = may_see_clarifications(who, view)
+    if not private_visible:
+        # not even in the model handed to the template: nothing to leak by mistake
+        view = view.model_copy(update={"clarifications": []})
+        detail = detail.model_copy(update={"request": view})
+    timeline = [
+        TimelineLine(
+            entry=entry,
+            who=Actor.model_validate(entry.actor) if entry.actor else None,
+            details=None
+            if entry.event in PRIVATE_EVENTS and not private_visible
+            else _details(entry.details),
+        )
+        for entry in detail.timeline
+    ]
+    # the page reads the timeline from ``timeline`` above, redacted; the raw one goes
+    detail = detail.model_copy(update={"timeline": []})
+    steps, branch = lifecycle_steps(view)
+    return RequestPage(
+        detail=detail,
+        steps=steps,
+        branch=branch,
+        timeline=timeline,
+        private_visible=private_visible,
+    )
+
+
+def lifecycle_steps(view: RequestView) -> tuple[list[Step], Stage | None]:
+    """The main line with each stage done, current or still to come. A held
+    request is current at the stage it left; a closed one shows how far it got."""
+    reached = {
+        Stage.FILED: True,
+        Stage.GATHERING_SUPPORT: view.support_deadline is not None
+        or view.threshold_met_at is not None
+        or bool(view.endorsements),
+        Stage.HEARING: view.hearing_opened_at is not None,
+        Stage.COST_EVALUATION: bool(view.evaluations),
+        Stage.OBJECTION_WINDOW: bool(view.objection_windows),
+        Stage.IMPLEMENTATION: view.approved_at is not None
+        or any(w.ended and not w.objections for w in view.objection_windows),
+        Stage.RELEASED: view.stage is Stage.RELEASED,
+    }
+    if view.stage in MAIN_LINE:
+        current, branch = view.stage, None
+    elif view.stage is Stage.ON_HOLD:
+        current, branch = view.held_from or Stage.FILED, Stage.ON_HOLD
+    else:
+        current = max((s for s in MAIN_LINE if reached[s]), key=MAIN_LINE.index)
+        branch = view.stage
+    at = MAIN_LINE.index(current)
+    steps = [
+        Step(s, "done" if i < at else "current" if i == at and branch is None else "todo")
+        for i, s in enumerate(MAIN_LINE)
+    ]
+    if branch is not None:  # the stage it stopped at is reached, not current
+        steps[at] = Step(current, "done")
+    return steps, branch
+
+
+def _details(details: dict[str, Any]) -> list[tuple[str, str]]:
+    shown = []
+    for name, value in details.items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        if isinstance(value, dict | list):
+            text = json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
+        else:
+            text = value.isoformat() if isinstance(value, datetime) else str(value)
+        shown.append((name, text if len(text) <= 400 else text[:399] + "…"))
+    return shown
+
+
+# --- the audit page ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    meetings: list[MeetingInfo]
+    diffs: list[RegisterDiff]
+    report: Report
+    charts: str | None  # trusted SVG markup from ringi.web.charts, when it exists
+
+
+def audit_page(store: RingiStore, lang: str) -> AuditPage:
+    known = meetings(store)
+    numbers = [m.number for m in known]
+    replays = replay_many(store, [meeting_cutoff(store, n) for n in numbers])
+    diffs = [
+        diff_views(before.views, after.views, a, b)
+        for (a, before), (b, after) in zip(
+            zip(numbers, replays, strict=True),
+            zip(numbers[1:], replays[1:], strict=True),
+            strict=False,
+        )
+    ]
+    return AuditPage(meetings=known, diffs=diffs, report=verify(store), charts=_charts(store, lang))
+
+
+def _charts(store: RingiStore, lang: str) -> str | None:
+    """The charts of ``ringi.web.charts`` (another module's work) when it is installed."""
+    if importlib.util.find_spec(f"{__package__}.charts") is None:
+        return None
+    module = importlib.import_module(f"{__package__}.charts")
+    svg = module.charts_svg(store, lang)
+    return svg if isinstance(svg, str) else None

@@ -1,0 +1,417 @@
+"""The pages and their form posts.
+
+Every page but the sign-in form needs a signed-in token, checked again on each
+load; every post carries the session's form token (``csrf``) and, when the
+browser sends one, an ``Origin`` (or ``Referer``) of this site. A post is
+carried out exactly as the API carries out the same call (``carry_out``, the
+workflow's validator, the token's user recorded as the actor); a refusal comes
+back as the page with the validator's reason, status 409.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from markupsafe import Markup
+from pydantic import ValidationError
+from temporalio.service import RPCError
+
+from ..api.context import ApiContext, Write, carry_out
+from ..api.idempotency import command_id as keyed_command_id
+from ..api.limits import RateLimiter
+from ..api.models import FileBody
+from ..api.tokens import Principal, Unauthenticated
+from ..domain import commands as c
+from ..domain.errors import DomainError, NotAllowed, NotFound
+from ..domain.vocabulary import Category, Role, Stage
+from . import actions as a
+from . import reads
+from .i18n import DEFAULT_LANG, parse_lang
+from .session import CSRF_FIELD, Session, Sessions, csrf_ok, find_token, same_origin
+from .templating import LANG_COOKIE, PageState, render
+
+log = structlog.get_logger("ringi.web")
+
+#: a form's one-time key: the same form sent twice is carried out once
+KEY_FIELD = "key"
+_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class Answer(Exception):
+    """A finished response raised from deep in a handler (a refusal, a redirect)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
+
+
+class Web:
+    """The pages' shared parts: the API's context and the session cookies."""
+
+    def __init__(self, ctx: ApiContext, sessions: Sessions) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
+
+    # --- who is asking ------------------------------------------------------------------
+
+    async def state(self, request: Request) -> tuple[PageState, Session | None]:
+        session = self.sessions.read(request)
+        principal = await self.ctx.in_thread(self.sessions.principal, self.ctx.ringi.store, session)
+        from_query = parse_lang(request.query_params.get("lang"))
+        lang = from_query or parse_lang(request.cookies.get(LANG_COOKIE)) or DEFAULT_LANG
+        state = PageState(
+            lang=lang,
+            lang_from_query=from_query is not None,
+            principal=principal,
+            csrf=session.csrf if session is not None else "",
+        )
+        return state, session
+
+    async def signed_in(self, request: Request) -> tuple[PageState, Principal]:
+        """The page's state for a signed-in caller; otherwise off to the sign-in form
+        (with a word if the session was good and its token no longer is)."""
+        state, session = await self.state(request)
+        if state.principal is None:
+            expired = session is not None and session.token_id is not None
+            target = "/web/signin" + ("?expired=1" if expired else "")
+            if request.method == "GET":
+                target += ("&" if expired else "?") + "next=" + quote(_local(request), safe="")
+            response = RedirectResponse(target, status_code=303)
+            if expired:
+                Sessions.clear(response)
+            raise Answer(response)
+        self._limit(request, state, state.principal)
+        return state, state.principal
+
+    async def posted(self, request: Request) -> tuple[PageState, Principal, dict[str, str]]:
+        """A signed-in form post with a good form token, from this site."""
+        state, session = await self.state(request)
+        form = await _form(request)
+        if not csrf_ok(session, form.get(CSRF_FIELD)):
+            raise Answer(self.error(request, state, 403, state.t("error.csrf")))
+        if not same_origin(request):
+            raise Answer(self.error(request, state, 403, state.t("error.origin")))
+        state, principal = await self.signed_in(request)
+        return state, principal, form
+
+    def _limit(self, request: Request, state: PageState, who: Principal) -> None:
+        wait = self.ctx.limiter.take(who.token_id)
+        if wait:
+            seconds = RateLimiter.retry_after(wait)
+            response = self.error(request, state, 429, state.t("error.rate", seconds=seconds))
+            response.headers["Retry-After"] = seconds
+            raise Answer(response)
+
+    def error(self, request: Request, state: PageState, status: int, message: str) -> Response:
+        return render(request, state, "error.html.j2", status=status, message=message)
+
+
+def build_router(web: Web) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    ctx = web.ctx
+    store = ctx.ringi.store
+
+    @router.get("/")
+    async def root() -> Response:
+        return RedirectResponse("/web/", status_code=307)
+
+    @router.get("/web")
+    @router.get("/web/")
+    async def home() -> Response:
+        return RedirectResponse("/web/register", status_code=303)
+
+    # --- signing in and out ---------------------------------------------------------------
+
+    @router.get("/web/signin")
+    async def signin_form(request: Request) -> Response:
+        state, session = await web.state(request)
+        session = session or Session.anonymous()
+        state.csrf = session.csrf
+        notice = "signin.expired" if request.query_params.get("expired") else None
+        if request.query_params.get("out"):
+            notice = "signin.signed_out"
+        response = render(
+            request,
+            state,
+            "signin.html.j2",
+            next=_safe_next(request.query_params.get("next")),
+            notice=notice,
+        )
+        web.sessions.write(response, request, session)
+        return response
+
+    @router.post("/web/signin")
+    async def signin(request: Request) -> Response:
+        state, session = await web.state(request)
+        form = await _form(request)
+        if not csrf_ok(session, form.get(CSRF_FIELD)):
+            return web.error(request, state, 403, state.t("error.csrf"))
+        if not same_origin(request):
+            return web.error(request, state, 403, state.t("error.origin"))
+        presented = form.get("token", "").strip()
+        try:
+            who = await ctx.in_thread(ctx.tokens.authenticate, presented)
+            token = await ctx.in_thread(find_token, store, who.token_id)
+            assert token is not None
+        except Unauthenticated as refused:
+            message = state.t("signin.bad", reason=str(refused))
+            return render(
+                request,
+                state,
+                "signin.html.j2",
+                status=401,
+                next=_safe_next(form.get("next")),
+                notice=None,
+                error=message,
+            )
+        response = RedirectResponse(_safe_next(form.get("next")) or "/web/register", 303)
+        web.sessions.write(response, request, web.sessions.signed_in(token))
+        log.info("web sign-in", token_id=who.token_id, role=who.role.value)
+        return response
+
+    @router.post("/web/signout")
+    async def signout(request: Request) -> Response:
+        state, session = await web.state(request)
+        form = await _form(request)
+        if not csrf_ok(session, form.get(CSRF_FIELD)) or not same_origin(request):
+            return web.error(request, state, 403, state.t("error.csrf"))
+        response = RedirectResponse("/web/signin?out=1", status_code=303)
+        Sessions.clear(response)
+        return response
+
+    # --- the register ---------------------------------------------------------------------
+
+    @router.get("/web/register")
+    async def register(request: Request) -> Response:
+        state, _ = await web.signed_in(request)
+        query = reads.RegisterQuery.parse(request.query_params)
+        now = datetime.now(tz=UTC)
+        page = await ctx.in_thread(reads.register_page, store, query, now)
+        return render(
+            request,
+            state,
+            "register.html.j2",
+            page=page,
+            query=query,
+            params=dict(request.query_params),
+            sort_keys=reads.SORT_KEYS,
+            stages=list(Stage),
+            categories=list(Category),
+        )
+
+    # --- one request ----------------------------------------------------------------------
+
+    async def request_response(
+        request: Request,
+        state: PageState,
+        who: Principal,
+        number: int,
+        *,
+        status: int = 200,
+        refusal: str | None = None,
+        failed: str | None = None,
+        errors: dict[str, tuple[str, dict[str, object]]] | None = None,
+        values: dict[str, str] | None = None,
+    ) -> Response:
+        try:
+            page = await ctx.in_thread(reads.request_page, store, number, who)
+        except NotFound as missing:
+            return web.error(request, state, 404, state.t("error.not_found", reason=str(missing)))
+        now = datetime.now(tz=UTC)
+        offered = a.available(page.view, who.actor(), now)
+        known = await ctx.in_thread(reads.meetings, store)
+        done = request.query_params.get("done")
+        return render(
+            request,
+            state,
+            "request.html.j2",
+            status=status,
+            page=page,
+            view=page.view,
+            actions=offered,
+            meetings=known,
+            close_reasons=a.CHOOSABLE_CLOSE_REASONS,
+            refusal=refusal,
+            failed=failed,
+            errors=errors or {},
+            values=values or {},
+            done=done if done in a.BY_SLUG else None,
+        )
+
+    @router.get("/web/requests/{number}")
+    async def show(request: Request, number: str) -> Response:
+        state, who = await web.signed_in(request)
+        n = _number(number)
+        if n is None:
+            return web.error(request, state, 404, state.t("error.not_found", reason=number))
+        return await request_response(request, state, who, n)
+
+    @router.post("/web/requests/{number}/{slug}")
+    async def act(request: Request, number: str, slug: str) -> Response:
+        state, who, form = await web.posted(request)
+        t = state.t
+        action = a.BY_SLUG.get(slug)
+        found = _number(number)
+        if action is None or found is None:
+            return web.error(request, state, 404, t("error.not_found", reason=request.url.path))
+        if who.role is not action.role:
+            message = t("error.forbidden_role", roles=t.role(action.role), role=t.role(who.role))
+            return web.error(request, state, 403, message)
+        n = found
+        try:
+            view = await ctx.in_thread(store.view, n)
+        except NotFound as missing:
+            return web.error(request, state, 404, t("error.not_found", reason=str(missing)))
+
+        async def again(status: int, **why: Any) -> Response:
+            return await request_response(
+                request, state, who, n, status=status, failed=slug, values=form, **why
+            )
+
+        try:
+            body = a.parse(action, form)
+            meetings = await ctx.in_thread(store.meetings)
+            base = a.base_of(who.actor(), _command_id(who, form))
+            command = action.build(body, base, a.Context(view=view, meetings=meetings))
+            await carry_out(ctx, n, command)
+        except a.FormErrors as invalid:
+            return await again(422, errors=invalid.fields)
+        except ValidationError as invalid:  # the command refused what the body let through
+            detail = "; ".join(str(e["msg"]) for e in invalid.errors())
+            name = action.fields[0].name if action.fields else "form"
+            errors = {name: ("form.err.invalid", {"detail": detail})}
+            return await again(422, errors=errors)
+        except NotAllowed as refused:
+            return web.error(request, state, 403, t("error.forbidden", reason=str(refused)))
+        except NotFound as missing:
+            return web.error(request, state, 404, t("error.not_found", reason=str(missing)))
+        except DomainError as refused:
+            return await again(409, refusal=str(refused))
+        except (TimeoutError, RPCError):
+            log.warning("web action unavailable", number=n, action=slug)
+            return web.error(request, state, 503, t("error.unavailable"))
+        return RedirectResponse(f"/web/requests/{n}?done={slug}", status_code=303)
+
+    # --- filing ---------------------------------------------------------------------------
+
+    @router.get("/web/file")
+    async def file_form(request: Request) -> Response:
+        state, who = await web.signed_in(request)
+        if who.role is not Role.MEMBER:
+            return web.error(request, state, 403, state.t("file.members_only"))
+        return render(request, state, "file.html.j2", errors={}, values={}, categories=Category)
+
+    @router.post("/web/file")
+    async def file(request: Request) -> Response:
+        state, who, form = await web.posted(request)
+        if who.role is not Role.MEMBER:
+            return web.error(request, state, 403, state.t("file.members_only"))
+        fields = ("category", "target", "body")
+        raw = {name: form.get(name, "").strip() for name in fields}
+        raw = {name: value for name, value in raw.items() if value}
+        try:
+            body = FileBody.model_validate(raw)
+        except ValidationError as invalid:
+            errors: dict[str, tuple[str, dict[str, object]]] = {}
+            for error in invalid.errors():
+                name = str(error["loc"][0]) if error["loc"] else "body"
+                errors.setdefault(name, a.message_of(error))
+            return render(
+                request,
+                state,
+                "file.html.j2",
+                status=422,
+                errors=errors,
+                values=form,
+                categories=Category,
+            )
+        cid = _command_id(who, form)
+        write = Write(ctx, who, request, None, None)
+        try:
+            view = await write.file(
+                lambda base: c.FileRequest(
+                    **{**base, "command_id": cid},
+                    category=body.category,
+                    target=body.target,
+                    body=body.body,
+                )
+            )
+        except NotAllowed as refused:
+            return web.error(request, state, 403, state.t("error.forbidden", reason=str(refused)))
+        except DomainError as refused:
+            return render(
+                request,
+                state,
+                "file.html.j2",
+                status=409,
+                errors={},
+                values=form,
+                categories=Category,
+                refusal=str(refused),
+            )
+        except (TimeoutError, RPCError):
+            return web.error(request, state, 503, state.t("error.unavailable"))
+        return RedirectResponse(f"/web/requests/{view.number}", status_code=303)
+
+    # --- the audit page -------------------------------------------------------------------
+
+    @router.get("/web/audit")
+    async def audit(request: Request) -> Response:
+        state, who = await web.signed_in(request)
+        if who.role not in (Role.AUDITOR, Role.SECRETARIAT):
+            return web.error(request, state, 403, state.t("audit.roles_only"))
+        page = await ctx.in_thread(reads.audit_page, store, state.lang)
+        # the chart module's SVG is its own markup, built from the store, not from input
+        charts = Markup(page.charts) if page.charts is not None else None
+        return render(request, state, "audit.html.j2", page=page, charts=charts)
+
+    @router.get("/web/{rest:path}")
+    async def unknown(request: Request, rest: str) -> Response:
+        state, _ = await web.signed_in(request)
+        return web.error(request, state, 404, state.t("error.not_found", reason=request.url.path))
+
+    return router
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The posted form's text fields (a file upload is no field of ours)."""
+    try:
+        form = await request.form()
+    except Exception:  # not a form at all: nothing in it, so the form token is missing
+        return {}
+    return {name: value for name, value in form.multi_items() if isinstance(value, str)}
+
+
+def _command_id(who: Principal, form: dict[str, str]) -> str:
+    """The command id of a form post: from its one-time key, scoped to the token,
+    so the same form sent twice (a double click, a reload) is carried out once."""
+    key = form.get(KEY_FIELD, "")
+    if _KEY.fullmatch(key):
+        return keyed_command_id(who.token_id, f"web:{key}")
+    return c.new_command_id()
+
+
+def _number(text: str) -> int | None:
+    """A request's No. from a path (an HTML page for anything else, not the API's 422)."""
+    return int(text) if text.isdigit() and len(text) <= 10 and int(text) >= 1 else None
+
+
+def _local(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path of these pages: never another site (an open redirect)."""
+    if target and target.startswith("/web/") and not target.startswith("//"):
+        return target
+    return None

@@ -1,0 +1,549 @@
+"""The web pages end to end: the API's app around a real Ringi (time-skipping
+Temporal server, a worker, a SQLite event store), driven through httpx as a
+browser without JavaScript would: sign in with a token, read the register and
+a request, post the forms.
+
+What must hold: tokens and roles as in the API (a revoked token stops at the
+next page); every post needs the session's form token; a member is offered
+and allowed only a member's actions; a refusal is shown with the validator's
+reason and writes nothing; a clarification thread is never shown to another
+member; both languages; every input labelled.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from ringi.api.tokens import TokenRegistry
+from ringi.domain.vocabulary import Actor, Stage
+from ringi.register.publish import publish
+from ringi.service import Ringi
+from ringi.web import i18n
+from ringi.web.settings import SECRET_FILE
+from tests.api_harness import Api, serving
+from tests.helpers import event_names, events
+from tests.web_harness import Element, actions, browser, parse, text
+
+
+@pytest.fixture
+async def api(ringi: Ringi) -> AsyncIterator[Api]:
+    async with serving(ringi) as api:
+        yield api
+
+
+def log_position(api: Api) -> int:
+    return api.store.recorder.max_notification_id() or 0
+
+
+async def post_api(api: Api, who: str, path: str, body: Any = None) -> dict[str, Any]:
+    response = await api.call(who, "POST", path, body)
+    assert response.status_code in (200, 201), response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+# --- signing in -----------------------------------------------------------------------------
+
+
+async def test_sign_in_with_a_good_a_bad_and_a_revoked_token(api: Api) -> None:
+    async with browser(api) as b:
+        # not signed in: off to the sign-in form, which says where to come back to
+        first = await b.get("/web/register?stage=hearing")
+        assert first.status_code == 303
+        assert first.headers["location"].startswith("/web/signin?next=")
+
+        form = await b.page("/web/signin")
+        token_input = form.one("input", name="token")
+        assert form.one("label", for_=token_input.attrs["id"]).text.strip() == "トークン"
+        form.one("button", data_testid="signin")
+
+        bad = await b.post("/web/signin", {"token": "ringi_0123456789abcdef_wrong"})
+        assert bad.status_code == 401
+        assert "このトークンではサインインできません" in text(
+            parse(bad.text).one(data_testid="signin-error")
+        )
+
+        good = await b.post(
+            "/web/signin", {"token": api.tokens["A社"], "next": "/web/register?stage=hearing"}
+        )
+        assert good.status_code == 303
+        assert good.headers["location"] == "/web/register?stage=hearing"
+        cookie = good.headers["set-cookie"]
+        flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+        assert {"httponly", "samesite=lax", "path=/web"} <= flags
+        assert "secure" not in flags  # plain http here; https would add it
+        # the cookie holds the token's id, never the token or its secret
+        value = cookie.split(";")[0].split("=", 1)[1].strip('"')
+        # anyone can read a signed cookie's payload (it is signed, not encrypted)
+        session = URLSafeTimedSerializer("any").load_payload(value.rsplit(".", 2)[0].encode())
+        secret = api.tokens["A社"].rsplit("_", 1)[1]
+        assert set(session) == {"csrf", "tid", "bind"}
+        assert secret not in value and secret not in json.dumps(session)
+
+        page = await b.page("/web/register")
+        assert "A社" in text(page.one(data_testid="who"))
+
+        # revoked: the very next page sends the browser back to sign in
+        token_id = session["tid"]
+        TokenRegistry(api.store).revoke(token_id, reason="leaked")
+        after = await b.get("/web/register")
+        assert after.status_code == 303
+        assert after.headers["location"].startswith("/web/signin?expired=1")
+        notice = await b.page(after.headers["location"])
+        assert "失効" in text(notice.one(data_testid="notice"))
+        again = await b.post("/web/signin", {"token": api.tokens["A社"]})
+        assert again.status_code == 401
+
+
+async def test_a_tampered_cookie_is_no_session_and_the_secret_is_kept_private(
+    api: Api, ringi: Ringi
+) -> None:
+    path = ringi.settings.data_dir / SECRET_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    async with browser(api, "B社") as b:
+        cookie = b.client.cookies.get("ringi_session")
+        assert cookie
+        b.client.cookies.set("ringi_session", cookie[:-2] + "xx", domain="ringi.test", path="/web")
+        assert (await b.get("/web/register")).status_code == 303
+
+
+async def test_sign_out_needs_the_form_token_and_ends_the_session(api: Api) -> None:
+    async with browser(api, "B社") as b:
+        assert (await b.post("/web/signout", csrf="")).status_code == 403
+        assert (await b.get("/web/register")).status_code == 200
+        out = await b.post("/web/signout")
+        assert out.status_code == 303
+        assert (await b.get("/web/register")).status_code == 303
+
+
+async def test_the_root_leads_to_the_pages(api: Api) -> None:
+    async with browser(api) as b:
+        root = await b.get("/")
+        assert root.status_code == 307 and root.headers["location"] == "/web/"
+        assert (await b.get("/web/")).headers["location"] == "/web/register"
+        css = await b.get("/web/static/ringi.css")
+        assert css.status_code == 200 and ":focus-visible" in css.text
+
+
+# --- CSRF and roles ---------------------------------------------------------------------------
+
+
+async def test_a_post_without_the_form_token_is_refused_and_writes_nothing(api: Api) -> None:
+    n = await api.file("A社")
+    async with browser(api, "B社") as b:
+        before = log_position(api)
+        for forged in ("", "not-the-token"):
+            response = await b.post(f"/web/requests/{n}/endorse", csrf=forged)
+            assert response.status_code == 403
+            assert "CSRF" in text(parse(response.text).one(data_testid="error"))
+        # the right token, but sent from another site
+        foreign = await b.post(
+            f"/web/requests/{n}/endorse", headers={"Origin": "https://evil.example"}
+        )
+        assert foreign.status_code == 403
+        referred = await b.post(
+            f"/web/requests/{n}/endorse", headers={"Referer": "https://evil.example/x"}
+        )
+        assert referred.status_code == 403
+        assert log_position(api) == before
+        assert "Endorsed" not in event_names(api.store, n)
+
+        # with it: carried out as the token's user, like the API would
+        done = await b.post(f"/web/requests/{n}/endorse", headers={"Origin": "http://ringi.test"})
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/web/requests/{n}?done=endorse"
+        (endorsed,) = events(api.store, n, "Endorsed")
+        assert endorsed.actor is not None
+        assert endorsed.actor["company"] == "B社"
+        assert endorsed.actor["user"].startswith("B社#")
+
+
+async def test_the_sign_in_form_is_protected_too(api: Api) -> None:
+    async with browser(api) as b:
+        await b.get("/web/signin")
+        response = await b.post("/web/signin", {"token": api.tokens["A社"]}, csrf="")
+        assert response.status_code == 403
+
+
+async def test_each_role_is_offered_its_own_actions_only(api: Api) -> None:
+    n = await api.file("A社")
+    async with (
+        browser(api, "A社") as proposer,
+        browser(api, "B社") as other,
+        browser(api, "secretariat") as desk,
+        browser(api, "auditor") as auditor,
+    ):
+        assert actions(await other.page(f"/web/requests/{n}")) == {"endorse"}
+        assert actions(await proposer.page(f"/web/requests/{n}")) == {"notes", "withdraw"}
+        offered = actions(await desk.page(f"/web/requests/{n}"))
+        assert {"answers", "hold", "close", "ask-clarification", "extend-deadline"} <= offered
+        assert not offered & {"endorse", "notes", "withdraw", "open-hearing", "approve"}
+        assert actions(await auditor.page(f"/web/requests/{n}")) == set()
+
+        # endorsed: B社 may now withdraw its endorsement instead
+        await other.post(f"/web/requests/{n}/endorse")
+        assert actions(await other.page(f"/web/requests/{n}")) == {"unendorse"}
+
+        # a member forcing a secretariat action: 403 and nothing written
+        before = log_position(api)
+        forced = await other.post(f"/web/requests/{n}/hold", {"reason": "x"})
+        assert forced.status_code == 403
+        assert "事務局" in text(parse(forced.text).one(data_testid="error"))
+        # a member acting on another company's request where only the proposer may
+        foreign = await other.post(f"/web/requests/{n}/notes", {"text": "割り込み"})
+        assert foreign.status_code == 403
+        assert "only the proposer (A社)" in foreign.text
+        # the auditor changes nothing
+        assert (await auditor.post(f"/web/requests/{n}/answers", {"text": "x"})).status_code == 403
+        assert log_position(api) == before
+
+
+async def test_a_refusal_is_shown_with_the_validators_reason_and_writes_nothing(
+    api: Api,
+) -> None:
+    n = await api.file("A社")
+    async with browser(api, "B社") as b, browser(api, "secretariat") as desk:
+        assert (await b.post(f"/web/requests/{n}/endorse")).status_code == 303
+        before = log_position(api)
+        again = await b.post(f"/web/requests/{n}/endorse")  # a stale page, say
+        assert again.status_code == 409
+        refusal = text(parse(again.text).one(data_testid="refusal"))
+        assert f"B社 already endorses No.{n}; an endorsement counts once" in refusal
+        assert "ライフサイクルの規則により受け付けられませんでした" in refusal
+        assert log_position(api) == before
+
+        # a value the rules refuse: a deadline earlier than the one running
+        view = api.store.view(n)
+        assert view.support_deadline is not None
+        earlier = (view.support_deadline - timedelta(days=10)).date().isoformat()
+        refused = await desk.post(f"/web/requests/{n}/extend-deadline", {"deadline": earlier})
+        assert refused.status_code == 409
+        page = parse(refused.text)
+        assert "is not later than the current one" in text(page.one(data_testid="refusal"))
+        assert log_position(api) == before
+
+        # and one the form itself refuses: 422, the error next to the field
+        invalid = await desk.post(f"/web/requests/{n}/hold", {"reason": "  "})
+        assert invalid.status_code == 422
+        page = parse(invalid.text)
+        error = page.one(data_testid="field-error", data_field="reason")
+        assert text(error) == "入力してください。"
+        field = page.one("textarea", id="hold-reason")
+        assert field.attrs["aria-describedby"] == error.attrs["id"]
+        assert log_position(api) == before
+
+        # the same form sent twice (a double click) is carried out once
+        key = {"key": "double-click-key-0001"}
+        first = await desk.post(f"/web/requests/{n}/answers", {"text": "検討します", **key})
+        second = await desk.post(f"/web/requests/{n}/answers", {"text": "検討します", **key})
+        assert first.status_code == second.status_code == 303
+        assert len(events(api.store, n, "AnswerRecorded")) == 1
+
+
+# --- filing ---------------------------------------------------------------------------------
+
+
+async def test_the_filing_form_validates_on_both_sides(api: Api) -> None:
+    async with browser(api, "C社") as b:
+        form = await b.page("/web/file")
+        target = form.one("input", name="target")
+        assert "required" in target.attrs and target.attrs["maxlength"] == "500"
+        assert "required" in form.one("textarea", name="body").attrs
+
+        numbers = api.store.numbers()
+        bad = await b.post("/web/file", {"category": "要望", "target": "", "body": "x" * 20_001})
+        assert bad.status_code == 422
+        page = parse(bad.text)
+        assert (
+            text(page.one(data_testid="field-error", data_field="target")) == "入力してください。"
+        )
+        assert "20000" in text(page.one(data_testid="field-error", data_field="body"))
+        assert page.one("textarea", name="body").attrs["aria-invalid"] == "true"
+        unknown = await b.post("/web/file", {"category": "苦情", "target": "画面", "body": "x"})
+        assert unknown.status_code == 422
+        assert parse(unknown.text).one(data_testid="field-error", data_field="category")
+        assert api.store.numbers() == numbers
+
+        filed = await b.post(
+            "/web/file", {"category": "質問", "target": "API", "body": "上限件数は？"}
+        )
+        assert filed.status_code == 303
+        number = int(filed.headers["location"].rsplit("/", 1)[1])
+        view = api.store.view(number)
+        assert (view.proposer, view.category.value, view.body) == ("C社", "質問", "上限件数は？")
+        page = await b.page(filed.headers["location"])
+        assert page.one(data_testid="stage").attrs["data-stage"] == Stage.FILED.value
+
+    async with browser(api, "secretariat") as desk:
+        assert (await desk.get("/web/file")).status_code == 403
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+async def test_the_register_filters_sorts_and_replays_a_past_meeting(api: Api) -> None:
+    one = await api.file("A社", target="使用量情報照会", body="パスワード発行を一括で")
+    two = await api.file("B社", target="設備情報検索", body="高圧の検索")
+    three = await api.file("C社", category="意見", target="API", body="レスポンスを速く")
+    await post_api(api, "secretariat", "/v1/meetings", {"number": 1})
+    publish(api.store, 1, actor=Actor.secretariat("desk"))  # fixes what meeting 1 said
+    # after the meeting: No.1 gains support, No.2 is closed
+    await post_api(api, "C社", f"/v1/requests/{one}/endorse")
+    await post_api(api, "D社", f"/v1/requests/{one}/endorse")
+    await post_api(api, "secretariat", f"/v1/requests/{two}/close", {"reason": "out_of_scope"})
+
+    def rows(page: Element) -> dict[int, Element]:
+        table = page.one("table", data_testid="register")
+        return {int(tr.attrs["data-number"]): tr for tr in table.find("tr", data_number=...)}
+
+    async with browser(api, "E社") as b:
+        now = rows(await b.page("/web/register"))
+        assert set(now) == {one, two, three}  # No.2 closed since the last meeting: still shown
+        assert text(now[one].one(data_testid="support")) == "3"
+        assert text(now[two].one(data_testid="support")) == "クローズ"
+        assert "残り" in text(now[one].one(data_testid="deadline"))
+
+        assert set(rows(await b.page("/web/register?stage=gathering_support"))) == {one}
+        assert set(rows(await b.page("/web/register?category=意見"))) == {three}
+        assert set(rows(await b.page("/web/register?target=検索"))) == {two}
+        assert set(rows(await b.page("/web/register?q=パスワード"))) == {one}
+        by_support = await b.page("/web/register?sort=support&order=desc")
+        assert next(iter(rows(by_support))) == one
+        assert list(rows(await b.page("/web/register?sort=number&order=desc"))) == [
+            three,
+            two,
+            one,
+        ]
+        # nonsense in the query is ignored, not an error
+        assert set(rows(await b.page("/web/register?stage=nope&sort=drop&meeting=x"))) == {
+            one,
+            two,
+            three,
+        }
+
+        # the switch to meeting 1: the register as it was then, from the events
+        page = await b.page("/web/register")
+        select = page.one("select", name="meeting")
+        assert [o.attrs["value"] for o in select.find("option")] == ["", "1"]
+        then_page = await b.page("/web/register?meeting=1")
+        assert then_page.one(data_testid="replay-note")
+        then = rows(then_page)
+        assert set(then) == {one, two, three}
+        assert text(then[one].one(data_testid="support")) == "1"
+        assert text(then[two].one(data_testid="support")) == "1"
+        assert then[two].attrs["data-stage"] == Stage.GATHERING_SUPPORT.value
+
+
+async def test_a_request_page_shows_its_life_and_the_cost_table(api: Api) -> None:
+    n = await api.file("A社")
+    for company in ("B社", "C社", "D社", "E社"):  # the threshold of 5: the hearing opens
+        await post_api(api, company, f"/v1/requests/{n}/endorse")
+    await post_api(api, "secretariat", "/v1/meetings", {"number": 33})
+    await post_api(api, "A社", f"/v1/requests/{n}/notes", {"text": "複数地点まとめて"})
+    async with browser(api, "secretariat") as desk:
+        page = await desk.page(f"/web/requests/{n}")
+        assert page.one(data_testid="stage").attrs["data-stage"] == Stage.HEARING.value
+        steps = page.one(data_testid="lifecycle").find("li")
+        assert [s.attrs["class"] for s in steps][:4] == [
+            "step done",
+            "step done",
+            "step current",
+            "step todo",
+        ]
+        endorsers = page.one(data_testid="endorsers")
+        assert [li.attrs["data-company"] for li in endorsers.find("li")] == [
+            "B社",
+            "C社",
+            "D社",
+            "E社",
+        ]
+        assert "複数地点まとめて" in text(page.one(data_testid="notes"))
+        assert not page.find(data_testid="cost")
+
+        done = await desk.post(
+            f"/web/requests/{n}/cost-evaluation",
+            {
+                "monthly_volume": "6000",
+                "benefit_per_unit_yen": "300",
+                "cost_central": "40000000",
+                "cost_network_operators": "20000000",
+                "meeting": "33",
+            },
+        )
+        assert done.status_code == 303, done.text[:3000]
+        page = await desk.page(done.headers["location"])
+        assert text(page.one(data_testid="done"))
+        assert page.one(data_testid="stage").attrs["data-stage"] == Stage.COST_EVALUATION.value
+        cost = page.one(data_testid="cost")
+        assert text(cost.one(data_testid="benefit")) == "108,000,000"
+        assert text(cost.one(data_testid="total-cost")) == "60,000,000"
+        assert text(cost.one(data_testid="ratio")) == "1.8000"
+        assert text(cost.one(data_testid="cost-verdict")) == "費用対効果あり"
+        timeline = page.one(data_testid="timeline")
+        names = [tr.attrs["data-event"] for tr in timeline.find("tr", data_event=...)]
+        assert names[0] == "Filed" and names[-1] == "CostEvaluated"
+        last = timeline.find("tr", data_event="CostEvaluated")[0]
+        assert "第33回" in text(last) and "事務局" in text(last)
+        assert "open-objection-window" in actions(page)
+
+        # a form the domain refuses for its figures: the benefit stated two ways
+        both = await desk.post(
+            f"/web/requests/{n}/cost-evaluation",
+            {
+                "monthly_volume": "1",
+                "benefit_per_unit_yen": "1",
+                "total_benefit_yen": "5",
+                "cost_central": "1",
+            },
+        )
+        assert both.status_code == 422
+        assert parse(both.text).one(data_testid="field-error", data_field="total_benefit_yen")
+
+
+async def test_a_clarification_thread_is_shown_to_the_proposer_and_the_secretariat_only(
+    api: Api,
+) -> None:
+    n = await api.file("A社")
+    question = "Web・APIいずれの機能のご要望か具体的にご教示願います"
+    reply = "API の機能です (社内システム連携のため)"
+    await post_api(
+        api, "secretariat", f"/v1/requests/{n}/ask-clarification", {"question": question}
+    )
+    async with browser(api, "A社") as proposer:
+        page = await proposer.page(f"/web/requests/{n}")
+        assert question in text(page.one(data_testid="clarifications"))
+        assert "clarification-answer" in actions(page)
+        assert (
+            await proposer.post(f"/web/requests/{n}/clarification-answer", {"text": reply})
+        ).status_code == 303
+    for who in ("secretariat", "auditor", "A社"):
+        async with browser(api, who) as b:
+            body = (await b.get(f"/web/requests/{n}")).text
+            assert question in body and reply in body
+    for who in ("B社", "C社"):
+        async with browser(api, who) as b:
+            response = await b.get(f"/web/requests/{n}")
+            assert response.status_code == 200
+            assert question not in response.text and reply not in response.text
+            page = parse(response.text)
+            assert not page.find(data_testid="clarifications")
+            # the timeline keeps the events' place, not their words
+            asked = page.one("tr", data_event="ClarificationAsked")
+            assert "非公開" in text(asked)
+
+
+async def test_the_audit_page_lists_meetings_diffs_and_the_integrity_check(api: Api) -> None:
+    n = await api.file("A社")
+    await post_api(api, "secretariat", "/v1/meetings", {"number": 1})
+    publish(api.store, 1, actor=Actor.secretariat("desk"))
+    await post_api(api, "B社", f"/v1/requests/{n}/endorse")
+    await post_api(api, "secretariat", "/v1/meetings", {"number": 2})
+    async with browser(api, "auditor") as b:
+        page = await b.page("/web/audit")
+        assert page.one(data_testid="verify").attrs["data-clean"] == "true"
+        meetings = page.one(data_testid="meetings")
+        assert [tr.attrs["data-meeting"] for tr in meetings.find("tr", data_meeting=...)] == [
+            "1",
+            "2",
+        ]
+        assert meetings.find("a", href="/web/register?meeting=1")
+        diff = page.one(data_testid="diff")
+        assert (diff.attrs["data-before"], diff.attrs["data-after"]) == ("1", "2")
+        assert "1 → 2" in text(diff)
+        page.one("div", data_testid="charts")
+    async with browser(api, "B社") as member:
+        assert (await member.get("/web/audit")).status_code == 403
+
+
+# --- languages and accessibility ------------------------------------------------------------
+
+
+async def test_japanese_by_default_and_english_on_request(api: Api) -> None:
+    n = await api.file("A社")
+    async with browser(api, "B社") as b:
+        page = await b.page("/web/register")
+        assert page.one("html").attrs["lang"] == "ja"
+        assert "要望一覧" in text(page.one("h1"))
+        switch = page.one("a", data_testid="lang-switch")
+        assert "lang=en" in switch.attrs["href"]
+
+        english = await b.page(switch.attrs["href"])
+        assert english.one("html").attrs["lang"] == "en"
+        assert "Register" in text(english.one("h1"))
+        # remembered: the next page is English without asking again
+        request_page = await b.page(f"/web/requests/{n}")
+        assert request_page.one("html").attrs["lang"] == "en"
+        assert text(request_page.one(data_testid="stage")) == "Gathering support"
+        assert text(request_page.one("button", data_testid="do-endorse")) == "Endorse"
+        refused = await b.post(f"/web/requests/{n}/hold", {"reason": "x"})
+        assert "Only the secretariat may do this" in refused.text
+
+        back = await b.page(f"/web/requests/{n}?lang=ja")
+        assert back.one("html").attrs["lang"] == "ja"
+        assert text(back.one(data_testid="stage")) == "賛同募集中"
+
+
+def test_every_message_is_in_both_languages() -> None:
+    missing = [key for key in i18n.catalog_keys() if not i18n.has_both_languages(key)]
+    assert missing == []
+
+
+async def test_every_input_on_every_page_has_a_label(api: Api) -> None:
+    n = await api.file("A社")
+    await post_api(api, "secretariat", "/v1/meetings", {"number": 1})
+    pages: dict[str, list[str]] = {
+        "secretariat": ["/web/register", f"/web/requests/{n}", "/web/audit"],
+        "A社": ["/web/file", f"/web/requests/{n}"],
+        "B社": [f"/web/requests/{n}"],
+    }
+    checked = 0
+    async with browser(api) as anonymous:
+        checked += _all_labelled(await anonymous.page("/web/signin"))
+    for who, paths in pages.items():
+        async with browser(api, who) as b:
+            for path in paths:
+                checked += _all_labelled(await b.page(path))
+    assert checked > 20
+
+
+def _all_labelled(page: Element) -> int:
+    labels = {label.attrs.get("for") for label in page.find("label")}
+    ids = [e.attrs.get("id") for e in page.find() if e.attrs.get("id")]
+    assert len(ids) == len(set(ids)), "an id is used twice"
+    count = 0
+    for tag in ("input", "select", "textarea"):
+        for element in page.find(tag):
+            if element.attrs.get("type") in ("hidden", "submit"):
+                continue
+            assert element.attrs.get("id") in labels, f"<{tag} name={element.attrs.get('name')}>"
+            count += 1
+    return count
+
+
+async def test_a_page_shows_time_left_in_iso_dates(api: Api) -> None:
+    n = await api.file("A社")
+    async with browser(api, "A社") as b:
+        page = await b.page(f"/web/requests/{n}")
+        deadline = page.one(data_testid="deadline")
+        moment = datetime.fromisoformat(deadline.one("time").attrs["datetime"])
+        assert moment > datetime.now(tz=UTC) + timedelta(days=80)
+        assert "残り" in text(deadline)
+        assert text(deadline.one("time"))[:4].isdigit() and "JST" in text(deadline)
+
+
+async def test_unknown_pages_and_numbers_answer_with_a_page(api: Api) -> None:
+    async with browser(api, "B社") as b:
+        for path in ("/web/requests/abc", "/web/requests/999", "/web/nowhere"):
+            response = await b.get(path)
+            assert response.status_code == 404, path
+            assert response.headers["content-type"].startswith("text/html")
+            assert parse(response.text).one(data_testid="error")
+        unknown = await b.post("/web/requests/1/launch")
+        assert unknown.status_code == 404
