@@ -30,28 +30,39 @@ that moment.
 Imported requests carry upper bounds for their times (see
 ``ringi.register.importer``); as of an earlier meeting they show what was
 certainly said by then.
+
+Two folds
+---------
+``replay`` and ``replay_many`` fold with ``ringi.register.fold``: only the
+request events are read, as plain rows, and each is folded by calling the
+``Request`` aggregate's own event-apply function on a light shell (no domain
+event objects, no mapper). With ``reference=True`` they fold the way the
+repository does, through the mapper and ``event.mutate``; they also fall back to
+that fold when the fast one cannot fold a log (a broken or tampered one), so
+that the error is the reference fold's. Both give equal views
+(``tests/test_replay_fast.py``).
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
-from eventsourcing.utils import get_topic
 
 from ..domain.errors import Refused
 from ..domain.lifecycle import JST
 from ..domain.request import Request, request_id
 from ..domain.view import RequestView
 from ..store import RingiStore
+from .fold import REQUEST_TOPICS, Folder, Unfoldable, request_rows
 
-#: topics of the request aggregate's events start with this
-REQUEST_TOPICS = get_topic(Request) + "."
 PAGE = 2_000
 
 
@@ -132,8 +143,17 @@ def _ended_at(view: RequestView) -> datetime:
     return view.closure.at if view.closure is not None else view.updated_at
 
 
-def replay(store: RingiStore, cutoff: Cutoff, *, page: int = PAGE) -> Replay:
-    """Every request as of ``cutoff``, from one pass over the event log."""
+def replay(
+    store: RingiStore, cutoff: Cutoff, *, page: int = PAGE, reference: bool = False
+) -> Replay:
+    """Every request as of ``cutoff``, from one pass over the event log (with
+    ``reference``, folded through the mapper and the aggregate's ``mutate``)."""
+    if not reference:
+        try:
+            with collector_paused():
+                return _replay_fast(store, cutoff, page)
+        except Unfoldable:
+            pass  # the reference fold names what is wrong with the log
     top = store.recorder.max_notification_id() or 0
     stop = top if cutoff.position is None else min(top, cutoff.position)
     folded: dict[UUID | str, Any] = {}
@@ -159,7 +179,9 @@ def replay(store: RingiStore, cutoff: Cutoff, *, page: int = PAGE) -> Replay:
     return Replay(cutoff=cutoff, position=stop, events=count, views=views)
 
 
-def replay_many(store: RingiStore, cutoffs: Sequence[Cutoff], *, page: int = PAGE) -> list[Replay]:
+def replay_many(
+    store: RingiStore, cutoffs: Sequence[Cutoff], *, page: int = PAGE, reference: bool = False
+) -> list[Replay]:
     """The replays of several cutoffs, from one pass over the event log when
     they nest (each later one's time and position at or after the one before,
     as successive meetings' do); otherwise one pass each."""
@@ -169,7 +191,13 @@ def replay_many(store: RingiStore, cutoffs: Sequence[Cutoff], *, page: int = PAG
     limits = [(top if c.position is None else min(top, c.position), c.at) for c in cutoffs]
     order = sorted(range(len(cutoffs)), key=lambda i: limits[i])
     if any(limits[a][1] > limits[b][1] for a, b in itertools.pairwise(order)):
-        return [replay(store, c, page=page) for c in cutoffs]
+        return [replay(store, c, page=page, reference=reference) for c in cutoffs]
+    if not reference:
+        try:
+            with collector_paused():
+                return _replay_many_fast(store, cutoffs, limits, order, page)
+        except Unfoldable:
+            pass  # the reference fold names what is wrong with the log
     folded: dict[UUID | str, Any] = {}
     live: dict[UUID | str, int] = {}  # the first cutoff (in ``order``) the fold still belongs to
     views: list[dict[int, RequestView]] = [{} for _ in cutoffs]
@@ -197,6 +225,91 @@ def replay_many(store: RingiStore, cutoffs: Sequence[Cutoff], *, page: int = PAG
     for oid, aggregate in folded.items():
         for i in order[live.get(oid, 0) :]:
             views[i][aggregate.state.number] = _view(aggregate, copy=True)
+    return [
+        Replay(cutoff=c, position=limits[i][0], events=counts[i], views=views[i])
+        for i, c in enumerate(cutoffs)
+    ]
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the duration (if it was on).
+
+    A replay allocates millions of objects that stay alive (the register being
+    built) and few cycles; with the collector on, every full collection on the
+    way walks the whole register built so far again, which at a million events
+    costs as much as the fold itself. Reference counting still frees everything
+    that is dropped; the collector runs again as usual afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _replay_fast(store: RingiStore, cutoff: Cutoff, page: int) -> Replay:
+    top = store.recorder.max_notification_id() or 0
+    stop = top if cutoff.position is None else min(top, cutoff.position)
+    folder = Folder(store)
+    stopped: set[Any] = set()
+    count = 0
+    limit = cutoff.at
+    decode, apply = folder.decode, folder.apply
+    for rows in request_rows(store, stop, page):
+        for row in rows:
+            if row[1] in stopped:
+                continue
+            applier, kwargs, at = decode(row)
+            if at > limit:
+                stopped.add(row[1])  # a prefix: nothing after the first event past the cutoff
+                continue
+            apply(row, applier, kwargs)
+            count += 1
+    views = {}
+    for oid in folder.shells:
+        view = folder.view(oid)
+        views[view.number] = view
+    return Replay(cutoff=cutoff, position=stop, events=count, views=views)
+
+
+def _replay_many_fast(
+    store: RingiStore,
+    cutoffs: Sequence[Cutoff],
+    limits: list[tuple[int, datetime]],
+    order: list[int],
+    page: int,
+) -> list[Replay]:
+    """``replay_many``'s single pass (nested cutoffs), with the fast fold."""
+    folder = Folder(store)
+    live: dict[Any, int] = {}  # the first cutoff (in ``order``) the fold still belongs to
+    views: list[dict[int, RequestView]] = [{} for _ in cutoffs]
+    counts = [0] * len(cutoffs)
+    last = len(order)
+    shells = folder.shells
+    for rows in request_rows(store, limits[order[-1]][0], page):
+        for row in rows:
+            oid = row[1]
+            k = live.get(oid, 0)
+            if k == last:
+                continue
+            applier, kwargs, at = folder.decode(row)
+            while k < last and (row[0] > limits[order[k]][0] or at > limits[order[k]][1]):
+                if oid in shells:  # what this cutoff sees of the request: the fold so far
+                    view = folder.view(oid, copy=True)
+                    views[order[k]][view.number] = view
+                k += 1
+            live[oid] = k
+            if k < last:
+                folder.apply(row, applier, kwargs)
+                for i in order[k:]:
+                    counts[i] += 1
+    for oid in shells:
+        for i in order[live.get(oid, 0) :]:
+            view = folder.view(oid, copy=True)
+            views[i][view.number] = view
     return [
         Replay(cutoff=c, position=limits[i][0], events=counts[i], views=views[i])
         for i, c in enumerate(cutoffs)
