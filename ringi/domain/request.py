@@ -213,7 +213,8 @@ class Request(ChainedAggregate):
         ``next_meeting`` (number, date) is the next scheduled meeting, which a final
         call uses as its deadline when there is one.
         """
-        lifecycle.check(self.view(), cmd, at)
+        # the rules only read the state: no copy of it (``view()``) is needed to ask them
+        lifecycle.check(self.state, cmd, at)
         stage_before = self.state.stage
         actor, cid, meeting = cmd.actor, cmd.command_id, cmd.meeting
         match cmd:
