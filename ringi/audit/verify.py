@@ -27,7 +27,9 @@ Someone who can write the database and knows the scheme can delete a chain's
 last events, or append or rewrite events at its end with freshly computed
 hashes, and the chain alone still looks whole. Such a tail is caught only
 against something kept outside the chain that knows a version (and hash): an
-``Anchor``. ``ringi audit verify --workflows`` takes the version each request's
+``Anchor``. A seal (``ringi audit seal``, ``ringi.audit.seal``) is one: every
+chain's head and hash at a moment, kept outside the database, checked with
+``ringi audit verify --seal FILE``. ``ringi audit verify --workflows`` takes the version each request's
 workflow holds (a store that ends before it lost events); ``ringi audit
 reconcile`` compares the workflows' whole state; published registers (資料2)
 pin what the register said at each meeting. On SQLite, deleting a request's
@@ -215,6 +217,21 @@ def verify_chains(store: RingiStore, anchors: Iterable[Anchor] = (), page: int =
         )
     findings.sort(key=Finding.sort_key)
     return Report(findings=findings, chains=len(log.chains), events=log.events)
+
+
+def chain_heads(store: RingiStore, page: int = PAGE) -> Iterator[tuple[Subject, int, int, str]]:
+    """(subject, number, last version, that event's stored hash) of every chain
+    whose number is known: what a seal (``ringi.audit.seal``) keeps."""
+    log = _scan_log(store, page)
+    highest = highest_number(store)
+    for originator_id, subject in log.chains.items():
+        number = log.numbers.number_of(originator_id, highest)
+        last = store.recorder.select_events(originator_id, desc=True, limit=1)
+        if number is None or not last:
+            continue
+        event_hash = decode(store, last[0].state).get(HASH)
+        if isinstance(event_hash, str):
+            yield subject, number, last[0].originator_version, event_hash
 
 
 def _scan_log(store: RingiStore, page: int) -> _Log:

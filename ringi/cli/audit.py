@@ -7,18 +7,20 @@ found or refused, 2 usage error.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..audit import seal as seals
 from ..audit.reconcile import Difference, reconcile, workflow_anchors
 from ..audit.trail import WRITERS, export, history
 from ..audit.verify import Anchor, Report, verify
 from ..service import Ringi
 from ..store import RingiStore
-from .context import REFUSED, print_json, run_with_ringi, with_store
+from .context import REFUSED, guarded, print_json, run_with_ringi, with_store
 from .render import echo, when
 
 audit_app = typer.Typer(
@@ -45,6 +47,15 @@ def verify_(
             "(needs Temporal; catches a deleted last event)",
         ),
     ] = False,
+    seal: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--seal",
+            help="also check every chain still reaches the head this seal "
+            "(`ringi audit seal`) recorded; repeat for several",
+            dir_okay=False,
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Walk every request's hash chain and every published register's digest.
@@ -52,13 +63,15 @@ def verify_(
     One line per finding: the request, the version, what was done to it
     (edited, deleted, reordered, inserted). Exit 1 if anything is found.
     """
-    anchors: list[Anchor] = []
+    anchors: list[Anchor] = guarded(
+        lambda: [a for path in seal or () for a in seals.read(path).anchors()]
+    )
     if workflows:
 
         async def gather(ringi: Ringi) -> list[Anchor]:
             return await workflow_anchors(ringi)
 
-        anchors = run_with_ringi(ctx, gather)
+        anchors += run_with_ringi(ctx, gather)
 
     def check(store: RingiStore) -> Report:
         return verify(store, anchors)
@@ -80,11 +93,34 @@ def verify_(
         if report.clean:
             echo(
                 f"verified: {report.chains} chains, {report.events} events"
-                + (f", {len(anchors)} workflow anchors" if workflows else "")
+                + (f", {len(anchors)} anchors" if anchors else "")
                 + "; nothing altered"
             )
     if not report.clean:
         raise typer.Exit(REFUSED)
+
+
+@audit_app.command("seal")
+def seal_(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="write the seal to this file (default: stdout)"),
+    ] = None,
+) -> None:
+    """Seal the record: every chain's last version and hash, and one digest over them.
+
+    Keep the seal where the database's writers cannot reach it (with the
+    meeting's register, in the minutes); `ringi audit verify --seal FILE` then
+    names any event later cut from or rewritten at the end of a chain, which a
+    chain cannot show by itself. Refused (exit 1) unless the store verifies clean.
+    """
+    made = with_store(ctx, lambda store: seals.take(store, datetime.now(UTC)))
+    if output is None:
+        sys.stdout.write(made.model_dump_json(indent=1) + "\n")
+        return
+    seals.write(made, output)
+    echo(f"sealed {len(made.heads)} chains, {made.events} events: {made.digest}")
 
 
 @audit_app.command("reconcile")
