@@ -327,6 +327,22 @@ def _verb(cmd: Command) -> str:
     return cmd.kind.replace("_", " ")
 
 
+# --- who reads what --------------------------------------------------------------
+
+#: the events of a clarification thread, whose words only those who may read the
+#: thread see (``may_read_clarifications``); others see that they took place
+PRIVATE_EVENTS = frozenset({"ClarificationAsked", "ClarificationAnswered"})
+
+
+def may_read_clarifications(role: Role, company: str | None, view: RequestView) -> bool:
+    """A clarification thread (the secretariat's question about the proposer's
+    own systems and business, and the proposer's reply) is between the two of
+    them; auditors read everything (DESIGN.md); other members do not."""
+    if role in (Role.SECRETARIAT, Role.AUDITOR):
+        return True
+    return role is Role.MEMBER and company == view.proposer
+
+
 # --- timers --------------------------------------------------------------------
 
 

@@ -2,12 +2,10 @@
 as the API's reads (``store.view``, ``store.timeline``, ``RequestDetail``) and
 the register's replay (``ringi.register``). Blocking: call off the event loop.
 
-Privacy: a clarification thread (the secretariat's question to the proposer
-and the proposer's reply) concerns the proposer's own systems and business,
-so it is shown to the proposer, the secretariat and auditors (who read
-everything, DESIGN.md), and to no other member: neither in the request's
-section nor in the timeline, whose clarification events keep their place and
-time but not their words.
+Privacy: who may read a clarification thread is the domain's rule
+(``lifecycle.may_read_clarifications``); to anyone else the page shows it
+neither in the request's section nor in the timeline, whose clarification
+events keep their place and time but not their words.
 """
 
 from __future__ import annotations
@@ -23,8 +21,9 @@ from typing import Any, Literal
 from ..api.models import RequestDetail
 from ..api.tokens import Principal
 from ..audit.verify import Report, verify
+from ..domain import lifecycle
 from ..domain.view import RequestView
-from ..domain.vocabulary import Actor, Category, Role, Stage
+from ..domain.vocabulary import Actor, Category, Stage
 from ..register.diff import RegisterDiff, diff_views
 from ..register.document import RegisterRow, row_of
 from ..register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, replay_many
@@ -41,16 +40,13 @@ MAIN_LINE = (
     Stage.RELEASED,
 )
 STAGE_ORDER = {s: i for i, s in enumerate([*MAIN_LINE, Stage.ON_HOLD, Stage.CLOSED])}
-PRIVATE_EVENTS = frozenset({"ClarificationAsked", "ClarificationAnswered"})
 
 SortKey = Literal["number", "stage", "category", "target", "support", "deadline"]
 SORT_KEYS: tuple[SortKey, ...] = ("number", "stage", "category", "target", "support", "deadline")
 
 
 def may_see_clarifications(who: Principal, view: RequestView) -> bool:
-    if who.role in (Role.SECRETARIAT, Role.AUDITOR):
-        return True
-    return who.role is Role.MEMBER and who.company == view.proposer
+    return lifecycle.may_read_clarifications(who.role, who.company, view)
 
 
 # --- the register --------------------------------------------------------------------------
@@ -225,7 +221,7 @@ def request_page(store: RingiStore, number: int, who: Principal) -> RequestPage:
             entry=entry,
             who=Actor.model_validate(entry.actor) if entry.actor else None,
             details=None
-            if entry.event in PRIVATE_EVENTS and not private_visible
+            if entry.event in lifecycle.PRIVATE_EVENTS and not private_visible
             else _details(entry.details),
         )
         for entry in detail.timeline
