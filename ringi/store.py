@@ -136,6 +136,23 @@ class TimelineEntry(BaseModel):
     hash: str | None = None
 
 
+def timeline_entry(domain_event: Any) -> TimelineEntry:
+    """One of a request's stored events as its timeline shows it."""
+    attrs = {k: v for k, v in domain_event.__dict__.items() if not k.startswith("originator")}
+    return TimelineEntry(
+        version=domain_event.originator_version,
+        event=type(domain_event).__qualname__.rsplit(".", 1)[-1],
+        at=attrs.pop("at", None),
+        recorded_at=attrs.pop("timestamp"),
+        actor=attrs.pop("actor", None),
+        meeting=attrs.pop("meeting", None),
+        hash=attrs.pop(HASH, None),
+        details={
+            k: v for k, v in attrs.items() if k not in ("command_id", "originator_topic", PREVIOUS)
+        },
+    )
+
+
 class ImportOutcome(BaseModel):
     """What an import wrote: the rows written, the rows already in the store
     (imported before), and the meetings it opened."""
@@ -381,28 +398,7 @@ class RingiStore(Application[UUID]):
 
     def timeline(self, number: int) -> list[TimelineEntry]:
         self.request(number)  # a clear refusal for an unknown number
-        entries = []
-        for domain_event in self.events.get(request_id(number)):
-            attrs = {
-                k: v for k, v in domain_event.__dict__.items() if not k.startswith("originator")
-            }
-            entries.append(
-                TimelineEntry(
-                    version=domain_event.originator_version,
-                    event=type(domain_event).__qualname__.rsplit(".", 1)[-1],
-                    at=attrs.pop("at", None),
-                    recorded_at=attrs.pop("timestamp"),
-                    actor=attrs.pop("actor", None),
-                    meeting=attrs.pop("meeting", None),
-                    hash=attrs.pop(HASH, None),
-                    details={
-                        k: v
-                        for k, v in attrs.items()
-                        if k not in ("command_id", "originator_topic", PREVIOUS)
-                    },
-                )
-            )
-        return entries
+        return [timeline_entry(e) for e in self.events.get(request_id(number))]
 
     def outbox(self) -> list[OutboxMessage]:
         messages = []

@@ -31,6 +31,7 @@ from .errors import ApiError, ErrorDetail
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyRecord, Keys, command_id, first_result
 from .idempotency import fingerprint as fingerprint_of
 from .limits import RateLimiter
+from .readmodel import Changes, Freshness, ReadModel, Reads, TokenCache, caught_up
 from .settings import ApiSettings
 from .tokens import Principal, TokenRegistry, Unauthenticated
 
@@ -53,6 +54,11 @@ class ApiContext:
         self.tokens = TokenRegistry(ringi.store)
         self.keys = Keys(ringi.store)
         self.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+        # what the API reads, kept current from the store's notification log
+        changes = Changes(ringi.store)
+        self.fresh = Freshness(changes)
+        self.reads = Reads(ReadModel(ringi.store, changes, settings.read_cache_size), self.fresh)
+        self.known_tokens = TokenCache(self.tokens, changes, settings.read_cache_size)
 
     async def in_thread(self, read: Callable[..., T], *args: Any) -> T:
         """A blocking store call, off the event loop."""
@@ -83,7 +89,7 @@ class GuardedRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             ctx = context(request)
-            who = _authenticate(ctx, request)
+            who = await _authenticate(ctx, request)
             wait = ctx.limiter.take(who.token_id)
             if wait:
                 raise ApiError(
@@ -115,12 +121,16 @@ class GuardedRoute(APIRoute):
                     ],
                 )
             request.state.principal = who
-            return await handler(request)
+            with caught_up():  # what this call reads needs no second look at the log
+                return await handler(request)
 
         return guarded
 
 
-def _authenticate(ctx: ApiContext, request: Request) -> Principal:
+async def _authenticate(ctx: ApiContext, request: Request) -> Principal:
+    """Who is calling. Before anything else reads, the read model catches up
+    with every write committed before this call arrived (``readmodel``): a
+    revoked token is refused, and what the call reads is at least that recent."""
     header = request.headers.get("authorization")
     if not header:
         raise Unauthenticated(
@@ -129,7 +139,12 @@ def _authenticate(ctx: ApiContext, request: Request) -> Principal:
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'", presented=False)
-    return ctx.tokens.authenticate(presented.strip())
+    presented = presented.strip()
+    await ctx.fresh.wait()
+    known = ctx.known_tokens.current(presented)
+    if known is not None:
+        return known
+    return await ctx.in_thread(ctx.known_tokens.authenticate, presented)
 
 
 def principal(request: Request) -> Principal:
@@ -138,8 +153,18 @@ def principal(request: Request) -> Principal:
     return who
 
 
-Caller = Annotated[Principal, Depends(principal)]
-Ctx = Annotated[ApiContext, Depends(context)]
+# the dependencies are coroutines: FastAPI runs a plain function in a worker thread,
+# a thread hop per dependency per call for what is an attribute lookup
+async def _caller(request: Request) -> Principal:
+    return principal(request)
+
+
+async def _context(request: Request) -> ApiContext:
+    return context(request)
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+Ctx = Annotated[ApiContext, Depends(_context)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -232,7 +257,7 @@ async def carry_out(
     it first left, from the store; anything else is the workflow's to decide
     (409 with its validator's reason)."""
     store = ctx.ringi.store
-    view = await ctx.in_thread(store.view, number)
+    view = await ctx.reads.view(number)
     check_actor(view, command)
     if claim is not None:
         retry = await claim() is not None

@@ -26,3 +26,6 @@ class ApiSettings(BaseSettings):
     max_page_size: int = Field(1_000, ge=1)
     #: seconds a write waits for the request's workflow before answering 504
     command_timeout: float = Field(30.0, gt=0)
+    #: requests (and tokens) whose folded state an API process keeps between calls;
+    #: always checked against the store's notification log, so never stale
+    read_cache_size: int = Field(10_000, ge=1)

@@ -245,6 +245,10 @@ class TokenRegistry:
 
     def authenticate(self, presented: str) -> Principal:
         """The principal a presented token stands for; ``Unauthenticated`` otherwise."""
+        return self.check(presented)[0]
+
+    def check(self, presented: str) -> tuple[Principal, int]:
+        """``authenticate``, and the version of the token's record it was decided on."""
         prefix, _, rest = presented.partition("_")
         token_id, _, secret = rest.partition("_")
         if prefix != PREFIX or not token_id or not secret or not _is_hex(token_id):
@@ -254,7 +258,7 @@ class TokenRegistry:
             raise Unauthenticated("the bearer token is not valid")
         if token.revoked_at is not None:
             raise Unauthenticated(f"the bearer token was revoked at {token.revoked_at.isoformat()}")
-        return TokenInfo.of(token).principal
+        return TokenInfo.of(token).principal, token.version
 
     def _token(self, token_id: str) -> ApiToken | None:
         found = self._get(token_aggregate_id(token_id))

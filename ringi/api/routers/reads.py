@@ -1,6 +1,7 @@
 """Reading: one request with its timeline, many by number, a filtered listing
 in pages, the meetings, and who the caller is. Every role reads everything;
-every read comes from the event store, which is the record."""
+every read comes from the event store, which is the record, through the API's
+read model (``..readmodel``): folded once per change, never older than the call."""
 
 from __future__ import annotations
 
@@ -11,15 +12,11 @@ import json
 from datetime import datetime
 from typing import Annotated
 
-from eventsourcing.application import AggregateNotFoundError
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel
 
-from ...domain.errors import NotFound
-from ...domain.meeting import NUMBERING_ID, Numbering
 from ...domain.view import RequestView
 from ...domain.vocabulary import Category, Stage
-from ...store import RingiStore
 from ..context import EVERYONE, Caller, Ctx, GuardedRoute, allowed, bearer
 from ..errors import ApiError, ErrorDetail, documented
 from ..models import (
@@ -35,6 +32,7 @@ from ..models import (
     RequestSummary,
     WhoAmI,
 )
+from ..readmodel import ReadModel
 
 READ = allowed(*EVERYONE)
 router = APIRouter(
@@ -49,18 +47,13 @@ router = APIRouter(
 @router.get(
     "/requests/{number}",
     openapi_extra=READ,
+    response_model=RequestDetail,
     responses=documented(404),
     summary="A request's state, running timers and the timeline of its events",
 )
-async def read_request(
-    ctx: Ctx, number: Annotated[int, Path(ge=1, le=MAX_NUMBER)]
-) -> RequestDetail:
-    store = ctx.ringi.store
-
-    def read() -> RequestDetail:
-        return RequestDetail.read(store.view(number), store.timeline(number))
-
-    return await ctx.in_thread(read)
+async def read_request(ctx: Ctx, number: Annotated[int, Path(ge=1, le=MAX_NUMBER)]) -> Response:
+    # the answer is encoded once per version of the request (``readmodel``)
+    return Response(await ctx.reads.detail(number), media_type="application/json")
 
 
 class Filters(BaseModel):
@@ -117,21 +110,15 @@ def decode_cursor(cursor: str, filters: Filters) -> int:
 
 
 def scan(
-    store: RingiStore, filters: Filters, after: int, limit: int
+    model: ReadModel, filters: Filters, after: int, limit: int
 ) -> tuple[list[RequestView], int | None]:
     """Requests numbered above ``after`` that the filters admit, in number order:
     at most ``limit`` of them, and where the next page starts (None if no
-    request after this page is admitted)."""
-    try:
-        numbering: object = store.repository.get(NUMBERING_ID)
-    except AggregateNotFoundError:
-        return [], None
-    assert isinstance(numbering, Numbering)
+    request after this page is admitted). Blocking: may read the store."""
     found: list[RequestView] = []
-    for number in range(after + 1, numbering.last + 1):
-        try:
-            view = store.view(number)
-        except NotFound:
+    for number in range(after + 1, model.last_number() + 1):
+        view = model.entry(number).view
+        if view is None:
             continue  # a number reserved by a filing that never got through
         if filters.admits(view):
             if len(found) == limit:
@@ -170,7 +157,7 @@ async def list_requests(
     )
     size = min(limit or ctx.settings.page_size, ctx.settings.max_page_size)
     after = decode_cursor(cursor, filters) if cursor else 0
-    views, next_after = await ctx.in_thread(scan, ctx.ringi.store, filters, after, size)
+    views, next_after = await ctx.in_thread(scan, ctx.reads.model, filters, after, size)
     return RequestPage(
         items=[RequestSummary.of(v) for v in views],
         next_cursor=encode_cursor(next_after, filters) if next_after is not None else None,
@@ -196,29 +183,22 @@ async def fetch_many(body: BulkFetchBody, ctx: Ctx) -> BulkFetchResult:
                 ErrorDetail(field="body.numbers", message=f"at most {limit} items", type="too_long")
             ],
         )
-    store = ctx.ringi.store
-
-    def read() -> list[FetchItem]:
-        items = []
-        for number in body.numbers:
-            try:
-                view = store.view(number)
-            except NotFound as missing:
-                items.append(
-                    FetchItem(
-                        number=number,
-                        ok=False,
-                        status=404,
-                        error=ItemError(status=404, error="not_found", message=str(missing)),
-                    )
-                )
-                continue
+    items = []
+    for number, entry in zip(body.numbers, await ctx.reads.entries(body.numbers), strict=True):
+        if entry.view is None:
+            missing = f"there is no request No.{number}"
             items.append(
-                FetchItem(number=number, ok=True, status=200, request=RequestState.of(view))
+                FetchItem(
+                    number=number,
+                    ok=False,
+                    status=404,
+                    error=ItemError(status=404, error="not_found", message=missing),
+                )
             )
-        return items
-
-    items = await ctx.in_thread(read)
+            continue
+        items.append(
+            FetchItem(number=number, ok=True, status=200, request=RequestState.of(entry.view))
+        )
     found = sum(1 for item in items if item.ok)
     return BulkFetchResult(found=found, missing=len(items) - found, items=items)
 

@@ -180,7 +180,7 @@ async def evaluate_cost(
 ) -> RequestState:
     years = body.horizon_years
     if years is None:
-        years = (await ctx.in_thread(ctx.ringi.store.view, number)).policy.cost_horizon_years
+        years = (await ctx.reads.view(number)).policy.cost_horizon_years
     inputs = CostInputs(
         horizon_years=years,
         monthly_volume=body.monthly_volume,
