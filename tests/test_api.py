@@ -489,3 +489,50 @@ async def test_every_action_through_the_api(
     detail = (await api.call("A社", "GET", r)).json()
     users = {e["actor"]["user"].split("#")[0] for e in detail["timeline"] if e["actor"]}
     assert {"A社", "B社", "E社", "secretariat"} <= users
+
+
+# --- what a reader may read ------------------------------------------------------------------
+
+
+async def test_a_clarification_thread_is_read_by_the_proposer_the_secretariat_and_auditors_only(
+    api: Api,
+) -> None:
+    n = await api.file()
+    r = f"/v1/requests/{n}"
+    question, reply = "Web・APIいずれの機能のご要望か", "API です（自社の基幹システム連携）"
+    asked = await api.call("secretariat", "POST", f"{r}/ask-clarification", {"question": question})
+    assert asked.status_code == 200, asked.text
+    answered = await api.call("A社", "POST", f"{r}/clarification-answer", {"text": reply})
+    assert answered.json()["request"]["clarifications"][0]["reply"] == reply
+
+    def words(body: dict[str, Any]) -> list[str]:
+        found = [c["question"] for c in body["request"]["clarifications"]]
+        found += [c["reply"] for c in body["request"]["clarifications"] if c["reply"]]
+        for entry in body.get("timeline", []):
+            found += [v for v in entry["details"].values() if v in (question, reply)]
+        return found
+
+    for reader in ("A社", "secretariat", "auditor"):
+        detail = await api.call(reader, "GET", r)
+        assert {question, reply} <= set(words(detail.json())), reader
+
+    other = await api.call("B社", "GET", r)
+    assert other.status_code == 200
+    assert words(other.json()) == []
+    private = [e for e in other.json()["timeline"] if e["event"].startswith("Clarification")]
+    # that the thread took place, when and by whom, is not private; its words are
+    assert [(e["event"], e["details"]) for e in private] == [
+        ("ClarificationAsked", {}),
+        ("ClarificationAnswered", {}),
+    ]
+    assert all(e["actor"] for e in private)
+    assert question not in other.text and reply not in other.text
+
+    fetched = await api.call("B社", "POST", "/v1/bulk/requests", {"numbers": [n]})
+    assert question not in fetched.text and reply not in fetched.text
+    endorsed = await api.call("B社", "POST", f"{r}/endorse")
+    assert endorsed.status_code == 200, endorsed.text
+    assert endorsed.json()["request"]["clarifications"] == []
+    assert question not in endorsed.text
+    # the proposer's own reads are unchanged by what another member was shown
+    assert set(words((await api.call("A社", "GET", r)).json())) == {question, reply}

@@ -224,7 +224,9 @@ class Write:
         """Build the command (422 if the domain finds it invalid), check the
         request and the actor (404, 403), record the key, carry it out."""
         command = build({"actor": self.actor, "command_id": self.command_id()})
-        return await carry_out(self.ctx, number, command, claim=self.claim)
+        view = await carry_out(self.ctx, number, command, claim=self.claim)
+        # the answer shows what its caller may read, like a read would
+        return lifecycle.as_read_by(view, self.who.role, self.who.company)
 
     async def file(self, build: Callable[[dict[str, Any]], FileRequest]) -> RequestView:
         ctx = self.ctx

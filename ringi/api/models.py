@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from ..domain.cost import CostBearer
-from ..domain.lifecycle import pending_timers
+from ..domain.lifecycle import PRIVATE_EVENTS, pending_timers
 from ..domain.view import RequestView
 from ..domain.vocabulary import Category, CloseReason, Role, Stage
 from ..store import TimelineEntry
@@ -221,7 +221,18 @@ class RequestDetail(RequestState):
     timeline: list[TimelineEntry]
 
     @classmethod
-    def read(cls, view: RequestView, timeline: list[TimelineEntry]) -> RequestDetail:
+    def read(
+        cls, view: RequestView, timeline: list[TimelineEntry], *, private: bool = True
+    ) -> RequestDetail:
+        """``private=False``: for a reader who may not read the clarification
+        thread (``lifecycle.may_read_clarifications``): the view comes without it,
+        and its events keep their place, time and actor in the timeline, not their words."""
+        if not private:
+            view = view.model_copy(update={"clarifications": []})
+            timeline = [
+                e.model_copy(update={"details": {}}) if e.event in PRIVATE_EVENTS else e
+                for e in timeline
+            ]
         timers = [TimerOut(timer=t.timer.value, due=t.due) for t in pending_timers(view)]
         return cls(
             request=view,

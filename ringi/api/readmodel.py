@@ -48,6 +48,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from ..domain.errors import NotFound
+from ..domain.lifecycle import may_read_clarifications
 from ..domain.meeting import NUMBERING_ID, Numbering
 from ..domain.request import Request, request_id
 from ..domain.view import RequestView
@@ -163,16 +164,20 @@ class Entry:
         self.number, self.version = number, version
         self.aggregate, self.timeline = aggregate, timeline
         self.view = aggregate.view() if aggregate is not None else None
-        self._detail: bytes | None = None
+        #: the answer encoded once for each kind of reader: with the clarification
+        #: thread (True) and without it (False)
+        self._detail: dict[bool, bytes] = {}
 
-    def detail(self) -> bytes:
-        """``GET /v1/requests/{number}``'s answer, as JSON (encoded once)."""
-        if self._detail is None:
-            if self.view is None:
-                raise _missing(self.number)
-            detail = RequestDetail.read(self.view, list(self.timeline))
-            self._detail = detail.model_dump_json(by_alias=True).encode()
-        return self._detail
+    def detail(self, who: Principal) -> bytes:
+        """``GET /v1/requests/{number}``'s answer for ``who``, as JSON."""
+        if self.view is None:
+            raise _missing(self.number)
+        private = may_read_clarifications(who.role, who.company, self.view)
+        encoded = self._detail.get(private)
+        if encoded is None:
+            detail = RequestDetail.read(self.view, list(self.timeline), private=private)
+            encoded = self._detail[private] = detail.model_dump_json(by_alias=True).encode()
+        return encoded
 
 
 def _missing(number: int) -> NotFound:
@@ -308,9 +313,10 @@ class Reads:
             raise _missing(number)
         return view
 
-    async def detail(self, number: int) -> bytes:
-        """``GET /v1/requests/{number}``'s answer; ``NotFound`` if there is no such request."""
-        return (await self.entry(number)).detail()
+    async def detail(self, number: int, who: Principal) -> bytes:
+        """``GET /v1/requests/{number}``'s answer for ``who``; ``NotFound`` if there
+        is no such request."""
+        return (await self.entry(number)).detail(who)
 
 
 class TokenCache:

@@ -343,6 +343,13 @@ def may_read_clarifications(role: Role, company: str | None, view: RequestView) 
     return role is Role.MEMBER and company == view.proposer
 
 
+def as_read_by(view: RequestView, role: Role, company: str | None) -> RequestView:
+    """``view`` less what ``role`` (of ``company``) may not read."""
+    if may_read_clarifications(role, company, view):
+        return view
+    return view.model_copy(update={"clarifications": []})
+
+
 # --- timers --------------------------------------------------------------------
 
 

@@ -209,13 +209,12 @@ class RequestPage:
 def request_page(store: RingiStore, number: int, who: Principal) -> RequestPage:
     """No.``number`` as the API's ``GET /v1/requests/{number}`` reads it, less what
     ``who`` may not see."""
-    detail = RequestDetail.read(store.view(number), store.timeline(number))
+    stored = store.view(number)
+    private_visible = may_see_clarifications(who, stored)
+    # redacted as the API redacts it: not even the model handed to the template
+    # holds what ``who`` may not read, so nothing can leak by mistake
+    detail = RequestDetail.read(stored, store.timeline(number), private=private_visible)
     view = detail.request
-    private_visible = may_see_clarifications(who, view)
-    if not private_visible:
-        # not even in the model handed to the template: nothing to leak by mistake
-        view = view.model_copy(update={"clarifications": []})
-        detail = detail.model_copy(update={"request": view})
     timeline = [
         TimelineLine(
             entry=entry,

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel
 
+from ...domain.lifecycle import as_read_by
 from ...domain.view import RequestView
 from ...domain.vocabulary import Category, Stage
 from ..context import EVERYONE, Caller, Ctx, GuardedRoute, allowed, bearer
@@ -51,9 +52,11 @@ router = APIRouter(
     responses=documented(404),
     summary="A request's state, running timers and the timeline of its events",
 )
-async def read_request(ctx: Ctx, number: Annotated[int, Path(ge=1, le=MAX_NUMBER)]) -> Response:
-    # the answer is encoded once per version of the request (``readmodel``)
-    return Response(await ctx.reads.detail(number), media_type="application/json")
+async def read_request(
+    ctx: Ctx, who: Caller, number: Annotated[int, Path(ge=1, le=MAX_NUMBER)]
+) -> Response:
+    # the answer is encoded once per version of the request and kind of reader (``readmodel``)
+    return Response(await ctx.reads.detail(number, who), media_type="application/json")
 
 
 class Filters(BaseModel):
@@ -172,7 +175,7 @@ async def list_requests(
     description="One item per number, in the order given; an unknown number is an item "
     "with status 404, not a failed call.",
 )
-async def fetch_many(body: BulkFetchBody, ctx: Ctx) -> BulkFetchResult:
+async def fetch_many(body: BulkFetchBody, ctx: Ctx, who: Caller) -> BulkFetchResult:
     limit = ctx.settings.bulk_max_items
     if len(body.numbers) > limit:
         raise ApiError(
@@ -196,9 +199,8 @@ async def fetch_many(body: BulkFetchBody, ctx: Ctx) -> BulkFetchResult:
                 )
             )
             continue
-        items.append(
-            FetchItem(number=number, ok=True, status=200, request=RequestState.of(entry.view))
-        )
+        view = as_read_by(entry.view, who.role, who.company)
+        items.append(FetchItem(number=number, ok=True, status=200, request=RequestState.of(view)))
     found = sum(1 for item in items if item.ok)
     return BulkFetchResult(found=found, missing=len(items) - found, items=items)
 
