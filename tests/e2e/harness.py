@@ -89,20 +89,28 @@ def issue(inst: Installation, *args: str) -> str:
 
 @asynccontextmanager
 async def person(
-    browser: Browser, stack: Stack, who: str, *, viewport: ViewportSize = DESKTOP
+    browser: Browser, stack: Stack, who: str, *, viewport: ViewportSize = DESKTOP, zoom: float = 1
 ) -> AsyncIterator[Page]:
     """A browser of ``who``'s own, signed in with their token, on the register."""
-    async with browser_page(browser, stack, viewport=viewport) as page:
+    async with browser_page(browser, stack, viewport=viewport, zoom=zoom) as page:
         await sign_in(page, stack.tokens[who])
         yield page
 
 
 @asynccontextmanager
 async def browser_page(
-    browser: Browser, stack: Stack, *, viewport: ViewportSize = DESKTOP
+    browser: Browser, stack: Stack, *, viewport: ViewportSize = DESKTOP, zoom: float = 1
 ) -> AsyncIterator[Page]:
-    """A fresh browser context (no cookies) and a page in it."""
-    context = await browser.new_context(base_url=stack.url, viewport=viewport, locale="ja-JP")
+    """A fresh browser context (no cookies) and a page in it. ``zoom`` as a
+    reader's browser zoom: the same window, ``zoom`` times fewer CSS pixels."""
+    context = await browser.new_context(
+        base_url=stack.url,
+        viewport=ViewportSize(
+            width=round(viewport["width"] / zoom), height=round(viewport["height"] / zoom)
+        ),
+        device_scale_factor=zoom,
+        locale="ja-JP",
+    )
     context.set_default_timeout(TIMEOUT_MS)
     try:
         yield await context.new_page()

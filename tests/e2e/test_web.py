@@ -365,6 +365,41 @@ async def describe_focus(page: Page) -> str:
 # --- how the pages look -------------------------------------------------------------------------
 
 
+async def test_every_page_reads_and_works_at_200_percent_zoom(
+    browser: Browser, stack: Stack
+) -> None:
+    """A desktop window at 200% zoom: no page scrolls sideways (the register's
+    table scrolls inside its own box), and every field and button of a form
+    is within the window, where a reader can reach it."""
+    number = await request_via_api(stack, "D社", "200%表示の確認")
+
+    async def fits(page: Page, path: str) -> None:
+        await page.goto(path)
+        overflow = await page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 200%"
+        width = await page.evaluate("() => document.documentElement.clientWidth")
+        controls = page.locator(
+            "main input:not([type=hidden]), main select, main textarea, main button"
+        )
+        assert await controls.count() > 0, path
+        for box in [await c.bounding_box() for c in await controls.all()]:
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (
+                path,
+                box,
+            )
+
+    async with person(browser, stack, "A社", zoom=2) as page:
+        assert page.viewport_size == {"width": 640, "height": 400}
+        for path in ("/web/register", f"/web/requests/{number}", "/web/file"):
+            await fits(page, path)
+    async with person(browser, stack, SECRETARIAT, zoom=2) as page:
+        await fits(page, f"/web/requests/{number}")
+    async with person(browser, stack, AUDITOR, zoom=2) as page:
+        await fits(page, "/web/register")
+
+
 async def test_screenshots_of_the_register_a_request_and_the_audit_page(
     browser: Browser, stack: Stack
 ) -> None:
