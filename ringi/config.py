@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     store: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path | None = None  # default: <data_dir>/events.db
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
+    #: the PostgreSQL schema ringi's tables live in (one database can hold several)
+    postgres_schema: str = "ringi"
+    #: create the event store's tables on first use. None (the default): yes for
+    #: SQLite, no for PostgreSQL, where ``ringi db init`` creates them explicitly
+    create_tables: bool | None = None
     log_format: Literal["console", "json"] = "console"
     aggregate_cache_size: int = 1000
     # notifications out (ringi/delivery.py): e-mail goes through this SMTP server
@@ -76,8 +81,8 @@ class Settings(BaseSettings):
                 "POSTGRES_PORT": str(info.get("port", "5432")),
                 "POSTGRES_USER": str(info.get("user", "postgres")),
                 "POSTGRES_PASSWORD": str(info.get("password", "")),
-                "POSTGRES_SCHEMA": "ringi",
-                "CREATE_TABLE": "y",
+                "POSTGRES_SCHEMA": self.postgres_schema,
+                "CREATE_TABLE": "y" if self.create_tables else "n",  # `ringi db init`
                 **self._cache_env(),
             }
         self.event_store_path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,4 +91,5 @@ class Settings(BaseSettings):
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(self.event_store_path),
             "SQLITE_LOCK_TIMEOUT": "30",
+            "CREATE_TABLE": "n" if self.create_tables is False else "y",
         }

@@ -10,7 +10,12 @@ import asyncio
 import random
 from datetime import datetime
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -56,12 +61,31 @@ class Ringi:
         # refused here, before a number is taken or a workflow started: a filing
         # refused inside its workflow fails the workflow and burns the number
         check_filing(cmd)
-        self.store.require_meeting(cmd)
-        number = self.store.reserve_number(cmd.command_id)
+        # the store's reads and writes block: off the event loop, which may be
+        # running a worker and an API too (``ringi up``)
+        await asyncio.to_thread(self.store.require_meeting, cmd)
+        number = await asyncio.to_thread(self.store.reserve_number, cmd.command_id)
         start = RequestStart(number=number, filing=cmd, policy=self.settings.policy())
-        await self._start(start, WorkflowIDConflictPolicy.USE_EXISTING)
+        # the start and the wait for the filing to be recorded in one round trip
+        operation = WithStartWorkflowOperation(
+            RequestWorkflow.run,
+            start,
+            id=workflow_id(number),
+            task_queue=self.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
         try:
-            return await self._handle(number).execute_update(RequestWorkflow.filed)
+            try:
+                return await self.client.execute_update_with_start_workflow(
+                    RequestWorkflow.filed, start_workflow_operation=operation
+                )
+            except (WorkflowAlreadyStartedError, RPCError) as error:
+                if isinstance(error, RPCError) and error.status is not RPCStatusCode.ALREADY_EXISTS:
+                    raise
+                # a retried filing whose request's workflow has already finished:
+                # the filing was made, and the store has the final state
+                return await asyncio.to_thread(self.store.view, number)
         except WorkflowUpdateFailedError as error:
             raise _as_domain_error(error) from None
 

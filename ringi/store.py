@@ -11,17 +11,20 @@ fresh state.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import EnvType
 from pydantic import BaseModel
 
+from . import database
 from .domain.chain import HASH, PREVIOUS
 from .domain.commands import Command, FileRequest
 from .domain.errors import Conflict, NotFound, Refused
@@ -169,9 +172,58 @@ class Outcome(BaseModel):
     written: bool
 
 
+class _Repository(Repository[UUID]):
+    """eventsourcing's repository, each aggregate read by one thread at a time.
+
+    Its ``get`` brings a cached aggregate up to date in place (under a lock of
+    that aggregate's) but deep-copies it for the caller after letting go of the
+    lock, so a second thread bringing the same aggregate up to date could change
+    it under the copy ("dictionary changed size during iteration"; or a copy
+    half old, half new). The store's threads (a worker's activities, the
+    service's calls off the event loop) all read the numbering and the meeting
+    calendar: this holds one of a few striped locks across the whole ``get``.
+    """
+
+    _STRIPES = 64
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stripes = [threading.Lock() for _ in range(self._STRIPES)]
+
+    def get(self, aggregate_id: UUID, **kwargs: Any) -> Any:
+        with self._stripes[hash(aggregate_id) % self._STRIPES]:
+            return super().get(aggregate_id, **kwargs)
+
+
 class RingiStore(Application[UUID]):
     name = "ringi"
     snapshotting_intervals = {Numbering: 200, MeetingCalendar: 200}  # noqa: RUF012
+
+    def construct_repository(self) -> Repository[UUID]:
+        plain = super().construct_repository()
+        return _Repository(
+            event_store=plain.event_store,
+            snapshot_store=plain.snapshot_store,
+            cache_maxsize=self._cache_maxsize(),
+            fastforward=plain.fastforward,
+            fastforward_skipping=plain.fastforward_skipping,
+            deepcopy_from_cache=plain.deepcopy_from_cache,
+        )
+
+    def _cache_maxsize(self) -> int | None:
+        size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return int(size) if size else None
+
+    def __init__(self, env: EnvType | None = None, *, check_schema: bool = True) -> None:
+        """Opens the store; refuses (``database.SchemaError``) a database that
+        ``ringi db init`` has not brought to this ringi's schema version."""
+        super().__init__(env)
+        if check_schema:
+            try:
+                database.check(self)
+            except BaseException:
+                self.close()
+                raise
 
     # --- numbers and meetings ------------------------------------------------------
 

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from .activities.notify import NotifyActivities
 from .activities.store import StoreActivities
 from .config import Settings
+from .database import SchemaError
 from .logging import configure
 from .store import RingiStore
 from .temporal import connect, ensure_search_attributes
@@ -58,9 +59,9 @@ def build_worker(
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    store = open_store(settings)  # first: an uninitialised database stops us before anything
     client = await connect(settings)
     await ensure_search_attributes(client, settings.namespace)
-    store = open_store(settings)
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="ringi-activity") as executor:
         worker = build_worker(client, settings, store, executor)
         log.info(
@@ -103,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, stop)
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except SchemaError as error:  # an uninitialised database: says to run `ringi db init`
+        log.error("the event store refused to open", error=str(error))
+        return 1
     return 0
 
 

@@ -1,6 +1,14 @@
 """Real servers for the tests: Temporal's time-skipping test server and dev
 server (both from wheels on PyPI, never downloaded at run time), real SQLite
-files, and a real ringi worker per test on its own task queue."""
+files, and a real ringi worker per test on its own task queue.
+
+``RINGI_TEST_STORE=postgres`` runs the suite's event stores on the PostgreSQL
+at 127.0.0.1:5432 (``Settings.postgres_dsn``) instead: every test gets a schema
+of its own (``ringi_t_<hex>``), brought up by ``ringi db init``'s code and
+dropped after. A test that needs it fails, never skips, when it is unreachable.
+Tests of SQLite files as such (tampering with one, `ringi up`'s embedded
+default) build their own SQLite settings and stay on SQLite either way.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +18,14 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from ringi import database
 from ringi.config import Settings
 from ringi.service import Ringi
 from ringi.store import RingiStore
@@ -69,9 +78,48 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+TEST_STORE = os.environ.get("RINGI_TEST_STORE", "sqlite")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_STORE not in ("sqlite", "postgres"):
+        raise pytest.UsageError(f"RINGI_TEST_STORE={TEST_STORE!r}: sqlite or postgres")
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", task_queue=f"ringi-test-{uuid.uuid4().hex[:8]}")
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    """The test's installation; its event store as ``RINGI_TEST_STORE`` says."""
+    local = Settings(data_dir=tmp_path / "data", task_queue=f"ringi-test-{uuid.uuid4().hex[:8]}")
+    if TEST_STORE == "sqlite":
+        yield local
+        return
+    with postgres_schema() as schema:
+        on_postgres = local.model_copy(update={"store": "postgres", "postgres_schema": schema})
+        database.init(on_postgres)  # production's path: tables created explicitly
+        yield on_postgres
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    dsn = Settings().postgres_dsn
+    schema = f"ringi_t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.fail(
+            f"PostgreSQL is unreachable at {dsn} (RINGI_POSTGRES_DSN): {error}", pytrace=False
+        )
+    with admin:
+        try:
+            yield schema
+        finally:
+            admin.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )
 
 
 @pytest.fixture

@@ -1,11 +1,14 @@
 """Audits against the workflows, on Temporal's time-skipping server with a real
-worker and a real SQLite store: ``reconcile`` compares every workflow's state
+worker and a real store (SQLite, or PostgreSQL under RINGI_TEST_STORE=postgres): ``reconcile`` compares every workflow's state
 with the store's, and a workflow's known version anchors its request's chain."""
 
 from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+
+import psycopg
+from psycopg import sql
 
 from ringi.audit.reconcile import reconcile, workflow_anchors, workflow_states
 from ringi.audit.verify import verify
@@ -39,8 +42,28 @@ async def three_requests(ringi: Ringi) -> tuple[int, int, int]:
 
 
 def delete_last(ringi: Ringi, number: int) -> int:
-    """Delete No.``number``'s last event from the SQLite file; returns its version."""
-    with closing(sqlite3.connect(ringi.settings.event_store_path)) as connection, connection:
+    """Delete No.``number``'s last event from the database itself (the SQLite
+    file, or the PostgreSQL schema under ``RINGI_TEST_STORE=postgres``); returns
+    its version."""
+    settings = ringi.settings
+    if settings.store == "postgres":
+        table = sql.SQL("{}.ringi_events").format(sql.Identifier(settings.postgres_schema))
+        with psycopg.connect(settings.postgres_dsn, autocommit=True) as pg:
+            row = pg.execute(
+                sql.SQL("SELECT MAX(originator_version) FROM {} WHERE originator_id=%s").format(
+                    table
+                ),
+                (request_id(number),),
+            ).fetchone()
+            assert row is not None
+            pg.execute(
+                sql.SQL("DELETE FROM {} WHERE originator_id=%s AND originator_version=%s").format(
+                    table
+                ),
+                (request_id(number), row[0]),
+            )
+        return int(row[0])
+    with closing(sqlite3.connect(settings.event_store_path)) as connection, connection:
         (version,) = connection.execute(
             "SELECT MAX(originator_version) FROM stored_events WHERE originator_id=?",
             (request_id(number).hex,),

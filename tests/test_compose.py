@@ -306,3 +306,78 @@ def test_dockerfile_base_and_user() -> None:
     assert froms and froms[-1].split()[0] == "python:3.11-slim"
     users = [args for keyword, args in instructions if keyword == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0"), "the image runs as root"
+
+
+# -- the event store's schema: created by `ringi db init`, before anyone opens it --
+
+DB_INIT = "db-init"
+API = "api"
+
+
+def settings_of(service: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings as this service's container reads them from its environment."""
+    for key in list(os.environ):
+        if key.upper().startswith("RINGI_"):
+            monkeypatch.delenv(key)
+    for key, value in environment(service).items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+def cli_command(argv: list[str]) -> list[str]:
+    """The subcommand path `python -m ringi.cli ...` runs, checked against ringi's
+    own command line (e.g. ["db", "init"])."""
+    import typer
+
+    from ringi.cli.main import app
+
+    assert module_of(argv) == "ringi.cli", argv
+    command_: Any = typer.main.get_command(app)
+    path: list[str] = []
+    for word in argv[3:]:
+        if word.startswith("-"):
+            break
+        found = getattr(command_, "commands", {}).get(word)
+        assert found is not None, f"`ringi {' '.join([*path, word])}` is not a ringi command"
+        command_, path = found, [*path, word]
+    return path
+
+
+def test_db_init_runs_once_before_the_worker_and_the_api(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    init = services[DB_INIT]
+    assert cli_command(command(init)) == ["db", "init"]
+    assert depends_on(init).get(POSTGRES) == "service_healthy"
+    assert str(init.get("restart", "no")) in ("no", "on-failure"), "a one-shot service"
+    for name in (WORKER, API):
+        assert depends_on(services[name]).get(DB_INIT) == "service_completed_successfully", name
+
+
+def test_everything_opens_the_database_db_init_prepared(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init = settings_of(services[DB_INIT], monkeypatch)
+    assert init.store == "postgres"
+    for name in (WORKER, API):
+        opened = settings_of(services[name], monkeypatch)
+        assert (opened.store, opened.postgres_dsn, opened.postgres_schema) == (
+            init.store,
+            init.postgres_dsn,
+            init.postgres_schema,
+        ), name
+        env = opened.eventsourcing_env()
+        assert env["POSTGRES_SCHEMA"] == init.postgres_schema
+        # production creates nothing implicitly: an uninitialised database stops it
+        assert env["CREATE_TABLE"] == "n", f"{name} would create tables by itself"
+
+
+def test_api_serves_on_its_published_port(services: dict[str, dict[str, Any]]) -> None:
+    api = services[API]
+    argv = command(api)
+    assert cli_command(argv) == ["serve"]
+    host = argv[argv.index("--host") + 1] if "--host" in argv else "127.0.0.1"
+    port = int(argv[argv.index("--port") + 1]) if "--port" in argv else 8000
+    assert host == "0.0.0.0", "the API must listen beyond the container's loopback"
+    assert port in container_ports(api)
+    assert depends_on(api).get(TEMPORAL) == "service_healthy"

@@ -22,7 +22,9 @@ import json
 import sqlite3
 from datetime import date, datetime
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from ringi.config import Settings
 from ringi.domain.commands import (
@@ -293,12 +295,23 @@ def test_an_edited_event_breaks_the_published_digests_it_was_in(
 
     # someone edits No.2's answer (given and closed at 35) in the database itself
     table = store.recorder.events_table_name  # type: ignore[attr-defined]
-    with sqlite3.connect(settings.event_store_path) as db:
-        changed = db.execute(
-            f"UPDATE {table} SET state = CAST(REPLACE(CAST(state AS TEXT), '上限は20件です', "
-            f"'上限は50件です') AS BLOB) WHERE CAST(state AS TEXT) LIKE '%上限は20件です%' "
-            "AND topic LIKE '%Request.AnswerRecorded'"
-        ).rowcount
+    if settings.store == "postgres":  # RINGI_TEST_STORE=postgres
+        with psycopg.connect(settings.postgres_dsn, autocommit=True) as pg:
+            changed = pg.execute(
+                sql.SQL(
+                    "UPDATE {}.{} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
+                    "'上限は20件です', '上限は50件です'), 'UTF8') "
+                    "WHERE convert_from(state, 'UTF8') LIKE '%%上限は20件です%%' "
+                    "AND topic LIKE '%%Request.AnswerRecorded'"
+                ).format(sql.Identifier(settings.postgres_schema), sql.Identifier(table))
+            ).rowcount
+    else:
+        with sqlite3.connect(settings.event_store_path) as db:
+            changed = db.execute(
+                f"UPDATE {table} SET state = CAST(REPLACE(CAST(state AS TEXT), '上限は20件です', "
+                f"'上限は50件です') AS BLOB) WHERE CAST(state AS TEXT) LIKE '%上限は20件です%' "
+                "AND topic LIKE '%Request.AnswerRecorded'"
+            ).rowcount
     assert changed == 1
 
     fresh = RingiStore(env=settings.eventsourcing_env())

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from ..database import SchemaError
 from ..domain import commands as c
 from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.view import RequestView
@@ -33,6 +34,7 @@ from .context import (
     print_json,
     secretariat,
 )
+from .db import db_app
 from .desk import Session, desk
 from .exit import exit_now
 from .notify import install as install_notify
@@ -51,6 +53,7 @@ app = typer.Typer(
 meeting_app = typer.Typer(help="Meetings (第N回) at which answers are given.", no_args_is_help=True)
 app.add_typer(meeting_app, name="meeting")
 app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
 
 # --- shared options -----------------------------------------------------------------
 
@@ -802,4 +805,6 @@ def run() -> None:
         status = done.code if isinstance(done.code, int) else (0 if done.code is None else USAGE)
     except KeyboardInterrupt:
         status = 130
+    except SchemaError as error:  # a store refused its database: says to run `ringi db init`
+        status = fail(str(error)).exit_code
     exit_now(status)
