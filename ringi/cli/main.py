@@ -11,6 +11,7 @@ the token's holder (a member's ``--as`` may then be omitted).
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ from ..domain import commands as c
 from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.view import RequestView
 from ..domain.vocabulary import Category, CloseReason, Stage
+from ..logging import LogFormat
 from .audit import audit_app
 from .context import (
     USAGE,
@@ -104,7 +106,18 @@ def main(
         str | None,
         typer.Option("--token", envvar="RINGI_TOKEN", help="the API token (with --url)"),
     ] = None,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            "--log-format",
+            envvar="RINGI_LOG_FORMAT",
+            help="how up, worker and serve log: console (for people) or json (for machines)",
+        ),
+    ] = None,
 ) -> None:
+    if log_format is not None:
+        # the flag wins over the environment; up, worker and serve read it from there
+        os.environ["RINGI_LOG_FORMAT"] = log_format
     ctx.obj = Installation(
         data_dir=data_dir,
         temporal=temporal,
