@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ringi.audit import seal as seals
-from ringi.audit.verify import verify
+from ringi.audit.verify import Anchor, verify
 from ringi.domain.chain import content_hash
 from ringi.domain.request import request_id
 from ringi.store import RingiStore
@@ -100,6 +100,11 @@ def test_a_rewritten_tail_passes_the_chain_but_not_the_seal(db: Path) -> None:
 
     assert found(db) == []
     assert found(db, seal.anchors()) == [("edited", 1, HEARING_EVENTS)]
+    # the version its workflow holds agrees with the forgery; the seal still counts
+    workflow = Anchor(number=1, version=HEARING_EVENTS, source="the workflow")
+    assert found(db, [workflow]) == []
+    assert found(db, [*seal.anchors(), workflow]) == [("edited", 1, HEARING_EVENTS)]
+    assert found(db, [workflow, *seal.anchors()]) == [("edited", 1, HEARING_EVENTS)]
 
 
 def test_a_cut_tail_is_named_against_the_seal(db: Path) -> None:
@@ -153,7 +158,7 @@ def test_seal_and_verify_from_the_command_line(db: Path, tmp_path: Path) -> None
 
     clean = ringi("verify", "--seal", str(seal_file))
     assert clean.returncode == 0, clean.stderr
-    assert "4 anchors; nothing altered" in clean.stdout
+    assert "4 sealed heads; nothing altered" in clean.stdout
 
     delete(db, 2, 3)
     cut = ringi("verify", "--seal", str(seal_file))

@@ -176,7 +176,10 @@ class _Log:
 
 def verify_chains(store: RingiStore, anchors: Iterable[Anchor] = (), page: int = PAGE) -> Report:
     log = _scan_log(store, page)
-    anchored: dict[tuple[Subject, int], Anchor] = {(a.subject, a.number): a for a in anchors}
+    # a chain may be anchored several times (its workflow, a seal or two): each counts
+    anchored: dict[tuple[Subject, int], list[Anchor]] = defaultdict(list)
+    for a in anchors:
+        anchored[(a.subject, a.number)].append(a)
     highest = highest_number(store)
     findings: list[Finding] = []
     deletions: list[tuple[UUID, int]] = []
@@ -184,15 +187,16 @@ def verify_chains(store: RingiStore, anchors: Iterable[Anchor] = (), page: int =
     for originator_id, subject in log.chains.items():
         number = log.numbers.number_of(originator_id, highest)
         subjects[originator_id] = (subject, number)
-        anchor = anchored.pop((subject, number), None) if number is not None else None
+        known = anchored.pop((subject, number), []) if number is not None else []
         entries = list(_entries(store, originator_id, page))
-        for kind, version, message in _classify(entries, anchor):
+        for kind, version, message in _classify(entries, known):
             findings.append(
                 Finding(kind=kind, number=number, version=version, message=message, subject=subject)
             )
             if kind == "deleted":
                 deletions.append((originator_id, version))
-    for anchor in anchored.values():  # anchored chains the store has no event of at all
+    for anchor in (max(known, key=lambda a: a.version) for known in anchored.values()):
+        # anchored chains the store has no event of at all
         absent = (request_id if anchor.subject == "request" else meeting_id)(anchor.number)
         for version in range(1, anchor.version + 1):
             deletions.append((absent, version))
@@ -306,7 +310,7 @@ def _recorded_version(
     return None
 
 
-def _classify(entries: list[_Entry], anchor: Anchor | None) -> Iterator[tuple[Kind, int, str]]:
+def _classify(entries: list[_Entry], anchors: list[Anchor]) -> Iterator[tuple[Kind, int, str]]:
     """The findings about one chain (pure: see the module docstring)."""
     found: dict[tuple[int, Kind], str] = {}
 
@@ -391,7 +395,7 @@ def _classify(entries: list[_Entry], anchor: Anchor | None) -> Iterator[tuple[Ki
                 f"(version {place} follows a different hash)",
             )
 
-    if anchor is not None:
+    for anchor in anchors:
         for version in range(last + 1, anchor.version + 1):
             add(
                 version,

@@ -63,15 +63,17 @@ def verify_(
     One line per finding: the request, the version, what was done to it
     (edited, deleted, reordered, inserted). Exit 1 if anything is found.
     """
-    anchors: list[Anchor] = guarded(
+    sealed: list[Anchor] = guarded(
         lambda: [a for path in seal or () for a in seals.read(path).anchors()]
     )
+    held: list[Anchor] = []
     if workflows:
 
         async def gather(ringi: Ringi) -> list[Anchor]:
             return await workflow_anchors(ringi)
 
-        anchors += run_with_ringi(ctx, gather)
+        held = run_with_ringi(ctx, gather)
+    anchors = sealed + held
 
     def check(store: RingiStore) -> Report:
         return verify(store, anchors)
@@ -93,7 +95,8 @@ def verify_(
         if report.clean:
             echo(
                 f"verified: {report.chains} chains, {report.events} events"
-                + (f", {len(anchors)} anchors" if anchors else "")
+                + (f", {len(sealed)} sealed heads" if seal else "")
+                + (f", {len(held)} workflow anchors" if workflows else "")
                 + "; nothing altered"
             )
     if not report.clean:
