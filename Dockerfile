@@ -1,11 +1,11 @@
-# ringi: the Temporal worker image.
+# ringi: one image for the worker, the HTTP API and the one-shot `ringi db init`.
 #
 #   docker build -t ringi .
-#   docker run --rm -e RINGI_TEMPORAL_ADDRESS=host:7233 ringi
+#   docker run --rm -e RINGI_TEMPORAL_ADDRESS=host:7233 ringi            # the worker
+#   docker run --rm -p 8000:8000 ringi ringi serve --host 0.0.0.0        # the API and the pages
 #
-# Settings come from RINGI_* environment variables (see ringi/config.py).
-# The default command runs the worker. The HTTP API (`ringi serve`) will run
-# from this same image once it exists; it is not wired up yet.
+# Settings come from RINGI_* environment variables (see ringi/config.py);
+# docker-compose.yml runs all three (docs/operations.md).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -31,5 +31,4 @@ WORKDIR /home/ringi
 USER ringi
 
 # The worker registers ringi's search attributes itself when it starts.
-# Later: CMD ["ringi", "serve"] for the API (not implemented yet).
 CMD ["python", "-m", "ringi.worker"]

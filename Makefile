@@ -3,9 +3,10 @@
 #
 #   make up     run ringi on the embedded default (Temporal dev server on SQLite,
 #               the SQLite event store and the worker, in one data directory)
-#   make test   run the whole test suite (it starts its own Temporal servers;
-#               PostgreSQL is expected on 127.0.0.1:5432, as on every dev and CI machine;
-#               the browser tests drive Debian's chromium, installed with apt-get if missing)
+#   make test   run the whole test suite, on the SQLite event store and on PostgreSQL
+#               (it starts its own Temporal servers; PostgreSQL is expected on
+#               127.0.0.1:5432, as on every dev and CI machine; the browser tests drive
+#               Debian's chromium, installed with apt-get if missing)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -33,8 +34,11 @@ $(CHROMIUM):
 up: $(VENV)/.installed
 	$(BIN)/ringi up
 
+# The whole suite on the SQLite event store, then again on PostgreSQL: the
+# second pass runs the tests whose store the switch chooses (tests/conftest.py).
 test: $(VENV)/.installed $(CHROMIUM)
 	$(BIN)/python -m pytest
+	RINGI_TEST_STORE=postgres $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff format --check ringi tests

@@ -10,14 +10,12 @@ import json
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,15 +133,16 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, smtp: tuple[Mailbox, int]) -> Settings:
-    """The conftest's settings, sending e-mail to the test's SMTP server."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        task_queue=f"ringi-test-{uuid.uuid4().hex[:8]}",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="ringi@secretariat.example",
-        outbox_poll_seconds=0.2,
+def settings(settings: Settings, smtp: tuple[Mailbox, int]) -> Settings:
+    """The conftest's settings (on the store RINGI_TEST_STORE says), sending
+    e-mail to the test's SMTP server."""
+    return settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp[1],
+            "smtp_from": "ringi@secretariat.example",
+            "outbox_poll_seconds": 0.2,
+        }
     )
 
 
