@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from ..domain.cost import CostBearer
+from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.lifecycle import PRIVATE_EVENTS, pending_timers
 from ..domain.view import RequestView
 from ..domain.vocabulary import Category, CloseReason, Role, Stage
@@ -146,6 +146,20 @@ class EvaluateCostBody(AtMeeting):
     benefit_per_unit_yen: Yen | None = None
     total_benefit_yen: Yen | None = None
     cost_items: list[CostItemBody] = Field(min_length=1, max_length=100)
+
+    def inputs(self, policy_years: int) -> CostInputs:
+        """The domain's inputs (``ValidationError`` if the benefit is not stated
+        one way); the horizon is the request's policy's unless given."""
+        return CostInputs(
+            horizon_years=self.horizon_years or policy_years,
+            monthly_volume=self.monthly_volume,
+            benefit_per_unit_yen=self.benefit_per_unit_yen,
+            total_benefit_yen=self.total_benefit_yen,
+            cost_items=tuple(
+                CostItem(bearer=i.bearer, amount_yen=i.amount_yen, label=i.label)
+                for i in self.cost_items
+            ),
+        )
 
 
 class ApproveBody(AtMeeting):

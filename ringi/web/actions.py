@@ -121,16 +121,7 @@ def _extend(body: m.ExtendDeadlineBody, base: dict[str, Any], ctx: Context) -> c
 
 def _evaluate(body: m.EvaluateCostBody, base: dict[str, Any], ctx: Context) -> c.Command:
     try:
-        inputs = CostInputs(
-            horizon_years=body.horizon_years or ctx.view.policy.cost_horizon_years,
-            monthly_volume=body.monthly_volume,
-            benefit_per_unit_yen=body.benefit_per_unit_yen,
-            total_benefit_yen=body.total_benefit_yen,
-            cost_items=tuple(
-                CostItem(bearer=i.bearer, amount_yen=i.amount_yen, label=i.label)
-                for i in body.cost_items
-            ),
-        )
+        inputs = body.inputs(ctx.view.policy.cost_horizon_years)
     except ValidationError:
         raise FormErrors({"total_benefit_yen": ("form.err.benefit", {})}) from None
     return c.EvaluateCost(**base, inputs=inputs, meeting=body.meeting)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Path, Request, status
 
 from ...domain import commands as c
-from ...domain.cost import CostInputs, CostItem
 from ...domain.errors import Refused
 from ...domain.vocabulary import Role
 from ..context import Caller, Ctx, GuardedRoute, IdempotencyKey, Write, allowed, bearer
@@ -181,16 +180,7 @@ async def evaluate_cost(
     years = body.horizon_years
     if years is None:
         years = (await ctx.reads.view(number)).policy.cost_horizon_years
-    inputs = CostInputs(
-        horizon_years=years,
-        monthly_volume=body.monthly_volume,
-        benefit_per_unit_yen=body.benefit_per_unit_yen,
-        total_benefit_yen=body.total_benefit_yen,
-        cost_items=tuple(
-            CostItem(bearer=i.bearer, amount_yen=i.amount_yen, label=i.label)
-            for i in body.cost_items
-        ),
-    )
+    inputs = body.inputs(years)
     view = await Write(ctx, who, request, key, body).act(
         number, lambda base: c.EvaluateCost(**base, inputs=inputs, meeting=body.meeting)
     )
