@@ -27,3 +27,13 @@ def populate(store: RingiStore) -> None:
     store.open_meeting(27, day(7), secretariat(), title="第27回")
     for state in (State.HEARING, State.GATHERING_SUPPORT, State.CLOSED):
         play(store, scenario(state))
+
+
+def populated_file(path: Path) -> Path:
+    """An event store file at ``path``, ``populate``d and closed."""
+    store = RingiStore(env=sqlite_env(path))
+    try:
+        populate(store)
+    finally:
+        store.close()
+    return path

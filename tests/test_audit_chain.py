@@ -28,7 +28,7 @@ from ringi.domain.request import Request, request_id
 from ringi.domain.vocabulary import Category
 from ringi.register.publish import publish
 from ringi.store import RingiStore
-from tests.audit_helpers import play, populate, sqlite_env
+from tests.audit_helpers import play, populate, populated_file, sqlite_env
 from tests.domain_builders import Scenario, State, day, filing, run, scenario, secretariat
 
 # No.1 (fully supported, in hearing) is stored as:
@@ -42,13 +42,7 @@ POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "te
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     """An event store file with three requests and a meeting, closed."""
-    path = tmp_path / "events.db"
-    store = RingiStore(env=sqlite_env(path))
-    try:
-        populate(store)
-    finally:
-        store.close()
-    return path
+    return populated_file(tmp_path / "events.db")
 
 
 def verified(db: Path, anchors: list[Anchor] | None = None) -> Report:

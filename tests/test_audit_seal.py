@@ -21,7 +21,7 @@ from ringi.audit.verify import Anchor, verify
 from ringi.domain.chain import content_hash
 from ringi.domain.request import request_id
 from ringi.store import RingiStore
-from tests.audit_helpers import play, populate, sqlite_env
+from tests.audit_helpers import play, populated_file, sqlite_env
 from tests.domain_builders import State, scenario
 from tests.test_audit_chain import HEARING_EVENTS, delete, found, replace_state
 
@@ -31,13 +31,7 @@ SEALED_AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     """Meeting 27 and three requests (No.1: 8 events, No.2: 3, No.3: 4)."""
-    path = tmp_path / "events.db"
-    store = RingiStore(env=sqlite_env(path))
-    try:
-        populate(store)
-    finally:
-        store.close()
-    return path
+    return populated_file(tmp_path / "events.db")
 
 
 def sealed(db: Path) -> seals.Seal:
