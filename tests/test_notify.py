@@ -512,7 +512,14 @@ def test_a_subscription_recorded_before_kinds_existed_wants_every_kind() -> None
 def test_the_secretariat_subscribes_lists_and_unsubscribes_from_the_command_line(
     settings: Settings, store: RingiStore
 ) -> None:
-    env = {"RINGI_DATA_DIR": str(settings.data_dir), "PATH": ""}
+    # the test's installation, on the store RINGI_TEST_STORE chose
+    env = {
+        "RINGI_DATA_DIR": str(settings.data_dir),
+        "RINGI_STORE": settings.store,
+        "RINGI_POSTGRES_DSN": settings.postgres_dsn,
+        "RINGI_POSTGRES_SCHEMA": settings.postgres_schema,
+        "PATH": "",
+    }
 
     def ringi(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
