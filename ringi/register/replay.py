@@ -343,6 +343,28 @@ def request_as_of(store: RingiStore, number: int, cutoff: Cutoff) -> RequestView
     return aggregate.view()
 
 
+def request_steps(
+    store: RingiStore, *, page: int = PAGE
+) -> Iterator[tuple[UUID | str, datetime, Request]]:
+    """Every request event in the log's order as (request's aggregate id, the
+    event's domain time, the request as it stood after it), by the reference
+    fold: for whoever needs the way there, not only where it ends (the stays in
+    each stage of ``ringi.web.charts``). The aggregate is the same object from
+    step to step, changed in place: read what is needed of it at each step."""
+    top = store.recorder.max_notification_id() or 0
+    folded: dict[UUID | str, Request] = {}
+    to_domain = store.mapper.to_domain_event
+    for notification in _notifications(store, top, page):
+        if not notification.topic.startswith(REQUEST_TOPICS):
+            continue
+        oid = notification.originator_id
+        domain_event = _decode(to_domain, notification)
+        after = _mutate(domain_event, folded.get(oid))
+        assert isinstance(after, Request)
+        folded[oid] = after
+        yield oid, _at(domain_event), after
+
+
 def _notifications(store: RingiStore, stop: int, page: int) -> Iterator[Notification]:
     start: int | None = None
     while True:

@@ -39,7 +39,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
@@ -49,14 +48,7 @@ from pydantic import BaseModel, ConfigDict
 from ..domain.lifecycle import JST
 from ..domain.request import Request
 from ..domain.vocabulary import Stage
-from ..register.replay import (
-    _at,
-    _decode,
-    _mutate,
-    _notifications,
-    meeting_cutoff,
-    replay_many,
-)
+from ..register.replay import meeting_cutoff, replay_many, request_steps
 from ..store import RingiStore
 from .i18n import Lang, Translator, parse_lang
 
@@ -152,26 +144,18 @@ class _Open:
 
 def stage_stays(store: RingiStore) -> list[Stay]:
     """Every stay of every request in a stage, by request number and time."""
-    top = store.recorder.max_notification_id() or 0
-    to_domain = store.mapper.to_domain_event
-    folded: dict[UUID | str, Any] = {}
+    folded: dict[UUID | str, Request] = {}
+    # an imported request's times are bounds up to and including the import
+    # itself (``support_known``: the register's count is in), so a step is
+    # judged by what was known before it
+    known_before: dict[UUID | str, bool] = {}
     current: dict[UUID | str, _Open] = {}
     stays: list[Stay] = []
-    for notification in _notifications(store, top, 2_000):
-        if not notification.topic.startswith(REQUEST_TOPICS):
-            continue
-        oid = notification.originator_id
-        domain_event = _decode(to_domain, notification)
-        before = folded.get(oid)
-        # an imported request's times are bounds up to and including the import
-        # itself (``support_known``: the register's count is in); read before
-        # the fold, which changes the aggregate in place
-        known_before = before is not None and before.state.support_known
-        after = _mutate(domain_event, before)
+    for oid, at, after in request_steps(store):
         folded[oid] = after
-        assert isinstance(after, Request)
-        stage, at = after.state.stage, _at(domain_event)
-        known = known_before if before is not None else after.state.support_known
+        stage = after.state.stage
+        known = known_before.get(oid, after.state.support_known)
+        known_before[oid] = after.state.support_known
         stay = current.get(oid)
         if stay is None:
             current[oid] = _Open(stage, at, known)
