@@ -391,6 +391,9 @@ async def test_a_request_page_shows_its_life_and_the_cost_table(api: Api) -> Non
         assert names[0] == "Filed" and names[-1] == "CostEvaluated"
         last = timeline.find("tr", data_event="CostEvaluated")[0]
         assert "第33回" in text(last) and "事務局" in text(last)
+        # what each event records is labelled in the page's language
+        filed = text(timeline.find("tr", data_event="Filed")[0])
+        assert "対象箇所:" in filed and "区分:" in filed and "target:" not in filed
         assert "open-objection-window" in actions(page)
 
         # a form the domain refuses for its figures: the benefit stated two ways

@@ -328,6 +328,39 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "close.withdrawn": ("取り下げ", "withdrawn"),
     "close.answered": ("回答済み", "answered"),
     "close.imported": ("取り込み時点でクローズ", "closed before ringi (imported)"),
+    # --- what the events in the timeline record ------------------------------
+    "detail.answer_id": ("回答番号", "answer"),
+    "detail.body": ("ご意見・ご要望", "request"),
+    "detail.category": ("区分", "category"),
+    "detail.clarification_id": ("確認番号", "clarification"),
+    "detail.company": ("会社", "company"),
+    "detail.continued": ("継続", "carried over"),
+    "detail.corrects": ("訂正する回答", "corrects"),
+    "detail.dated": ("日付", "dated"),
+    "detail.deadline": ("期限", "deadline"),
+    "detail.due": ("予定日時", "due"),
+    "detail.duplicate_of": ("重複先の No.", "duplicate of No."),
+    "detail.ends_at": ("終了日時", "ends"),
+    "detail.evaluation": ("費用対効果評価", "cost evaluation"),
+    "detail.held_for_seconds": ("保留期間 (秒)", "held for (seconds)"),
+    "detail.held_from": ("保留開始", "held from"),
+    "detail.kind": ("種類", "kind"),
+    "detail.mark": ("改修・対応希望欄", "last column"),
+    "detail.note": ("補足", "note"),
+    "detail.number": ("No.", "No."),
+    "detail.objections": ("意見", "objections"),
+    "detail.planned_release": ("リリース予定日", "planned release"),
+    "detail.policy": ("適用された規定", "policy in force"),
+    "detail.question": ("質問", "question"),
+    "detail.reason": ("理由", "reason"),
+    "detail.related": ("関連する No.", "related No."),
+    "detail.released_on": ("リリース日", "released on"),
+    "detail.reply_due": ("回答期限", "reply due"),
+    "detail.source": ("出典", "source"),
+    "detail.stage": ("段階", "stage"),
+    "detail.support": ("賛同数", "support"),
+    "detail.target": ("対象箇所", "target"),
+    "detail.text": ("内容", "text"),
     # --- events in the timeline ----------------------------------------------
     "event.Filed": ("登録", "filed"),
     "event.SupportGatheringOpened": ("賛同募集開始", "support gathering opened"),
@@ -397,6 +430,11 @@ class Translator:
 
     def event(self, name: str) -> str:
         key = f"event.{name}"
+        return self(key) if key in _CATALOG else name
+
+    def detail(self, name: str) -> str:
+        """What an event's recorded attribute is called (its own name if it has no label)."""
+        key = f"detail.{name}"
         return self(key) if key in _CATALOG else name
 
     def meeting(self, number: int | None) -> str:
