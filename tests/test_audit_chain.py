@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -94,6 +95,21 @@ def replace_state(db: Path, number: int, version: int, state: bytes) -> None:
             (state, rid(number), version),
         ),
     )
+
+
+def rehash(db: Path, number: int, version: int, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change a stored event and recompute its own hash, as someone who knows the
+    scheme would: the event is consistent again, whatever points at its old hash."""
+    store = RingiStore(env=sqlite_env(db))
+    try:
+        stored = store.recorder.select_events(request_id(number), gt=version - 1, lte=version)[0]
+        state = store.mapper.transcoder.decode(stored.state)
+        change(state)
+        state["event_hash"] = content_hash(stored.topic, request_id(number), version, state)
+        forged = store.mapper.transcoder.encode(state)
+    finally:
+        store.close()
+    replace_state(db, number, version, forged)
 
 
 def delete(db: Path, number: int, version: int) -> None:
@@ -225,16 +241,7 @@ def test_an_edited_topic_is_an_edit(db: Path) -> None:
 def test_an_event_edited_and_re_hashed_is_given_away_by_the_next_one(db: Path) -> None:
     """Someone who knows the scheme edits version 4 and recomputes its hash:
     version 4 is consistent, but version 5 still points at the old hash."""
-    store = RingiStore(env=sqlite_env(db))
-    try:
-        stored = store.recorder.select_events(request_id(1), gt=3, lte=4)[0]
-        state = store.mapper.transcoder.decode(stored.state)
-        state["company"] = "Z社"
-        state["event_hash"] = content_hash(stored.topic, request_id(1), 4, state)
-        forged = store.mapper.transcoder.encode(state)
-    finally:
-        store.close()
-    replace_state(db, 1, 4, forged)
+    rehash(db, 1, 4, lambda state: state.update(company="Z社"))
 
     report = verified(db)
 
@@ -388,16 +395,7 @@ def test_a_rewritten_tail_is_caught_only_by_an_anchored_hash(db: Path) -> None:
     so the chain is consistent; the hash an anchor (a publication) recorded is not."""
     _, _, original = row(db, 1, HEARING_EVENTS)
     recorded_hash = json.loads(original)["event_hash"]
-    store = RingiStore(env=sqlite_env(db))
-    try:
-        stored = store.recorder.select_events(request_id(1), gt=HEARING_EVENTS - 1)[0]
-        state = store.mapper.transcoder.decode(stored.state)
-        state["meeting"] = 27
-        state["event_hash"] = content_hash(stored.topic, request_id(1), HEARING_EVENTS, state)
-        forged = store.mapper.transcoder.encode(state)
-    finally:
-        store.close()
-    replace_state(db, 1, HEARING_EVENTS, forged)
+    rehash(db, 1, HEARING_EVENTS, lambda state: state.update(meeting=27))
 
     assert found(db) == []
     anchor = Anchor(

@@ -18,12 +18,11 @@ import pytest
 
 from ringi.audit import seal as seals
 from ringi.audit.verify import Anchor, verify
-from ringi.domain.chain import content_hash
 from ringi.domain.request import request_id
 from ringi.store import RingiStore
 from tests.audit_helpers import play, populated_file, sqlite_env
 from tests.domain_builders import State, scenario
-from tests.test_audit_chain import HEARING_EVENTS, delete, found, replace_state
+from tests.test_audit_chain import HEARING_EVENTS, delete, found, rehash
 
 SEALED_AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -81,16 +80,7 @@ def test_a_rewritten_tail_passes_the_chain_but_not_the_seal(db: Path) -> None:
     """No.1's last event rewritten with a correct hash of its new content: every
     link holds, so the chain alone verifies; the seal knows the old hash."""
     seal = sealed(db)
-    store = RingiStore(env=sqlite_env(db))
-    try:
-        stored = store.recorder.select_events(request_id(1), desc=True, limit=1)[0]
-        state = store.mapper.transcoder.decode(stored.state)
-        state["actor"] = {**state["actor"], "user": "someone else"}
-        state["event_hash"] = content_hash(stored.topic, request_id(1), HEARING_EVENTS, state)
-        forged = store.mapper.transcoder.encode(state)
-    finally:
-        store.close()
-    replace_state(db, 1, HEARING_EVENTS, forged)
+    rehash(db, 1, HEARING_EVENTS, lambda state: state["actor"].update(user="someone else"))
 
     assert found(db) == []
     assert found(db, seal.anchors()) == [("edited", 1, HEARING_EVENTS)]
