@@ -67,24 +67,8 @@ def webhook(
 ) -> None:
     """POST the recipient's notifications, signed (header Ringi-Signature: t=...,v1=...)."""
     key = secret or secrets.token_urlsafe(32)
-
-    def add(store: RingiStore) -> Subscription:
-        return store.subscribe(
-            recipient,
-            Channel.WEBHOOK,
-            url,
-            datetime.now(UTC),
-            secretariat(user),
-            secret=key,
-            kinds=tuple(kinds or ()),
-        )
-
-    made = with_store(ctx, add)
-    if as_json:
-        print_json(made.model_dump(mode="json"))
-        return
-    echo(f"{made.id}: {made.recipient} → webhook {made.target}")
-    if secret is None:
+    made = _subscribe(ctx, recipient, Channel.WEBHOOK, url, kinds, user, as_json, secret=key)
+    if made is not None and secret is None:
         echo(f"secret (shown once; the receiver checks signatures with it): {key}")
 
 
@@ -98,22 +82,40 @@ def email(
     as_json: Json = False,
 ) -> None:
     """E-mail the recipient's notifications to an address."""
+    _subscribe(ctx, recipient, Channel.EMAIL, address, kinds, user, as_json)
+
+
+def _subscribe(
+    ctx: typer.Context,
+    recipient: str,
+    channel: Channel,
+    target: str,
+    kinds: list[NotificationKind] | None,
+    user: str | None,
+    as_json: bool,
+    secret: str = "",
+) -> Subscription | None:
+    """Record the subscription and print it; what was made, unless printed as JSON
+    (then nothing more is to be said)."""
 
     def add(store: RingiStore) -> Subscription:
         return store.subscribe(
             recipient,
-            Channel.EMAIL,
-            address,
+            channel,
+            target,
             datetime.now(UTC),
             secretariat(user),
+            secret=secret,
             kinds=tuple(kinds or ()),
         )
 
     made = with_store(ctx, add)
     if as_json:
         print_json(made.model_dump(mode="json"))
-        return
-    echo(f"{made.id}: {made.recipient} → e-mail {made.target}")
+        return None
+    shown = "webhook" if channel is Channel.WEBHOOK else "e-mail"
+    echo(f"{made.id}: {made.recipient} → {shown} {made.target}")
+    return made
 
 
 def subscriptions(ctx: typer.Context, as_json: Json = False) -> None:
