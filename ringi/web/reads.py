@@ -45,10 +45,6 @@ SortKey = Literal["number", "stage", "category", "target", "support", "deadline"
 SORT_KEYS: tuple[SortKey, ...] = ("number", "stage", "category", "target", "support", "deadline")
 
 
-def may_see_clarifications(who: Principal, view: RequestView) -> bool:
-    return lifecycle.may_read_clarifications(who.role, who.company, view)
-
-
 # --- the register --------------------------------------------------------------------------
 
 
@@ -210,7 +206,7 @@ def request_page(store: RingiStore, number: int, who: Principal) -> RequestPage:
     """No.``number`` as the API's ``GET /v1/requests/{number}`` reads it, less what
     ``who`` may not see."""
     stored = store.view(number)
-    private_visible = may_see_clarifications(who, stored)
+    private_visible = lifecycle.may_read_clarifications(who.role, who.company, stored)
     # redacted as the API redacts it: not even the model handed to the template
     # holds what ``who`` may not read, so nothing can leak by mistake
     detail = RequestDetail.read(stored, store.timeline(number), private=private_visible)
