@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -202,14 +202,15 @@ class RequestPage:
         return self.detail.request
 
 
-def request_page(store: RingiStore, number: int, who: Principal) -> RequestPage:
-    """No.``number`` as the API's ``GET /v1/requests/{number}`` reads it, less what
+def request_page(
+    stored: RequestView, entries: Sequence[TimelineEntry], who: Principal
+) -> RequestPage:
+    """A request as the API's ``GET /v1/requests/{number}`` reads it, less what
     ``who`` may not see."""
-    stored = store.view(number)
     private_visible = lifecycle.may_read_clarifications(who.role, who.company, stored)
     # redacted as the API redacts it: not even the model handed to the template
     # holds what ``who`` may not read, so nothing can leak by mistake
-    detail = RequestDetail.read(stored, store.timeline(number), private=private_visible)
+    detail = RequestDetail.read(stored, list(entries), private=private_visible)
     view = detail.request
     timeline = [
         TimelineLine(

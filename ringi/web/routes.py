@@ -219,10 +219,12 @@ def build_router(web: Web) -> APIRouter:
         errors: dict[str, tuple[str, dict[str, object]]] | None = None,
         values: dict[str, str] | None = None,
     ) -> Response:
-        try:
-            page = await ctx.in_thread(reads.request_page, store, number, who)
-        except NotFound as missing:
-            return web.error(request, state, 404, state.t("error.not_found", reason=str(missing)))
+        # the API's read model: the same fold and timeline, cached, never staler than the log
+        entry = await ctx.reads.entry(number)
+        if entry.view is None:
+            missing = f"there is no request No.{number}"
+            return web.error(request, state, 404, state.t("error.not_found", reason=missing))
+        page = reads.request_page(entry.view, entry.timeline, who)
         now = datetime.now(tz=UTC)
         offered = a.available(page.view, who.actor(), now)
         known = await ctx.in_thread(reads.meetings, store)
@@ -265,7 +267,7 @@ def build_router(web: Web) -> APIRouter:
             return web.error(request, state, 403, message)
         n = found
         try:
-            view = await ctx.in_thread(store.view, n)
+            view = await ctx.reads.view(n)
         except NotFound as missing:
             return web.error(request, state, 404, t("error.not_found", reason=str(missing)))
 
