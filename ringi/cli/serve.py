@@ -48,7 +48,7 @@ def serve(
 
 def run_api(settings: Settings, host: str, port: int) -> int:
     from ..api import ApiSettings, create_app
-    from ..api.server import ApiServer, bind
+    from ..api.server import ApiServer, bind, freeze_startup_heap
     from ..logging import configure
     from ..service import Ringi
 
@@ -74,6 +74,7 @@ def run_api(settings: Settings, host: str, port: int) -> int:
                 return 1
             server = ApiServer(create_app(ringi, ApiSettings()), sock)
             await server.start()
+            freeze_startup_heap()
             print(
                 f"ringi API is up: {server.url} (docs {server.url}/docs), Temporal "
                 f"{settings.temporal_address}, data {settings.data_dir}. Ctrl-C stops it.",

@@ -19,7 +19,7 @@ from pathlib import Path
 import structlog
 
 from ..api import ApiSettings, create_app
-from ..api.server import ApiServer, bind
+from ..api.server import ApiServer, bind, freeze_startup_heap
 from ..config import Settings
 from ..logging import configure
 from ..service import Ringi
@@ -117,6 +117,7 @@ async def _run(
         if taken_up:
             log.info("took up open requests without a workflow", requests=taken_up)
         await api.start()
+        freeze_startup_heap()
         _record_api(settings, api.url)
         print(
             f"ringi is up: Temporal {settings.temporal_address}, UI http://{settings.temporal_address.split(':')[0]}:{ui_port}, "
