@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from ringi.api import ApiSettings
 from ringi.api.models import RequestDetail
-from ringi.api.readmodel import Freshness
+from ringi.api.readmodel import Freshness, Refreshes
 from ringi.api.tokens import TokenRegistry
 from ringi.config import Settings
 from ringi.domain.commands import Endorse, FileRequest
@@ -228,6 +228,8 @@ class GatedChanges:
     """Stands in for ``Changes``: each catch-up is numbered, and the first one
     holds until the test lets it go."""
 
+    on_loop = False  # read in a thread, as on PostgreSQL: the test holds it there
+
     def __init__(self) -> None:
         self.started = 0
         self.finished = 0
@@ -260,6 +262,7 @@ async def test_a_call_waits_for_a_read_of_the_log_that_began_after_it_arrived() 
 
 async def test_a_failed_read_of_the_log_fails_its_calls_and_not_the_next() -> None:
     class Failing:
+        on_loop = False
         calls = 0
 
         def catch_up(self) -> None:
@@ -271,3 +274,68 @@ async def test_a_failed_read_of_the_log_fails_its_calls_and_not_the_next() -> No
     with pytest.raises(RuntimeError, match="store unreachable"):
         await fresh.wait()
     await fresh.wait()
+
+
+# --- bringing entries up to date --------------------------------------------------------------
+
+
+class GatedModel:
+    """Stands in for ``ReadModel``: records which numbers each round read; the
+    first round holds until the test lets it go. No.13 cannot be read."""
+
+    def __init__(self) -> None:
+        self.changes = GatedChanges()  # on_loop False: rounds run in a thread
+        self.rounds: list[list[int]] = []
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+
+    def entry(self, number: int) -> Any:
+        self.rounds[-1].append(number)
+        if len(self.rounds) == 1:
+            self.first_started.set()
+            assert self.release.wait(timeout=30)
+        if number == 13:
+            raise RuntimeError("No.13 is unreadable")
+        return f"entry {number} of round {len(self.rounds)}"
+
+
+class CountedRefreshes(Refreshes):
+    """``Refreshes`` noting where each round begins in ``GatedModel.rounds``."""
+
+    def _read(self, numbers: list[int]) -> Any:
+        cast(GatedModel, self.model).rounds.append([])
+        return super()._read(numbers)
+
+
+async def test_entries_asked_for_while_a_round_runs_share_the_next_round() -> None:
+    model = GatedModel()
+    refreshes = CountedRefreshes(cast(Any, model))
+    early = asyncio.create_task(refreshes.entries([1, 2]))
+    assert await asyncio.to_thread(model.first_started.wait, 30)
+    # these ask while the first round reads: it began before them, so they wait for the next
+    late = [asyncio.create_task(refreshes.entries(numbers)) for numbers in ([2, 3], [3], [4, 2])]
+    await asyncio.sleep(0.05)
+    assert not early.done() and not any(task.done() for task in late)
+    model.release.set()
+    assert await early == {1: "entry 1 of round 1", 2: "entry 2 of round 1"}
+    assert await asyncio.gather(*late) == [
+        {2: "entry 2 of round 2", 3: "entry 3 of round 2"},
+        {3: "entry 3 of round 2"},
+        {4: "entry 4 of round 2", 2: "entry 2 of round 2"},
+    ]
+    # one read of each number per round, in the order asked for
+    assert model.rounds == [[1, 2], [2, 3, 4]]
+
+
+async def test_an_entry_that_cannot_be_read_fails_only_the_calls_that_asked_for_it() -> None:
+    model = GatedModel()
+    model.release.set()
+    refreshes = CountedRefreshes(cast(Any, model))
+    first = asyncio.create_task(refreshes.entries([1]))
+    await asyncio.to_thread(model.first_started.wait, 30)
+    unlucky = asyncio.create_task(refreshes.entries([12, 13]))
+    lucky = asyncio.create_task(refreshes.entries([12, 14]))
+    await first
+    with pytest.raises(RuntimeError, match=r"No\.13 is unreadable"):
+        await unlucky
+    assert await lucky == {12: "entry 12 of round 2", 14: "entry 14 of round 2"}

@@ -31,7 +31,7 @@ from .errors import ApiError, ErrorDetail
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyRecord, Keys, command_id, first_result
 from .idempotency import fingerprint as fingerprint_of
 from .limits import RateLimiter
-from .readmodel import Changes, Freshness, ReadModel, Reads, TokenCache, caught_up
+from .readmodel import Changes, Freshness, ReadModel, Reads, TokenCache, caught_up, read_store
 from .settings import ApiSettings
 from .tokens import Principal, TokenRegistry, Unauthenticated
 
@@ -144,7 +144,7 @@ async def _authenticate(ctx: ApiContext, request: Request) -> Principal:
     known = ctx.known_tokens.current(presented)
     if known is not None:
         return known
-    return await ctx.in_thread(ctx.known_tokens.authenticate, presented)
+    return await read_store(ctx.fresh.changes.on_loop, ctx.known_tokens.authenticate, presented)
 
 
 def principal(request: Request) -> Principal:
