@@ -1,12 +1,14 @@
-"""The actions a request's page offers, one per API action slug.
+"""The actions a request's page offers: a form for each action on a request
+(``ringi.api.actions``: its slug, its domain command, the API's body model, and
+how that body becomes the command), with the form's fields and a probe.
 
-Each action names the domain command it carries out, the fields of its form,
-and the API's own body model, which validates the form as it validates a JSON
-body (the same limits, one set of rules). Which actions a page shows is not
-decided here: ``available`` asks ``lifecycle.check`` with a probe of each
-command, so the page offers exactly what the domain would accept from this
-actor in this state (what depends on the values typed, such as a deadline that
-must be later, is checked when the form is sent, and refused there).
+The API's body model validates the form as it validates a JSON body (the same
+limits, one set of rules), and the command is built as the API builds it. Which
+actions a page shows is not decided here: ``available`` asks ``lifecycle.check``
+with a probe of each command, so the page offers exactly what the domain would
+accept from this actor in this state (what depends on the values typed, such as
+a deadline that must be later, is checked when the form is sent, and refused
+there).
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ..api import models as m
-from ..domain import commands as c
+from ..api import actions as api_actions
 from ..domain import lifecycle
 from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.errors import Refused
@@ -51,33 +52,24 @@ class Field:
     moment: bool = False
 
 
+#: a payload the command would be made with, to ask the domain whether to offer the
+#: action at all (None: not on this request)
+Probe = Callable[[RequestView], dict[str, Any] | None]
+
+
 @dataclass(frozen=True)
 class Action:
-    slug: str
-    command: type[BaseModel]
-    body: type[m.Body]
-    build: Callable[[Any, dict[str, Any], Context], c.Command]
-    probe: Callable[[RequestView], dict[str, Any] | None]
+    api: api_actions.Action[Any]  # what it does, declared once for the API and the pages
+    probe: Probe
     fields: tuple[Field, ...] = ()
 
     @property
-    def role(self) -> Role:
-        """Who may take it, as the domain says (members' commands, or the secretariat's)."""
-        return (
-            Role.MEMBER if issubclass(self.command, lifecycle.MEMBER_COMMANDS) else Role.SECRETARIAT
-        )
+    def slug(self) -> str:
+        return self.api.slug
 
     @property
-    def takes_meeting(self) -> bool:
-        return self.role is Role.SECRETARIAT and "meeting" in self.body.model_fields
-
-
-@dataclass(frozen=True)
-class Context:
-    """What building a command may need beyond the form."""
-
-    view: RequestView
-    meetings: Mapping[int, datetime]
+    def role(self) -> Role:
+        return self.api.role
 
 
 @dataclass
@@ -106,27 +98,6 @@ def _text(name: str) -> Callable[[RequestView], dict[str, Any]]:
     return lambda _: {name: "?"}
 
 
-def _extend(body: m.ExtendDeadlineBody, base: dict[str, Any], ctx: Context) -> c.Command:
-    deadline = body.deadline
-    if body.until_meeting is not None:
-        if body.until_meeting not in ctx.meetings:
-            raise Refused(
-                f"meeting {body.until_meeting} (第{body.until_meeting}回) has not been opened; "
-                "open it with its date first"
-            )
-        deadline = ctx.meetings[body.until_meeting]
-    assert deadline is not None
-    return c.ExtendDeadline(**base, deadline=deadline, reason=body.reason, meeting=body.meeting)
-
-
-def _evaluate(body: m.EvaluateCostBody, base: dict[str, Any], ctx: Context) -> c.Command:
-    try:
-        inputs = body.inputs(ctx.view.policy.cost_horizon_years)
-    except ValidationError:
-        raise FormErrors({"total_benefit_yen": ("form.err.benefit", {})}) from None
-    return c.EvaluateCost(**base, inputs=inputs, meeting=body.meeting)
-
-
 def _correctable(view: RequestView) -> dict[str, Any] | None:
     current = [a for a in view.answers if a.superseded_by is None]
     if not current:
@@ -147,211 +118,124 @@ _PROBE_COST = {
 }
 _MEETING = Field("meeting", "field.meeting", "meeting")
 
+
+def _form(slug: str, probe: Probe, *fields: Field) -> Action:
+    return Action(api_actions.BY_SLUG[slug], probe, fields)
+
+
+#: in the order the page lists them
 ACTIONS: tuple[Action, ...] = (
     # members
-    Action("endorse", c.Endorse, m.AtMeeting, lambda b, base, _: c.Endorse(**base), _always),
-    Action(
-        "unendorse",
-        c.WithdrawEndorsement,
-        m.AtMeeting,
-        lambda b, base, _: c.WithdrawEndorsement(**base),
-        _always,
-    ),
-    Action(
-        "notes",
-        c.AppendNote,
-        m.NoteBody,
-        lambda b, base, _: c.AppendNote(**base, text=b.text),
-        _text("text"),
-        (Field("text", "field.note", "textarea", True, TEXT),),
-    ),
-    Action(
+    _form("endorse", _always),
+    _form("unendorse", _always),
+    _form("notes", _text("text"), Field("text", "field.note", "textarea", True, TEXT)),
+    _form(
         "clarification-answer",
-        c.AnswerClarification,
-        m.ClarificationAnswerBody,
-        lambda b, base, _: c.AnswerClarification(**base, text=b.text),
         _text("text"),
-        (Field("text", "field.reply", "textarea", True, TEXT),),
+        Field("text", "field.reply", "textarea", True, TEXT),
     ),
-    Action(
-        "objections",
-        c.RaiseObjection,
-        m.ObjectionBody,
-        lambda b, base, _: c.RaiseObjection(**base, reason=b.reason),
-        _text("reason"),
-        (Field("reason", "field.objection", "textarea", True, TEXT),),
+    _form(
+        "objections", _text("reason"), Field("reason", "field.objection", "textarea", True, TEXT)
     ),
-    Action(
-        "withdraw",
-        c.Withdraw,
-        m.WithdrawBody,
-        lambda b, base, _: c.Withdraw(**base, reason=b.reason),
-        _always,
-        (Field("reason", "field.reason", "text", False, REASON),),
-    ),
+    _form("withdraw", _always, Field("reason", "field.reason", "text", False, REASON)),
     # the secretariat
-    Action(
+    _form(
         "answers",
-        c.RecordAnswer,
-        m.AnswerBody,
-        lambda b, base, _: c.RecordAnswer(
-            **base, text=b.text, continued=b.continued, meeting=b.meeting
-        ),
         _text("text"),
-        (
-            Field("text", "field.answer", "textarea", True, TEXT),
-            Field("continued", "field.continued", "checkbox"),
-            _MEETING,
-        ),
+        Field("text", "field.answer", "textarea", True, TEXT),
+        Field("continued", "field.continued", "checkbox"),
+        _MEETING,
     ),
-    Action(
+    _form(
         "open-support",
-        c.OpenSupport,
-        m.OpenSupportBody,
-        lambda b, base, _: c.OpenSupport(**base, deadline=b.deadline),
         _always,
-        (Field("deadline", "field.support_deadline", "date", moment=True),),
+        Field("deadline", "field.support_deadline", "date", moment=True),
     ),
-    Action(
+    _form(
         "ask-clarification",
-        c.AskClarification,
-        m.QuestionBody,
-        lambda b, base, _: c.AskClarification(**base, question=b.question, meeting=b.meeting),
         _text("question"),
-        (Field("question", "field.question", "textarea", True, TEXT), _MEETING),
+        Field("question", "field.question", "textarea", True, TEXT),
+        _MEETING,
     ),
-    Action(
+    _form(
         "extend-deadline",
-        c.ExtendDeadline,
-        m.ExtendDeadlineBody,
-        _extend,
         lambda _: {"deadline": day_end(_FAR)},
-        (
-            Field("deadline", "field.deadline", "date", moment=True),
-            Field("until_meeting", "field.until_meeting", "meeting"),
-            Field("reason", "field.reason", "text", False, REASON),
-            _MEETING,
-        ),
+        Field("deadline", "field.deadline", "date", moment=True),
+        Field("until_meeting", "field.until_meeting", "meeting"),
+        Field("reason", "field.reason", "text", False, REASON),
+        _MEETING,
     ),
-    Action(
-        "open-hearing",
-        c.OpenHearing,
-        m.AtMeeting,
-        lambda b, base, _: c.OpenHearing(**base, meeting=b.meeting),
-        _always,
-        (_MEETING,),
-    ),
-    Action(
+    _form("open-hearing", _always, _MEETING),
+    _form(
         "findings",
-        c.RecordFindings,
-        m.FindingsBody,
-        lambda b, base, _: c.RecordFindings(**base, text=b.text, meeting=b.meeting),
         _text("text"),
-        (Field("text", "field.findings", "textarea", True, TEXT), _MEETING),
+        Field("text", "field.findings", "textarea", True, TEXT),
+        _MEETING,
     ),
-    Action(
+    _form(
         "cost-evaluation",
-        c.EvaluateCost,
-        m.EvaluateCostBody,
-        _evaluate,
         lambda _: _PROBE_COST,
-        (
-            Field("monthly_volume", "field.monthly_volume", "number"),
-            Field("benefit_per_unit_yen", "field.benefit_per_unit_yen", "number"),
-            Field("total_benefit_yen", "field.total_benefit_yen", "number"),
-            Field("horizon_years", "field.horizon_years", "number"),
-            Field("cost_central", "field.cost_central", "number"),
-            Field("cost_members", "field.cost_members", "number"),
-            Field("cost_network_operators", "field.cost_network_operators", "number"),
-            _MEETING,
-        ),
+        Field("monthly_volume", "field.monthly_volume", "number"),
+        Field("benefit_per_unit_yen", "field.benefit_per_unit_yen", "number"),
+        Field("total_benefit_yen", "field.total_benefit_yen", "number"),
+        Field("horizon_years", "field.horizon_years", "number"),
+        Field("cost_central", "field.cost_central", "number"),
+        Field("cost_members", "field.cost_members", "number"),
+        Field("cost_network_operators", "field.cost_network_operators", "number"),
+        _MEETING,
     ),
-    Action(
-        "open-objection-window",
-        c.OpenObjectionWindow,
-        m.AtMeeting,
-        lambda b, base, _: c.OpenObjectionWindow(**base, meeting=b.meeting),
-        _always,
-        (_MEETING,),
-    ),
-    Action(
+    _form("open-objection-window", _always, _MEETING),
+    _form(
         "approve",
-        c.Approve,
-        m.ApproveBody,
-        lambda b, base, _: c.Approve(**base, planned_release=b.planned_release, meeting=b.meeting),
         lambda _: {"planned_release": _FAR},
-        (Field("planned_release", "field.planned_release", "date", True), _MEETING),
+        Field("planned_release", "field.planned_release", "date", True),
+        _MEETING,
     ),
-    Action(
+    _form(
         "change-release",
-        c.ChangeReleaseDate,
-        m.ChangeReleaseBody,
-        lambda b, base, _: c.ChangeReleaseDate(
-            **base, planned_release=b.planned_release, reason=b.reason, meeting=b.meeting
-        ),
         _other_release,
-        (
-            Field("planned_release", "field.planned_release", "date", True),
-            Field("reason", "field.reason", "text", False, REASON),
-            _MEETING,
-        ),
+        Field("planned_release", "field.planned_release", "date", True),
+        Field("reason", "field.reason", "text", False, REASON),
+        _MEETING,
     ),
-    Action(
+    _form(
         "release",
-        c.Release,
-        m.ReleaseBody,
-        lambda b, base, _: c.Release(**base, released_on=b.released_on, meeting=b.meeting),
         _always,
-        (Field("released_on", "field.released_on", "date"), _MEETING),
+        Field("released_on", "field.released_on", "date"),
+        _MEETING,
     ),
-    Action(
+    _form(
         "hold",
-        c.Hold,
-        m.HoldBody,
-        lambda b, base, _: c.Hold(**base, reason=b.reason, meeting=b.meeting),
         _text("reason"),
-        (Field("reason", "field.reason", "textarea", True, TEXT), _MEETING),
+        Field("reason", "field.reason", "textarea", True, TEXT),
+        _MEETING,
     ),
-    Action(
+    _form(
         "resume",
-        c.Resume,
-        m.ResumeBody,
-        lambda b, base, _: c.Resume(**base, reason=b.reason, meeting=b.meeting),
         _always,
-        (Field("reason", "field.reason", "text", False, REASON), _MEETING),
+        Field("reason", "field.reason", "text", False, REASON),
+        _MEETING,
     ),
-    Action(
+    _form(
         "close",
-        c.Close,
-        m.CloseBody,
-        lambda b, base, _: c.Close(
-            **base, reason=b.reason, duplicate_of=b.duplicate_of, note=b.note, meeting=b.meeting
-        ),
         lambda _: {"reason": CloseReason.OUT_OF_SCOPE},
-        (
-            Field("reason", "field.close_reason", "close_reason", True),
-            Field("duplicate_of", "field.duplicate_of", "number"),
-            Field("note", "field.close_note", "text", False, REASON),
-            _MEETING,
-        ),
+        Field("reason", "field.close_reason", "close_reason", True),
+        Field("duplicate_of", "field.duplicate_of", "number"),
+        Field("note", "field.close_note", "text", False, REASON),
+        _MEETING,
     ),
-    Action(
+    _form(
         "answer-corrections",
-        c.CorrectAnswer,
-        m.CorrectAnswerBody,
-        lambda b, base, _: c.CorrectAnswer(
-            **base, answer_id=b.answer_id, text=b.text, reason=b.reason, meeting=b.meeting
-        ),
         _correctable,
-        (
-            Field("answer_id", "field.answer_id", "answer", True),
-            Field("text", "field.correction", "textarea", True, TEXT),
-            Field("reason", "field.reason", "textarea", True, TEXT),
-            _MEETING,
-        ),
+        Field("answer_id", "field.answer_id", "answer", True),
+        Field("text", "field.correction", "textarea", True, TEXT),
+        Field("reason", "field.reason", "textarea", True, TEXT),
+        _MEETING,
     ),
 )
 BY_SLUG: dict[str, Action] = {a.slug: a for a in ACTIONS}
+if BY_SLUG.keys() != api_actions.BY_SLUG.keys():  # a new action of the API needs its form here
+    raise RuntimeError(f"no form for {sorted(api_actions.BY_SLUG.keys() - BY_SLUG.keys())}")
 
 
 def available(view: RequestView, actor: Actor, at: datetime) -> list[Action]:
@@ -364,7 +248,7 @@ def available(view: RequestView, actor: Actor, at: datetime) -> list[Action]:
         if payload is None:
             continue
         try:
-            lifecycle.check(view, action.command(actor=actor, **payload), at)  # type: ignore[arg-type]
+            lifecycle.check(view, action.api.command(actor=actor, **payload), at)  # type: ignore[arg-type]
         except Refused:
             continue
         offered.append(action)
@@ -403,9 +287,10 @@ def parse(action: Action, form: Mapping[str, str]) -> BaseModel:
     if errors.fields:
         raise errors
     try:
-        return action.body.model_validate(raw)
+        body: BaseModel = action.api.body.model_validate(raw)
     except ValidationError as invalid:
         raise FormErrors(_field_errors(action, invalid)) from None
+    return body
 
 
 def _field_errors(
@@ -447,5 +332,12 @@ def message_of(error: Any) -> tuple[str, dict[str, object]]:
     return "form.err.invalid", {"detail": str(error.get("msg", ""))}
 
 
-def base_of(actor: Actor, command_id: str) -> dict[str, Any]:
-    return {"actor": actor, "command_id": command_id}
+def build_errors(
+    action: Action, invalid: ValidationError
+) -> dict[str, tuple[str, dict[str, object]]]:
+    """What the command refused that the form let through, on the form's fields."""
+    if action.slug == "cost-evaluation":  # the figures do not state the benefit one way
+        return {"total_benefit_yen": ("form.err.benefit", {})}
+    detail = "; ".join(str(e["msg"]) for e in invalid.errors())
+    name = action.fields[0].name if action.fields else "form"
+    return {name: ("form.err.invalid", {"detail": detail})}

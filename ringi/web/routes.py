@@ -22,6 +22,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
+from ..api.actions import Known, base
 from ..api.context import ApiContext, Write, carry_out
 from ..api.idempotency import command_id as keyed_command_id
 from ..api.limits import RateLimiter
@@ -267,7 +268,7 @@ def build_router(web: Web) -> APIRouter:
             return web.error(request, state, 403, message)
         n = found
         try:
-            view = await ctx.reads.view(n)
+            await ctx.reads.view(n)
         except NotFound as missing:
             return web.error(request, state, 404, t("error.not_found", reason=str(missing)))
 
@@ -278,17 +279,14 @@ def build_router(web: Web) -> APIRouter:
 
         try:
             body = a.parse(action, form)
-            meetings = await ctx.in_thread(store.meetings)
-            base = a.base_of(who.actor(), _command_id(who, form))
-            command = action.build(body, base, a.Context(view=view, meetings=meetings))
+            command = await action.api.command_for(
+                body, base(who.actor(), _command_id(who, form)), Known(ctx, n)
+            )
             await carry_out(ctx, n, command)
         except a.FormErrors as invalid:
             return await again(422, errors=invalid.fields)
         except ValidationError as invalid:  # the command refused what the body let through
-            detail = "; ".join(str(e["msg"]) for e in invalid.errors())
-            name = action.fields[0].name if action.fields else "form"
-            errors = {name: ("form.err.invalid", {"detail": detail})}
-            return await again(422, errors=errors)
+            return await again(422, errors=a.build_errors(action, invalid))
         except NotAllowed as refused:
             return web.error(request, state, 403, t("error.forbidden", reason=str(refused)))
         except NotFound as missing:

@@ -1,13 +1,16 @@
 """What a member company does: file, endorse (one or many), withdraw an
 endorsement, append to its own request, answer a clarification, object,
-withdraw its own request. The company is the token's, never the body's."""
+withdraw its own request. The company is the token's, never the body's.
+
+The actions on one request are declared in ``ringi.api.actions`` and made into
+endpoints by ``request_actions``; filing and the bulk call are written here."""
 
 from __future__ import annotations
 
 import asyncio
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from ...domain import commands as c
 from ...domain.vocabulary import Role
@@ -23,20 +26,15 @@ from ..context import (
 )
 from ..errors import ApiError, ErrorDetail, classify, documented
 from ..models import (
-    MAX_NUMBER,
-    AtMeeting,
     BulkEndorseBody,
     BulkEndorseResult,
-    ClarificationAnswerBody,
     EndorseItem,
     FileBody,
     ItemError,
-    NoteBody,
-    ObjectionBody,
     RequestState,
     RequestSummary,
-    WithdrawBody,
 )
+from . import request_actions
 
 log = structlog.get_logger("ringi.api")
 
@@ -48,8 +46,6 @@ router = APIRouter(
     dependencies=[Depends(bearer)],
     responses=documented(401, 403, 413, 422, 429),
 )
-ACTS = documented(404, 409, 503, 504)
-No = Path(ge=1, le=MAX_NUMBER, description="the request's No.")
 
 
 @router.post(
@@ -90,124 +86,8 @@ async def file_request(
     return RequestState.of(view)
 
 
-@router.post(
-    "/requests/{number}/endorse", openapi_extra=MEMBER, responses=ACTS, summary="Endorse (賛同)"
-)
-async def endorse(
-    who: Caller,
-    ctx: Ctx,
-    request: Request,
-    number: int = No,
-    body: AtMeeting | None = None,
-    key: IdempotencyKey = None,
-) -> RequestState:
-    meeting = body.meeting if body else None
-    view = await Write(ctx, who, request, key, body).act(
-        number, lambda base: c.Endorse(**base, meeting=meeting)
-    )
-    return RequestState.of(view)
-
-
-@router.post(
-    "/requests/{number}/unendorse",
-    openapi_extra=MEMBER,
-    responses=ACTS,
-    summary="Withdraw your endorsement",
-)
-async def unendorse(
-    who: Caller,
-    ctx: Ctx,
-    request: Request,
-    number: int = No,
-    body: AtMeeting | None = None,
-    key: IdempotencyKey = None,
-) -> RequestState:
-    meeting = body.meeting if body else None
-    view = await Write(ctx, who, request, key, body).act(
-        number, lambda base: c.WithdrawEndorsement(**base, meeting=meeting)
-    )
-    return RequestState.of(view)
-
-
-@router.post(
-    "/requests/{number}/notes",
-    openapi_extra=MEMBER,
-    responses=ACTS,
-    summary="Append a note to your own request (追記)",
-)
-async def append(
-    body: NoteBody,
-    who: Caller,
-    ctx: Ctx,
-    request: Request,
-    number: int = No,
-    key: IdempotencyKey = None,
-) -> RequestState:
-    view = await Write(ctx, who, request, key, body).act(
-        number, lambda base: c.AppendNote(**base, text=body.text, meeting=body.meeting)
-    )
-    return RequestState.of(view)
-
-
-@router.post(
-    "/requests/{number}/clarification-answer",
-    openapi_extra=MEMBER,
-    responses=ACTS,
-    summary="Answer the secretariat's clarification question on your request",
-)
-async def answer_clarification(
-    body: ClarificationAnswerBody,
-    who: Caller,
-    ctx: Ctx,
-    request: Request,
-    number: int = No,
-    key: IdempotencyKey = None,
-) -> RequestState:
-    view = await Write(ctx, who, request, key, body).act(
-        number, lambda base: c.AnswerClarification(**base, text=body.text)
-    )
-    return RequestState.of(view)
-
-
-@router.post(
-    "/requests/{number}/objections",
-    openapi_extra=MEMBER,
-    responses=ACTS,
-    summary="Object during the objection window",
-)
-async def object_(
-    body: ObjectionBody,
-    who: Caller,
-    ctx: Ctx,
-    request: Request,
-    number: int = No,
-    key: IdempotencyKey = None,
-) -> RequestState:
-    view = await Write(ctx, who, request, key, body).act(
-        number, lambda base: c.RaiseObjection(**base, reason=body.reason)
-    )
-    return RequestState.of(view)
-
-
-@router.post(
-    "/requests/{number}/withdraw",
-    openapi_extra=MEMBER,
-    responses=ACTS,
-    summary="Withdraw your own request",
-)
-async def withdraw(
-    who: Caller,
-    ctx: Ctx,
-    request: Request,
-    number: int = No,
-    body: WithdrawBody | None = None,
-    key: IdempotencyKey = None,
-) -> RequestState:
-    reason = body.reason if body else ""
-    view = await Write(ctx, who, request, key, body).act(
-        number, lambda base: c.Withdraw(**base, reason=reason)
-    )
-    return RequestState.of(view)
+# after filing and before the bulk call: the OpenAPI document keeps this order
+request_actions.add(router, Role.MEMBER)
 
 
 @router.post(

@@ -1,0 +1,289 @@
+"""The actions taken on one request, declared once: each names its slug (the
+last part of ``POST /v1/requests/{number}/<slug>``), the domain command it
+carries out, the API's body model, and how that body becomes the command.
+
+The API makes one endpoint of each (``routers.request_actions``); the web pages
+make one form of each (``ringi.web.actions``), validated by the same body model
+and built into the same command, so a page and the API cannot drift apart.
+Who may take an action is the domain's to say, from its command.
+
+The table is in the order the OpenAPI document lists the endpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from ..domain import commands as c
+from ..domain import lifecycle
+from ..domain.errors import Refused
+from ..domain.view import RequestView
+from ..domain.vocabulary import Actor, Role
+from . import models as m
+
+if TYPE_CHECKING:
+    from .context import ApiContext
+
+B = TypeVar("B", bound=m.Body)
+
+#: what every command takes besides its own fields: who acts, and the command's id
+Base = dict[str, Any]
+
+
+def base(actor: Actor, command_id: str) -> Base:
+    return {"actor": actor, "command_id": command_id}
+
+
+class Known:
+    """What building a command may read besides its body, read only when asked:
+    most commands need nothing, and their invalid input is refused (422) before
+    the request is looked for (404)."""
+
+    def __init__(self, ctx: ApiContext, number: int) -> None:
+        self._ctx, self._number = ctx, number
+
+    async def view(self) -> RequestView:
+        return await self._ctx.reads.view(self._number)
+
+    async def meetings(self) -> Mapping[int, datetime]:
+        return await self._ctx.in_thread(self._ctx.ringi.store.meetings)
+
+
+#: the command from the body; awaitable where it must read something first (``Known``)
+Build = Callable[[B, Base, Known], c.Command | Awaitable[c.Command]]
+
+
+@dataclass(frozen=True)
+class Action(Generic[B]):
+    slug: str
+    command: type[BaseModel]
+    body: type[B]
+    build: Build[B]
+    summary: str  # the OpenAPI summary
+    description: str | None = None
+    #: the API call may leave the body out, and is then as if it sent ``{}``
+    body_optional: bool = False
+    #: the endpoint's name, where it is not the slug's: operationIds start with it
+    named: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.named or self.slug.replace("-", "_")
+
+    @property
+    def role(self) -> Role:
+        """Who may take it, as the domain says (members' commands, or the secretariat's)."""
+        return (
+            Role.MEMBER if issubclass(self.command, lifecycle.MEMBER_COMMANDS) else Role.SECRETARIAT
+        )
+
+    async def command_for(self, body: B, base: Base, known: Known) -> c.Command:
+        """The command (``ValidationError`` if the domain finds it invalid, ``Refused``
+        if what it names does not exist)."""
+        made = self.build(body, base, known)
+        if isinstance(made, Awaitable):
+            return await made
+        return made
+
+
+async def _extend(body: m.ExtendDeadlineBody, base: Base, known: Known) -> c.Command:
+    deadline = body.deadline
+    if body.until_meeting is not None:
+        meetings = await known.meetings()
+        if body.until_meeting not in meetings:
+            raise Refused(
+                f"meeting {body.until_meeting} (第{body.until_meeting}回) has not been opened; "
+                "open it with its date first"
+            )
+        deadline = meetings[body.until_meeting]
+    assert deadline is not None  # the body holds exactly one of the two
+    return c.ExtendDeadline(**base, deadline=deadline, reason=body.reason, meeting=body.meeting)
+
+
+async def _evaluate(body: m.EvaluateCostBody, base: Base, known: Known) -> c.Command:
+    years = body.horizon_years or (await known.view()).policy.cost_horizon_years
+    return c.EvaluateCost(**base, inputs=body.inputs(years), meeting=body.meeting)
+
+
+ACTIONS: tuple[Action[Any], ...] = (
+    # members
+    Action(
+        "endorse",
+        c.Endorse,
+        m.AtMeeting,
+        lambda b, base, _: c.Endorse(**base, meeting=b.meeting),
+        "Endorse (賛同)",
+        body_optional=True,
+    ),
+    Action(
+        "unendorse",
+        c.WithdrawEndorsement,
+        m.AtMeeting,
+        lambda b, base, _: c.WithdrawEndorsement(**base, meeting=b.meeting),
+        "Withdraw your endorsement",
+        body_optional=True,
+    ),
+    Action(
+        "notes",
+        c.AppendNote,
+        m.NoteBody,
+        lambda b, base, _: c.AppendNote(**base, text=b.text, meeting=b.meeting),
+        "Append a note to your own request (追記)",
+        named="append",
+    ),
+    Action(
+        "clarification-answer",
+        c.AnswerClarification,
+        m.ClarificationAnswerBody,
+        lambda b, base, _: c.AnswerClarification(**base, text=b.text),
+        "Answer the secretariat's clarification question on your request",
+        named="answer_clarification",
+    ),
+    Action(
+        "objections",
+        c.RaiseObjection,
+        m.ObjectionBody,
+        lambda b, base, _: c.RaiseObjection(**base, reason=b.reason),
+        "Object during the objection window",
+        named="object_",
+    ),
+    Action(
+        "withdraw",
+        c.Withdraw,
+        m.WithdrawBody,
+        lambda b, base, _: c.Withdraw(**base, reason=b.reason),
+        "Withdraw your own request",
+        body_optional=True,
+    ),
+    # the secretariat
+    Action(
+        "open-support",
+        c.OpenSupport,
+        m.OpenSupportBody,
+        lambda b, base, _: c.OpenSupport(**base, deadline=b.deadline),
+        "Open support gathering for a filed opinion (意見)",
+        body_optional=True,
+    ),
+    Action(
+        "ask-clarification",
+        c.AskClarification,
+        m.QuestionBody,
+        lambda b, base, _: c.AskClarification(**base, question=b.question, meeting=b.meeting),
+        "Ask the proposer to clarify",
+    ),
+    Action(
+        "extend-deadline",
+        c.ExtendDeadline,
+        m.ExtendDeadlineBody,
+        _extend,
+        "Extend the running deadline (support window or objection window)",
+    ),
+    Action(
+        "open-hearing",
+        c.OpenHearing,
+        m.AtMeeting,
+        lambda b, base, _: c.OpenHearing(**base, meeting=b.meeting),
+        "Open the members' hearing (needs enough support)",
+        body_optional=True,
+    ),
+    Action(
+        "findings",
+        c.RecordFindings,
+        m.FindingsBody,
+        lambda b, base, _: c.RecordFindings(**base, text=b.text, meeting=b.meeting),
+        "Record what the hearing found",
+        named="record_findings",
+    ),
+    Action(
+        "cost-evaluation",
+        c.EvaluateCost,
+        m.EvaluateCostBody,
+        _evaluate,
+        "Record a cost-effectiveness evaluation",
+        description="State the benefit one way: benefit_per_unit_yen with monthly_volume, or "
+        "total_benefit_yen over the horizon (default: the request's policy, 5 years).",
+        named="evaluate_cost",
+    ),
+    Action(
+        "open-objection-window",
+        c.OpenObjectionWindow,
+        m.AtMeeting,
+        lambda b, base, _: c.OpenObjectionWindow(**base, meeting=b.meeting),
+        "Open the objection window after a cost-effective evaluation",
+        body_optional=True,
+    ),
+    Action(
+        "approve",
+        c.Approve,
+        m.ApproveBody,
+        lambda b, base, _: c.Approve(**base, planned_release=b.planned_release, meeting=b.meeting),
+        "Approve implementation with a planned release",
+    ),
+    Action(
+        "change-release",
+        c.ChangeReleaseDate,
+        m.ChangeReleaseBody,
+        lambda b, base, _: c.ChangeReleaseDate(
+            **base, planned_release=b.planned_release, reason=b.reason, meeting=b.meeting
+        ),
+        "Change the planned release date",
+    ),
+    Action(
+        "release",
+        c.Release,
+        m.ReleaseBody,
+        lambda b, base, _: c.Release(**base, released_on=b.released_on, meeting=b.meeting),
+        "Record the release",
+        body_optional=True,
+    ),
+    Action(
+        "hold",
+        c.Hold,
+        m.HoldBody,
+        lambda b, base, _: c.Hold(**base, reason=b.reason, meeting=b.meeting),
+        "Put a request on hold (保留); its deadlines stop",
+    ),
+    Action(
+        "resume",
+        c.Resume,
+        m.ResumeBody,
+        lambda b, base, _: c.Resume(**base, reason=b.reason, meeting=b.meeting),
+        "Resume a held request in the stage it left",
+        body_optional=True,
+    ),
+    Action(
+        "close",
+        c.Close,
+        m.CloseBody,
+        lambda b, base, _: c.Close(
+            **base, reason=b.reason, duplicate_of=b.duplicate_of, note=b.note, meeting=b.meeting
+        ),
+        "Close a request (クローズ) with a reason",
+    ),
+    Action(
+        "answers",
+        c.RecordAnswer,
+        m.AnswerBody,
+        lambda b, base, _: c.RecordAnswer(
+            **base, text=b.text, continued=b.continued, meeting=b.meeting
+        ),
+        "Record an answer (回答), usually at a meeting",
+        named="answer",
+    ),
+    Action(
+        "answer-corrections",
+        c.CorrectAnswer,
+        m.CorrectAnswerBody,
+        lambda b, base, _: c.CorrectAnswer(
+            **base, answer_id=b.answer_id, text=b.text, reason=b.reason, meeting=b.meeting
+        ),
+        "Correct an answer: a new answer that points at the old one",
+        named="correct_answer",
+    ),
+)
+BY_SLUG: dict[str, Action[Any]] = {a.slug: a for a in ACTIONS}
