@@ -11,12 +11,14 @@ own 409) and what it writes is attributed to the token's user.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from ringi.api.tokens import TokenRegistry
-from ringi.domain.vocabulary import Role
+from ringi.domain.subscriptions import SUBSCRIPTIONS_ID, Channel
+from ringi.domain.vocabulary import Actor, Role
 from ringi.service import Ringi
 from tests.api_harness import Api, serving
 
@@ -49,11 +51,15 @@ def everyone(status: int = 200) -> dict[str, int]:
     return {PROPOSER: status, OTHER: status, SEC: status, AUD: status}
 
 
-def matrix(n: int, withdrawn: int, closed: int, bulk: int) -> list[Cell]:
+def matrix(
+    n: int, withdrawn: int, closed: int, bulk: int, mine: str = "s1", theirs: str = "s2"
+) -> list[Cell]:
     """Request ``n`` (A社's, gathering support) takes most calls; ``withdrawn``
     and ``closed`` are A社's requests for the calls that end one; ``bulk`` is
-    endorsed in bulk. The order matters only for the allowed cells."""
+    endorsed in bulk; ``mine`` and ``theirs`` are subscriptions of A社's and of
+    C社's to end. The order matters only for the allowed cells."""
     r = f"/v1/requests/{n}"
+    s = "/v1/subscriptions"
     return [
         # --- members -----------------------------------------------------------------
         Cell("POST", "/v1/requests", {"target": "API", "body": "一括取得"}, member_only(201, 201)),
@@ -107,6 +113,16 @@ def matrix(n: int, withdrawn: int, closed: int, bulk: int) -> list[Cell]:
         Cell("POST", "/v1/bulk/requests", {"numbers": [n, 999]}, everyone()),
         Cell("GET", "/v1/meetings", None, everyone()),
         Cell("GET", "/v1/me", None, everyone()),
+        # --- notification subscriptions: a member its own company's, the secretariat any ----
+        Cell(  # each for itself: a member its company, the secretariat 'secretariat'
+            "POST",
+            s,
+            {"channel": "email", "target": "ringi@example.jp"},
+            {PROPOSER: 201, OTHER: 201, SEC: 201},
+        ),
+        Cell("GET", s, None, everyone()),
+        Cell("DELETE", f"{s}/{mine}", None, {PROPOSER: 200, SEC: 404}),  # A社 ended it first
+        Cell("DELETE", f"{s}/{theirs}", None, {SEC: 200}),  # C社's: no other member's to end
     ]
 
 
@@ -117,6 +133,8 @@ def every_route(api: Api) -> set[tuple[str, str]]:
 
 def template(path: str) -> str:
     parts = path.split("/")
+    if parts[2] == "subscriptions" and len(parts) == 4:
+        return "/".join([*parts[:3], "{id}"])
     return "/".join(
         "{number}" if part.isdigit() and i == 3 else part for i, part in enumerate(parts)
     )
@@ -147,7 +165,12 @@ async def api(ringi: Ringi) -> Any:
 async def test_every_endpoint_by_every_caller(api: Api) -> None:
     n, withdrawn, closed = await api.file(), await api.file(), await api.file()
     bulk = await api.file(who="C社")
-    cells = matrix(n, withdrawn, closed, bulk)
+    hook, setup = "https://hooks.example/", Actor.secretariat("setup")
+    mine, theirs = (
+        api.store.subscribe(c, Channel.WEBHOOK, hook, datetime.now(UTC), setup, secret="k").id
+        for c in ("A社", "C社")
+    )
+    cells = matrix(n, withdrawn, closed, bulk, mine, theirs)
     # the matrix covers the whole API: a route added without a row fails here
     assert {(c.method, template(c.path)) for c in cells} == every_route(api)
 
@@ -183,10 +206,15 @@ async def test_every_endpoint_by_every_caller(api: Api) -> None:
                 assert log_position(api) == before, f"{where} was refused but wrote"
             wrote = log_position(api) > before
             assert wrote == (
-                cell.method == "POST"
+                cell.method in ("POST", "DELETE")
                 and response.status_code in (200, 201)
                 and "/bulk/requests" not in cell.path
             ), where
+            if wrote and cell.path.startswith("/v1/subscriptions"):
+                event = list(api.store.events.get(SUBSCRIPTIONS_ID))[-1]
+                assert event.actor["user"] == users[caller], where
+                if caller in (PROPOSER, OTHER):
+                    assert event.actor["company"] == caller, where
             if wrote and cell.path.startswith("/v1/requests"):
                 number = response.json()["request"]["number"]
                 last = api.store.timeline(number)[-1]

@@ -159,6 +159,80 @@ def test_a_lifecycle_through_the_api_matches_the_local_command(
 
 
 @pytest.mark.slow
+def test_subscriptions_through_the_api(installation: Installation) -> None:
+    """`ringi subscribe|subscriptions|unsubscribe` over /v1/subscriptions: the
+    token's company and user, the server's secret, the local command's output."""
+    inst = installation
+    g = issue(inst, "--role", "member", "--company", "G社", "--name", "g-sys")
+    h = issue(inst, "--role", "member", "--company", "H社")
+    desk = issue(inst, "--role", "secretariat", "--name", "desk")
+    url = "https://g.example/ringi-hook"
+
+    made = ok(remote(inst, g, "subscribe", "webhook", "--for", "G社", "--url", url))
+    first, shown = made.out.splitlines()
+    sid = first.split(":")[0]
+    assert first == f"{sid}: G社 → webhook {url}"
+    assert shown.startswith("secret (shown once")
+    secret = shown.rsplit(": ", 1)[1]
+    # in the store (the local command reads it): the token's user made it, with that secret
+    local = {s["id"]: s for s in ok(inst.ringi("subscriptions", "--json")).json()}
+    assert local[sid]["target"] == url and local[sid]["actor"]["user"].startswith("g-sys#")
+    assert local[sid]["actor"]["company"] == "G社"
+    mailed = ok(
+        remote(
+            inst,
+            desk,
+            "subscribe",
+            "email",
+            "--for",
+            "H社",
+            "--address",
+            "h@h.example.jp",
+            "--kind",
+            "answered",
+            "--json",
+        )
+    ).json()
+    assert mailed["recipient"] == "H社" and mailed["kinds"] == ["answered"]
+    assert mailed["actor"]["user"].startswith("desk#") and mailed["secret"] == ""
+
+    # the listing through the API is the local one, byte for byte, for the secretariat
+    env = {"RINGI_URL": inst.api_url, "RINGI_TOKEN": desk}
+    through_api = ok(remote(inst, None, "subscriptions", "--json", env=env))
+    assert through_api.out == ok(inst.ringi("subscriptions", "--json")).out
+    assert secret not in through_api.out
+    # a member sees its own company's only
+    assert [s["id"] for s in ok(remote(inst, g, "subscriptions", "--json")).json()] == [sid]
+    assert ok(remote(inst, g, "subscriptions")).out.startswith(f"{sid}\tG社\twebhook\t{url}")
+
+    # refusals: another company (403, exit 1), a secret of one's own (exit 2), a bad URL (422)
+    other = remote(inst, g, "subscribe", "webhook", "--for", "H社", "--url", url)
+    assert other.status == 1 and "403" in other.err and "own company" in other.err, other
+    own_secret = remote(
+        inst, g, "subscribe", "webhook", "--for", "G社", "--url", url + "2", "--secret", "x"
+    )
+    assert own_secret.status == 2 and "--secret" in own_secret.err, own_secret
+    bad = remote(inst, g, "subscribe", "webhook", "--for", "G社", "--url", "ftp://g.example/")
+    assert bad.status == 2 and "body.target" in bad.err, bad
+    theirs = remote(inst, g, "unsubscribe", mailed["id"])
+    assert theirs.status == 1 and "403" in theirs.err, theirs
+    assert {s["id"] for s in ok(inst.ringi("subscriptions", "--json")).json()} >= {
+        sid,
+        mailed["id"],
+    }
+
+    # ending: one's own, then the secretariat any; a second time is a 404
+    assert ok(remote(inst, g, "unsubscribe", sid)).out.strip() == f"{sid} ended"
+    assert (
+        ok(remote(inst, desk, "unsubscribe", mailed["id"])).out.strip() == f"{mailed['id']} ended"
+    )
+    again = remote(inst, h, "unsubscribe", mailed["id"])
+    assert again.status == 1 and "404" in again.err and "no current subscription" in again.err
+    left = {s["id"] for s in ok(inst.ringi("subscriptions", "--json")).json()}
+    assert sid not in left and mailed["id"] not in left
+
+
+@pytest.mark.slow
 def test_usage_errors_exit_2(installation: Installation) -> None:
     inst = installation
     token = issue(inst, "--role", "member", "--company", "F社")

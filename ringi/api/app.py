@@ -12,7 +12,7 @@ from ..service import Ringi
 from . import errors
 from .context import ApiContext
 from .limits import BodyLimit
-from .routers import members, reads, secretariat
+from .routers import members, reads, secretariat, subscriptions
 from .settings import ApiSettings
 
 DESCRIPTION = """\
@@ -27,10 +27,10 @@ A member acts for its token's company only; who did what is recorded with each
 event. Each operation lists the roles that may call it in `x-ringi-roles`.
 
 **Errors** have one shape (`ErrorBody`): 401 no valid token, 403 wrong role or
-company, 404 unknown request, 409 refused by the lifecycle's rules (the reason
-is the workflow's, word for word), 413 body too large, 422 invalid input (the
-fields are named), 429 too many calls (see `Retry-After`). Nothing is written
-when a call is refused.
+company, 404 unknown request or subscription, 409 refused by the lifecycle's
+rules (the reason is the workflow's, word for word), 413 body too large, 422
+invalid input (the fields are named), 429 too many calls (see `Retry-After`).
+Nothing is written when a call is refused.
 
 **Retries.** Send an `Idempotency-Key` with a write: repeating the call with the
 same key answers with the first result and writes nothing new.
@@ -47,6 +47,10 @@ def create_app(ringi: Ringi, settings: ApiSettings | None = None) -> FastAPI:
             {"name": "members", "description": "what a member company does"},
             {"name": "secretariat", "description": "what the secretariat (事務局) does"},
             {"name": "reading", "description": "reads, for every role"},
+            {
+                "name": "subscriptions",
+                "description": "who is told of what happens to requests: webhooks and e-mail",
+            },
         ],
     )
     app.state.ringi = ApiContext(ringi, settings)
@@ -54,6 +58,7 @@ def create_app(ringi: Ringi, settings: ApiSettings | None = None) -> FastAPI:
     web.install(app, app.state.ringi)  # the pages (ringi/web), behind the same tokens
     for router in (members.router, secretariat.router, reads.router):
         app.include_router(router)
+    app.include_router(subscriptions.router)  # notification subscriptions (webhook, e-mail)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

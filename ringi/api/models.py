@@ -7,16 +7,29 @@ fields it does not know, so a typo is a 422 instead of a silent default.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.lifecycle import PRIVATE_EVENTS, pending_timers
+from ..domain.notifications import NotificationKind
+from ..domain.subscriptions import Channel, Subscription
 from ..domain.view import RequestView
-from ..domain.vocabulary import Category, CloseReason, Role, Stage
+from ..domain.vocabulary import Actor, Category, CloseReason, Role, Stage
 from ..store import TimelineEntry
 
 #: the highest request or meeting number the API accepts in a path or body
@@ -337,3 +350,120 @@ class WhoAmI(BaseModel):
     company: str | None
     name: str
     user: str = Field(description="how this token's user is recorded in the events it causes")
+
+
+# --- notification subscriptions (routers/subscriptions.py) --------------------------------
+
+
+def _plain(text: str) -> str | None:
+    """Why ``text`` cannot be a URL, an address or a name, or None."""
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        return "must not contain control characters"
+    if text != text.strip():
+        return "must not begin or end with spaces"
+    return None
+
+
+def _webhook_url(url: str) -> str | None:
+    """Why ``url`` cannot be a webhook's, or None."""
+    if any(ch.isspace() for ch in url):
+        return "a URL has no spaces"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as error:  # an unbalanced [ in the host, say
+        return f"not a URL ({error})"
+    if parts.scheme not in ("http", "https"):
+        return "a webhook's URL must be http:// or https://"
+    if not host:
+        return "a webhook's URL must name a host"
+    return None
+
+
+def _email_address(address: str) -> str | None:
+    local, at, domain = address.rpartition("@")
+    if any(ch.isspace() for ch in address) or not (at and local and domain):
+        return "not an e-mail address (name@domain)"
+    return None
+
+
+def _recipient(name: str) -> str:
+    problem = _plain(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
+SubscriptionTarget = Annotated[str, Field(min_length=1, max_length=2_000), AfterValidator(_unicode)]
+Recipient = Annotated[
+    str, Field(min_length=1, max_length=200), AfterValidator(_unicode), AfterValidator(_recipient)
+]
+
+
+class SubscribeBody(Body):
+    channel: Channel = Field(
+        description="webhook: each notification POSTed to `target`, signed (header "
+        "Ringi-Signature: t=...,v1=..., HMAC-SHA256 with the `secret` of the answer); "
+        "email: each notification e-mailed to `target`"
+    )
+    target: SubscriptionTarget = Field(
+        description="a webhook's http(s) URL, or an e-mail address: no spaces or control characters"
+    )
+    kinds: list[NotificationKind] = Field(
+        default_factory=list,
+        max_length=100,
+        description="send only notifications of these kinds; empty or left out: every kind",
+    )
+    recipient: Recipient | None = Field(
+        None,
+        description="whose notifications: a member company, or 'secretariat'. A member "
+        "subscribes for its token's company only (its default); the secretariat for any "
+        "company or for 'secretariat' (its default)",
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _fits_the_channel(cls, target: str, info: ValidationInfo) -> str:
+        problem = _plain(target)
+        channel = info.data.get("channel")  # absent if the channel itself was invalid
+        if problem is None and channel is Channel.WEBHOOK:
+            problem = _webhook_url(target)
+        elif problem is None and channel is Channel.EMAIL:
+            problem = _email_address(target)
+        if problem is not None:
+            raise ValueError(problem)
+        return target
+
+
+class SubscriptionOut(BaseModel):
+    """A subscription as the API shows it: never its secret."""
+
+    id: str = Field(description="s1, s2, ...: what deliveries are recorded against")
+    recipient: str = Field(description="whose notifications: a member company, or 'secretariat'")
+    channel: Channel
+    target: str = Field(description="the webhook's URL, or the e-mail address")
+    kinds: list[NotificationKind] = Field(description="the kinds sent; empty: every kind")
+    since: datetime = Field(description="notifications queued before this are not sent to it")
+    actor: Actor | None = Field(description="who subscribed (null if not recorded)")
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> SubscriptionOut:
+        return cls.model_validate(_shown(subscription))
+
+
+class SubscriptionMade(SubscriptionOut):
+    """A new subscription, with a webhook's secret: the one answer that carries it."""
+
+    secret: str | None = Field(
+        description="a webhook's signing key (the HMAC-SHA256 key of Ringi-Signature): in "
+        "this answer only (and in a retry of this very call with its Idempotency-Key), "
+        "never in a listing; null for e-mail"
+    )
+
+    @classmethod
+    def made(cls, subscription: Subscription) -> SubscriptionMade:
+        return cls.model_validate({**_shown(subscription), "secret": subscription.secret or None})
+
+
+def _shown(subscription: Subscription) -> dict[str, Any]:
+    return subscription.model_dump(exclude={"secret"})

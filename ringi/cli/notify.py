@@ -5,21 +5,31 @@ A subscription sends the notifications addressed to one recipient (a member
 company, or ``secretariat``) to a webhook or an e-mail address. The worker
 delivers them (``ringi.workflows.notify``); e-mail goes through the SMTP server
 of RINGI_SMTP_HOST / RINGI_SMTP_PORT, from RINGI_SMTP_FROM.
+
+With ``--url``/``RINGI_URL`` and a token the three go through the HTTP API
+(``/v1/subscriptions``) instead of the store: who subscribes is the token's
+(``--user`` is not sent), a member's token subscribes, lists and ends only its
+own company's, and a webhook's secret is the server's to make (``--secret`` is
+a usage error there).
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
 from ..store import RingiStore
-from .context import print_json, secretariat, with_store
+from .context import USAGE, fail, installation, print_json, secretariat, with_store
+from .desk import desk
 from .render import echo
+
+if TYPE_CHECKING:
+    from .remote import Remote
 
 subscribe_app = typer.Typer(
     help="Send a recipient's notifications to a webhook or an e-mail address.",
@@ -66,10 +76,12 @@ def webhook(
     as_json: Json = False,
 ) -> None:
     """POST the recipient's notifications, signed (header Ringi-Signature: t=...,v1=...)."""
+    if secret is not None and _remote(ctx) is not None:
+        raise fail("over the API the server makes a webhook's secret: leave --secret out", USAGE)
     key = secret or secrets.token_urlsafe(32)
     made = _subscribe(ctx, recipient, Channel.WEBHOOK, url, kinds, user, as_json, secret=key)
     if made is not None and secret is None:
-        echo(f"secret (shown once; the receiver checks signatures with it): {key}")
+        echo(f"secret (shown once; the receiver checks signatures with it): {made.secret}")
 
 
 @subscribe_app.command("email")
@@ -109,7 +121,13 @@ def _subscribe(
             kinds=tuple(kinds or ()),
         )
 
-    made = with_store(ctx, add)
+    remote = _remote(ctx)
+    if remote is not None:  # the token's company and user; the server makes the secret
+        made = remote.through(
+            lambda api: api.subscribe(recipient, channel, target, list(kinds or ()))
+        )
+    else:
+        made = with_store(ctx, add)
     if as_json:
         print_json(made.model_dump(mode="json"))
         return None
@@ -120,7 +138,11 @@ def _subscribe(
 
 def subscriptions(ctx: typer.Context, as_json: Json = False) -> None:
     """The current subscriptions (secrets are not shown)."""
-    found = with_store(ctx, lambda store: store.subscriptions())
+    remote = _remote(ctx)
+    if remote is not None:
+        found = remote.through(lambda api: api.subscriptions())
+    else:
+        found = with_store(ctx, lambda store: store.subscriptions())
     if as_json:
         print_json([s.model_dump(mode="json", exclude={"secret"}) for s in found])
         return
@@ -140,7 +162,22 @@ def unsubscribe(
     user: User = None,
 ) -> None:
     """End a subscription: nothing more is sent to it."""
-    with_store(
-        ctx, lambda store: store.unsubscribe(subscriber, datetime.now(UTC), secretariat(user))
-    )
+    remote = _remote(ctx)
+    if remote is not None:
+        remote.through(lambda api: api.unsubscribe(subscriber))
+    else:
+        with_store(
+            ctx, lambda store: store.unsubscribe(subscriber, datetime.now(UTC), secretariat(user))
+        )
     echo(f"{subscriber} ended")
+
+
+def _remote(ctx: typer.Context) -> Remote | None:
+    """The HTTP API to go through (``--url``/``RINGI_URL``), or None for the store here."""
+    if installation(ctx).url is None:
+        return None
+    from .remote import Remote
+
+    found = desk(ctx)
+    assert isinstance(found, Remote)
+    return found

@@ -18,12 +18,15 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import typer
 from pydantic import ValidationError
 
 from ..domain import commands as c
+from ..domain.notifications import NotificationKind
+from ..domain.subscriptions import Channel, Subscription
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, Role, Stage
 from ..store import TimelineEntry
@@ -97,6 +100,11 @@ def _state(data: Any) -> RequestView:
     return RequestView.model_validate(data["request"])
 
 
+def _subscription(data: Any) -> Subscription:
+    """A subscription as the API shows it; its secret only in the answer that made it."""
+    return Subscription.model_validate({**data, "secret": data.get("secret") or ""})
+
+
 class RemoteSession:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
@@ -160,6 +168,25 @@ class RemoteSession:
             if not cursor:
                 return rows
 
+    # --- notification subscriptions (`ringi subscribe|subscriptions|unsubscribe`) ----------
+
+    async def subscribe(
+        self, recipient: str, channel: Channel, target: str, kinds: list[NotificationKind]
+    ) -> Subscription:
+        body = {
+            "channel": channel.value,
+            "target": target,
+            "recipient": recipient,
+            "kinds": [k.value for k in kinds],
+        }
+        return _subscription(await self._post("/v1/subscriptions", body))
+
+    async def subscriptions(self) -> list[Subscription]:
+        return [_subscription(s) for s in _check(await self.http.get("/v1/subscriptions"))]
+
+    async def unsubscribe(self, subscriber: str) -> None:
+        _check(await self.http.delete(f"/v1/subscriptions/{quote(subscriber, safe='')}"))
+
 
 class Remote:
     """Through the API at ``url``, as the token's holder."""
@@ -202,6 +229,12 @@ class Remote:
         return Actor.member(mine)
 
     def run(self, work: Callable[[Session], Coroutine[Any, Any, T]], *, writes: bool = True) -> T:
+        return self.through(work)
+
+    def through(self, work: Callable[[RemoteSession], Coroutine[Any, Any, T]]) -> T:
+        """``work`` on a session of the API's (also what only the API session
+        does: subscriptions), with ``run``'s exit statuses."""
+
         async def go() -> T:
             async with httpx.AsyncClient(
                 base_url=self.url, headers=self.headers, timeout=COMMAND_TIMEOUT + 5
