@@ -508,6 +508,48 @@ class RingiStore(Application[UUID]):
             return None
         return subscriptions.get(subscriber)
 
+    def log_versions(self, after: int, limit: int) -> list[tuple[int, str, int, str]]:
+        """The notification log after position ``after``, up to ``limit`` rows, as
+        (position, originator id as 32 hex digits, version, topic): no states, and no
+        ``Notification`` or ``UUID`` per row, which cost the API's read model ~15 µs a
+        row when it caught up with a burst of writes."""
+        recorder: Any = self.recorder
+        module = type(recorder).__module__
+        if module == "eventsourcing.sqlite":
+            statement = (
+                f"SELECT rowid, originator_id, originator_version, topic "
+                f"FROM {recorder.events_table_name} WHERE rowid>? ORDER BY rowid LIMIT ?"
+            )
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.row_factory = None  # plain tuples
+                cursor.execute(statement, (after, limit))
+                # the recorder writes UUID.hex; a hyphenated id would still read right
+                return [(i, o.replace("-", ""), v, t) for i, o, v, t in cursor.fetchall()]
+        if module == "eventsourcing.postgres":
+            from psycopg.rows import tuple_row
+            from psycopg.sql import SQL, Identifier
+
+            query = SQL(
+                "SELECT notification_id, originator_id, originator_version, topic "
+                "FROM {schema}.{table} WHERE notification_id>%s "
+                "ORDER BY notification_id LIMIT %s"
+            ).format(
+                schema=Identifier(recorder.datastore.schema),
+                table=Identifier(recorder.events_table_name),
+            )
+            with (
+                recorder.datastore.get_connection() as conn,
+                conn.cursor(row_factory=tuple_row) as cursor,
+            ):
+                cursor.execute(query, (after, limit), prepare=True)
+                return [(i, o.hex, v, t) for i, o, v, t in cursor.fetchall()]
+        return [  # any other recorder: through its API
+            (n.id, UUID(str(n.originator_id)).hex, n.originator_version, n.topic)
+            for n in recorder.select_notifications(
+                start=after, limit=limit, inclusive_of_start=False
+            )
+        ]
+
     def deliveries_since(self, position: int, limit: int = 500) -> DeliveryBatch:
         """What the notifications queued after ``position`` in the notification log
         are to be sent to: one delivery per message and current subscription of

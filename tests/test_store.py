@@ -683,3 +683,22 @@ def test_a_filing_by_the_secretariat_writes_nothing(ringi_store: RingiStore) -> 
     assert ringi_store.numbers() == []
     with pytest.raises(Refused, match="there is no request"):
         ringi_store.timeline(number)
+
+
+def test_the_log_versions_are_the_notification_logs_rows_without_their_states(
+    ringi_store: RingiStore,
+) -> None:
+    """``log_versions`` (the API's read model follows the log with it) gives, in
+    log order, what ``select_notifications`` gives, ids as hex, no states."""
+    play(ringi_store, scenario(State.HEARING))
+    play(ringi_store, scenario(State.GATHERING_SUPPORT))
+    expected = [
+        (n.id, uuid.UUID(str(n.originator_id)).hex, n.originator_version, n.topic)
+        for n in ringi_store.recorder.select_notifications(start=None, limit=10_000)
+    ]
+    assert len(expected) > 10
+    assert ringi_store.log_versions(0, 10_000) == expected
+    # after a position, at most a limit: the way the read model pages through it
+    middle = expected[4][0]
+    assert ringi_store.log_versions(middle, 3) == expected[5:8]
+    assert ringi_store.log_versions(expected[-1][0], 10) == []

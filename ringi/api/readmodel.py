@@ -88,8 +88,9 @@ class Changes:
         self.store = store
         self.on_loop = reads_on_loop(store)
         self._topics = tuple(f"{get_topic(cls)}." for cls in (Request, ApiToken))
-        self._ids = {NUMBERING_ID}
-        self._versions: dict[UUID, int] = {}
+        self._ids = {NUMBERING_ID.hex}
+        #: by the aggregate's id as hex digits, as the log gives it
+        self._versions: dict[str, int] = {}
         self._lock = threading.Lock()
         # everything before this is in whatever is read from the store from now on
         self.position = store.recorder.max_notification_id() or 0
@@ -98,24 +99,21 @@ class Changes:
         """Read the log after ``position`` to its end (blocking: a store query)."""
         with self._lock:
             while True:
-                found = self.store.recorder.select_notifications(
-                    start=self.position, limit=_BATCH, inclusive_of_start=False
-                )
-                for notification in found:
-                    if notification.topic.startswith(self._topics) or (
-                        notification.originator_id in self._ids
+                found = self.store.log_versions(self.position, _BATCH)
+                versions = self._versions
+                for _, originator, version, topic in found:
+                    if (topic.startswith(self._topics) or originator in self._ids) and (
+                        version > versions.get(originator, 0)
                     ):
-                        key = UUID(str(notification.originator_id))
-                        if notification.originator_version > self._versions.get(key, 0):
-                            self._versions[key] = notification.originator_version
+                        versions[originator] = version
                 if found:
-                    self.position = found[-1].id
+                    self.position = found[-1][0]
                 if len(found) < _BATCH:
                     return
 
     def version(self, aggregate_id: UUID) -> int:
         """The highest version of ``aggregate_id`` seen in the log (0: none seen)."""
-        return self._versions.get(aggregate_id, 0)
+        return self._versions.get(aggregate_id.hex, 0)
 
 
 class Freshness:
