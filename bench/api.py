@@ -1,9 +1,10 @@
 """The HTTP API under 50 concurrent clients, next to raw Temporal update round-trips, same run.
 
     python -m bench.api [--clients 50] [--requests 50] [--writes 10] [--reads 40] [--together]
-                        [--reads-only]
+                        [--reads-only] [--store sqlite|postgres]
 
-Starts a real installation on a throwaway data directory whose policy.json sets
+Starts a real installation on a throwaway data directory (and, with ``--store
+postgres``, a fresh schema of the PostgreSQL at 127.0.0.1:5432) whose policy.json sets
 a support threshold nobody reaches, so endorsements never close the support
 window; rate limiting is off (RINGI_API_RATE_PER_SECOND=0); free ports on
 127.0.0.1:
@@ -51,10 +52,8 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -67,6 +66,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from bench.harness import StoreKind, installation
 from ringi.api.tokens import TokenRegistry
 from ringi.config import Settings
 from ringi.domain.commands import Endorse
@@ -259,14 +259,21 @@ def turn(c: int, items: list[int]) -> list[int]:
 
 
 async def main(
-    clients: int, requests: int, reads: int, together: bool, reads_only: bool = False
+    clients: int,
+    requests: int,
+    reads: int,
+    together: bool,
+    reads_only: bool = False,
+    kind: StoreKind = "sqlite",
 ) -> list[Figures]:
-    data = Path(tempfile.mkdtemp(prefix="ringi-bench-api-"))
-    settings = Settings(data_dir=data / "data")
-    settings.data_dir.mkdir(parents=True)
     # a threshold nobody reaches keeps every request gathering support
-    settings.policy_path.write_text('{"support_threshold": 100000}')
+    with installation(kind, policy='{"support_threshold": 100000}') as settings:
+        return await run(settings, clients, requests, reads, together, reads_only)
 
+
+async def run(
+    settings: Settings, clients: int, requests: int, reads: int, together: bool, reads_only: bool
+) -> list[Figures]:
     # one member token per client (its own company), one for the proposer
     store = RingiStore(env=settings.eventsourcing_env())
     registry = TokenRegistry(store)
@@ -279,8 +286,13 @@ async def main(
 
     port, api_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RINGI_")}
-    env |= {"RINGI_DATA_DIR": str(settings.data_dir), "RINGI_API_RATE_PER_SECOND": "0"}
-    log = (data / "up.log").open("w")
+    env |= {
+        "RINGI_DATA_DIR": str(settings.data_dir),
+        "RINGI_STORE": settings.store,
+        "RINGI_POSTGRES_SCHEMA": settings.postgres_schema,
+        "RINGI_API_RATE_PER_SECOND": "0",
+    }
+    log = (settings.data_dir / "bench-servers.log").open("w")
     up = subprocess.Popen(
         [
             *RINGI,
@@ -332,7 +344,6 @@ async def main(
             server.send_signal(2)
             server.wait(timeout=60)
         log.close()
-        shutil.rmtree(data, ignore_errors=True)
 
 
 async def measure(
@@ -520,6 +531,7 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--writes", type=int, default=10, help="writes per client")
     parser.add_argument("--reads", type=int, default=40)
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
         "--reads-only", action="store_true", help="skip the write phases: file, endorse, read"
     )
@@ -531,7 +543,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     WRITES = min(args.writes, args.requests)
     figures = asyncio.run(
-        main(args.clients, args.requests, args.reads, args.together, args.reads_only)
+        main(args.clients, args.requests, args.reads, args.together, args.reads_only, args.store)
     )
     report(figures, args.clients, args.requests, args.reads, args.together)
     from ringi.cli.exit import exit_now
