@@ -139,6 +139,20 @@ class TimelineEntry(BaseModel):
     hash: str | None = None
 
 
+def postgres_log_query(recorder: Any) -> Any:
+    """``RingiStore.log_versions``' SELECT on PostgreSQL (parameters: after, limit)."""
+    from psycopg.sql import SQL, Identifier
+
+    return SQL(
+        "SELECT notification_id, originator_id, originator_version, topic "
+        "FROM {schema}.{table} WHERE notification_id>%s "
+        "ORDER BY notification_id LIMIT %s"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+
+
 def timeline_entry(domain_event: Any) -> TimelineEntry:
     """One of a request's stored events as its timeline shows it."""
     attrs = {k: v for k, v in domain_event.__dict__.items() if not k.startswith("originator")}
@@ -527,21 +541,12 @@ class RingiStore(Application[UUID]):
                 return [(i, o.replace("-", ""), v, t) for i, o, v, t in cursor.fetchall()]
         if module == "eventsourcing.postgres":
             from psycopg.rows import tuple_row
-            from psycopg.sql import SQL, Identifier
 
-            query = SQL(
-                "SELECT notification_id, originator_id, originator_version, topic "
-                "FROM {schema}.{table} WHERE notification_id>%s "
-                "ORDER BY notification_id LIMIT %s"
-            ).format(
-                schema=Identifier(recorder.datastore.schema),
-                table=Identifier(recorder.events_table_name),
-            )
             with (
                 recorder.datastore.get_connection() as conn,
                 conn.cursor(row_factory=tuple_row) as cursor,
             ):
-                cursor.execute(query, (after, limit), prepare=True)
+                cursor.execute(postgres_log_query(recorder), (after, limit), prepare=True)
                 return [(i, o.hex, v, t) for i, o, v, t in cursor.fetchall()]
         return [  # any other recorder: through its API
             (n.id, UUID(str(n.originator_id)).hex, n.originator_version, n.topic)

@@ -76,8 +76,11 @@ class Api:
 async def serving(ringi: Ringi, settings: ApiSettings | None = None) -> AsyncIterator[Api]:
     app = create_app(ringi, settings or ApiSettings(rate_per_second=0))
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ringi.test") as client:
-        api = Api(ringi=ringi, app=app, client=client)
-        for who, (role, company) in ROLES.items():
-            api.issue(who, role, company)
-        yield api
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://ringi.test") as client:
+            api = Api(ringi=ringi, app=app, client=client)
+            for who, (role, company) in ROLES.items():
+                api.issue(who, role, company)
+            yield api
+    finally:
+        app.state.ringi.close()

@@ -236,6 +236,9 @@ class GatedChanges:
         self.first_started = threading.Event()
         self.release = threading.Event()
 
+    async def read(self) -> None:
+        await asyncio.to_thread(self.catch_up)
+
     def catch_up(self) -> None:
         self.started += 1
         if self.started == 1:
@@ -264,6 +267,9 @@ async def test_a_failed_read_of_the_log_fails_its_calls_and_not_the_next() -> No
     class Failing:
         on_loop = False
         calls = 0
+
+        async def read(self) -> None:
+            self.catch_up()
 
         def catch_up(self) -> None:
             self.calls += 1

@@ -60,6 +60,11 @@ class ApiContext:
         self.reads = Reads(ReadModel(ringi.store, changes, settings.read_cache_size), self.fresh)
         self.known_tokens = TokenCache(self.tokens, changes, settings.read_cache_size)
 
+    def close(self) -> None:
+        """Let go of what the API holds open besides the store (the read model's own
+        connection on PostgreSQL)."""
+        self.fresh.changes.close()
+
     async def in_thread(self, read: Callable[..., T], *args: Any) -> T:
         """A blocking store call, off the event loop."""
         return await asyncio.to_thread(read, *args)

@@ -81,6 +81,9 @@ class ApiServer:
         if self.task is not None:
             await self.task
         self.sock.close()
+        context = getattr(self.app.state, "ringi", None)
+        if context is not None:  # the API's context (api.app): what it holds open
+            context.close()
 
 
 #: a path no route answers: the warm-up request walks every router looking for it
