@@ -63,6 +63,7 @@ class ApiContext:
     def close(self) -> None:
         """Let go of what the API holds open besides the store (the read model's own
         connection on PostgreSQL)."""
+        self.reads.close()
         self.fresh.changes.close()
 
     async def in_thread(self, read: Callable[..., T], *args: Any) -> T:
@@ -272,7 +273,9 @@ async def carry_out(
         first = await ctx.in_thread(first_result, store, number, command.command_id)
         if first is not None:
             return first
-    return await ctx.timed(ctx.ringi.act(number, command))
+    view = await ctx.timed(ctx.ringi.act(number, command))
+    ctx.reads.ahead(number)
+    return view
 
 
 def check_actor(view: RequestView, command: Command) -> None:
