@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request, Response
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 
@@ -27,7 +27,7 @@ from ..domain.errors import NotAllowed, Refused
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Role
 from ..service import Ringi
-from .errors import ApiError, ErrorDetail
+from .errors import ApiError, ErrorDetail, documented
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyRecord, Keys, command_id, first_result
 from .idempotency import fingerprint as fingerprint_of
 from .limits import RateLimiter
@@ -72,6 +72,18 @@ class ApiContext:
 
     async def timed(self, work: Coroutine[Any, Any, T]) -> T:
         return await asyncio.wait_for(work, timeout=self.settings.command_timeout)
+
+
+def guarded_router(tag: str, *codes: int) -> APIRouter:
+    """A router of ``/v1`` operations behind the bearer token (``GuardedRoute``),
+    with the error answers (``codes``) every one of its operations may give."""
+    return APIRouter(
+        prefix="/v1",
+        tags=[tag],
+        route_class=GuardedRoute,
+        dependencies=[Depends(bearer)],
+        responses=documented(*codes),
+    )
 
 
 def context(request: Request) -> ApiContext:

@@ -10,19 +10,18 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import Request, Response, status
 
 from ...domain import commands as c
 from ...domain.vocabulary import Role
 from ..context import (
     Caller,
     Ctx,
-    GuardedRoute,
     IdempotencyKey,
     Write,
     allowed,
-    bearer,
     carry_out,
+    guarded_router,
 )
 from ..errors import ApiError, ErrorDetail, classify, documented
 from ..models import (
@@ -39,13 +38,7 @@ from . import request_actions
 log = structlog.get_logger("ringi.api")
 
 MEMBER = allowed(Role.MEMBER)
-router = APIRouter(
-    prefix="/v1",
-    tags=["members"],
-    route_class=GuardedRoute,
-    dependencies=[Depends(bearer)],
-    responses=documented(401, 403, 413, 422, 429),
-)
+router = guarded_router("members", 401, 403, 413, 422, 429)
 
 
 @router.post(

@@ -12,13 +12,13 @@ import json
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Path, Query, Response
 from pydantic import AwareDatetime, BaseModel
 
 from ...domain.lifecycle import as_read_by
 from ...domain.view import RequestView
 from ...domain.vocabulary import Category, Stage
-from ..context import EVERYONE, Caller, Ctx, GuardedRoute, allowed, bearer
+from ..context import EVERYONE, Caller, Ctx, allowed, guarded_router
 from ..errors import ApiError, ErrorDetail, documented
 from ..models import (
     MAX_NUMBER,
@@ -36,13 +36,7 @@ from ..models import (
 from ..readmodel import ReadModel
 
 READ = allowed(*EVERYONE)
-router = APIRouter(
-    prefix="/v1",
-    tags=["reading"],
-    route_class=GuardedRoute,
-    dependencies=[Depends(bearer)],
-    responses=documented(401, 403, 422, 429),
-)
+router = guarded_router("reading", 401, 403, 422, 429)
 
 
 @router.get(

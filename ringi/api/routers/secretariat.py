@@ -8,23 +8,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import Request, status
 
 from ...domain.errors import Refused
 from ...domain.vocabulary import Role
-from ..context import Caller, Ctx, GuardedRoute, IdempotencyKey, Write, allowed, bearer
+from ..context import (
+    Caller,
+    Ctx,
+    IdempotencyKey,
+    Write,
+    allowed,
+    guarded_router,
+)
 from ..errors import documented
 from ..models import MeetingOut, OpenMeetingBody
 from . import request_actions
 
 SECRETARIAT = allowed(Role.SECRETARIAT)
-router = APIRouter(
-    prefix="/v1",
-    tags=["secretariat"],
-    route_class=GuardedRoute,
-    dependencies=[Depends(bearer)],
-    responses=documented(401, 403, 413, 422, 429),
-)
+router = guarded_router("secretariat", 401, 403, 413, 422, 429)
 
 
 # before the meetings: the OpenAPI document keeps this order

@@ -18,14 +18,22 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from eventsourcing.application import AggregateNotFoundError
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import Path, Request, status
 
 from ...domain.errors import NotAllowed, NotFound, Refused
 from ...domain.notifications import SECRETARIAT
 from ...domain.subscriptions import SUBSCRIPTIONS_ID, Channel, Subscription, Subscriptions
 from ...domain.vocabulary import Role
 from ...store import RingiStore
-from ..context import EVERYONE, Caller, Ctx, GuardedRoute, IdempotencyKey, Write, allowed, bearer
+from ..context import (
+    EVERYONE,
+    Caller,
+    Ctx,
+    IdempotencyKey,
+    Write,
+    allowed,
+    guarded_router,
+)
 from ..errors import ErrorBody, documented
 from ..idempotency import IdempotencyRecord
 from ..models import SubscribeBody, SubscriptionMade, SubscriptionOut
@@ -33,13 +41,7 @@ from ..tokens import Principal
 
 MANAGE = allowed(Role.MEMBER, Role.SECRETARIAT)
 READ = allowed(*EVERYONE)
-router = APIRouter(
-    prefix="/v1",
-    tags=["subscriptions"],
-    route_class=GuardedRoute,
-    dependencies=[Depends(bearer)],
-    responses=documented(401, 403, 422, 429),
-)
+router = guarded_router("subscriptions", 401, 403, 422, 429)
 NO_SUCH: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "no current subscription by that id"}
 }
