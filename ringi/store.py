@@ -139,6 +139,26 @@ class TimelineEntry(BaseModel):
     hash: str | None = None
 
 
+def plain_rows(recorder: Any, statement: Any, params: Sequence[Any]) -> list[Any]:
+    """The rows of a SELECT on the SQLite or PostgreSQL recorder's own
+    connection, as plain tuples: what the store's fast paths read (the log for
+    the API, the request events for the replay), without eventsourcing's row
+    objects."""
+    if type(recorder).__module__ == "eventsourcing.postgres":
+        from psycopg.rows import tuple_row
+
+        with (
+            recorder.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as cursor,
+        ):
+            cursor.execute(statement, params, prepare=True)
+            return list(cursor.fetchall())
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.row_factory = None  # plain tuples
+        cursor.execute(statement, params)
+        return list(cursor.fetchall())
+
+
 def postgres_log_query(recorder: Any) -> Any:
     """``RingiStore.log_versions``' SELECT on PostgreSQL (parameters: after, limit)."""
     from psycopg.sql import SQL, Identifier
@@ -534,20 +554,12 @@ class RingiStore(Application[UUID]):
                 f"SELECT rowid, originator_id, originator_version, topic "
                 f"FROM {recorder.events_table_name} WHERE rowid>? ORDER BY rowid LIMIT ?"
             )
-            with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.row_factory = None  # plain tuples
-                cursor.execute(statement, (after, limit))
-                # the recorder writes UUID.hex; a hyphenated id would still read right
-                return [(i, o.replace("-", ""), v, t) for i, o, v, t in cursor.fetchall()]
+            # the recorder writes UUID.hex; a hyphenated id would still read right
+            rows = plain_rows(recorder, statement, (after, limit))
+            return [(i, o.replace("-", ""), v, t) for i, o, v, t in rows]
         if module == "eventsourcing.postgres":
-            from psycopg.rows import tuple_row
-
-            with (
-                recorder.datastore.get_connection() as conn,
-                conn.cursor(row_factory=tuple_row) as cursor,
-            ):
-                cursor.execute(postgres_log_query(recorder), (after, limit), prepare=True)
-                return [(i, o.hex, v, t) for i, o, v, t in cursor.fetchall()]
+            rows = plain_rows(recorder, postgres_log_query(recorder), (after, limit))
+            return [(i, o.hex, v, t) for i, o, v, t in rows]
         return [  # any other recorder: through its API
             (n.id, UUID(str(n.originator_id)).hex, n.originator_version, n.topic)
             for n in recorder.select_notifications(

@@ -53,7 +53,7 @@ from eventsourcing.utils import get_topic
 
 from ..domain.request import Request
 from ..domain.view import RequestView
-from ..store import RingiStore
+from ..store import RingiStore, plain_rows
 
 try:  # optional: about twice as fast as json on these events (see bench/README.md)
     import orjson
@@ -254,10 +254,7 @@ def _sqlite_rows(recorder: Any, stop: int, page: int) -> Iterator[Sequence[Row]]
     )
     start = 0
     while start < stop:
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.row_factory = None  # plain tuples
-            cursor.execute(statement, (start, stop, _FIRST, _AFTER, page))
-            batch: list[Row] = cursor.fetchall()
+        batch: list[Row] = plain_rows(recorder, statement, (start, stop, _FIRST, _AFTER, page))
         if not batch:
             return
         yield batch
@@ -265,7 +262,6 @@ def _sqlite_rows(recorder: Any, stop: int, page: int) -> Iterator[Sequence[Row]]
 
 
 def _postgres_rows(recorder: Any, stop: int, page: int) -> Iterator[Sequence[Row]]:
-    from psycopg.rows import tuple_row
     from psycopg.sql import SQL, Identifier
 
     statement = SQL(
@@ -278,12 +274,7 @@ def _postgres_rows(recorder: Any, stop: int, page: int) -> Iterator[Sequence[Row
     )
     start = 0
     while start < stop:
-        with (
-            recorder.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row) as cursor,
-        ):
-            cursor.execute(statement, (start, stop, _LIKE, page), prepare=True)
-            batch: list[Row] = cursor.fetchall()
+        batch: list[Row] = plain_rows(recorder, statement, (start, stop, _LIKE, page))
         if not batch:
             return
         yield batch
