@@ -159,18 +159,23 @@ def plain_rows(recorder: Any, statement: Any, params: Sequence[Any]) -> list[Any
         return list(cursor.fetchall())
 
 
+def postgres_events_table(recorder: Any) -> Any:
+    """The PostgreSQL recorder's events table, schema-qualified, for a query's ``{table}``."""
+    from psycopg.sql import SQL, Identifier
+
+    return SQL("{}.{}").format(
+        Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
+    )
+
+
 def postgres_log_query(recorder: Any) -> Any:
     """``RingiStore.log_versions``' SELECT on PostgreSQL (parameters: after, limit)."""
-    from psycopg.sql import SQL, Identifier
+    from psycopg.sql import SQL
 
     return SQL(
         "SELECT notification_id, originator_id, originator_version, topic "
-        "FROM {schema}.{table} WHERE notification_id>%s "
-        "ORDER BY notification_id LIMIT %s"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
-    )
+        "FROM {table} WHERE notification_id>%s ORDER BY notification_id LIMIT %s"
+    ).format(table=postgres_events_table(recorder))
 
 
 def timeline_entry(domain_event: Any) -> TimelineEntry:

@@ -53,7 +53,7 @@ from eventsourcing.utils import get_topic
 
 from ..domain.request import Request
 from ..domain.view import RequestView
-from ..store import RingiStore, plain_rows
+from ..store import RingiStore, plain_rows, postgres_events_table
 
 try:  # optional: about twice as fast as json on these events (see bench/README.md)
     import orjson
@@ -262,16 +262,13 @@ def _sqlite_rows(recorder: Any, stop: int, page: int) -> Iterator[Sequence[Row]]
 
 
 def _postgres_rows(recorder: Any, stop: int, page: int) -> Iterator[Sequence[Row]]:
-    from psycopg.sql import SQL, Identifier
+    from psycopg.sql import SQL
 
     statement = SQL(
         "SELECT notification_id, originator_id, originator_version, topic, state "
-        "FROM {schema}.{table} WHERE notification_id>%s AND notification_id<=%s "
+        "FROM {table} WHERE notification_id>%s AND notification_id<=%s "
         "AND topic LIKE %s ORDER BY notification_id LIMIT %s"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
-    )
+    ).format(table=postgres_events_table(recorder))
     start = 0
     while start < stop:
         batch: list[Row] = plain_rows(recorder, statement, (start, stop, _LIKE, page))
