@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from temporalio.client import (
     Client,
@@ -21,6 +22,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from .config import Settings
+from .domain import lifecycle
 from .domain.commands import Command, FileRequest
 from .domain.errors import NotAllowed, NotFound, Refused
 from .domain.imported import ImportedMeeting, ImportedRequest
@@ -95,30 +97,57 @@ class Ringi:
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
-        view = self.store.view(number)  # refuses an unknown number clearly
+        # no workflow runs for the request: it was released or closed, imported, or
+        # its workflow was lost
+        request = await asyncio.to_thread(self.store.request, number)  # refuses an unknown number
+        if request.has_handled(cmd.command_id):
+            return request.view()  # a retry of a command its workflow carried out before it ended
+        view = request.view()
         if view.stage.is_terminal:
-            raise Refused(f"No.{number} is {view.stage.value}; nothing more can happen to it")
+            # refused here with the rule's words, before a run is started for nothing
+            lifecycle.check(view, cmd, datetime.now(UTC))
+            # what may still happen to a finished request (a correction) runs in a
+            # new run of its workflow, which takes up the state, carries out the
+            # command the usual way and ends again
+            return await self._busy_retried(lambda: self._update_with_start(number, cmd))
         # open in the store but without a workflow (imported, or its workflow was
         # lost): take it up from the store, then carry out the command
         await self._start(RequestStart(number=number), WorkflowIDConflictPolicy.USE_EXISTING)
         return await self._update(number, cmd)
 
     async def _update(self, number: int, cmd: Command) -> RequestView:
+        # the command id is the update id: Temporal answers a retry with the first
+        # result instead of deciding the command again
+        return await self._busy_retried(
+            lambda: self._handle(number).execute_update(RequestWorkflow.act, cmd, id=cmd.command_id)
+        )
+
+    async def _update_with_start(self, number: int, cmd: Command) -> RequestView:
+        operation = WithStartWorkflowOperation(
+            RequestWorkflow.run,
+            RequestStart(number=number),
+            id=workflow_id(number),
+            task_queue=self.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
+        return await self.client.execute_update_with_start_workflow(
+            RequestWorkflow.act, cmd, id=cmd.command_id, start_workflow_operation=operation
+        )
+
+    async def _busy_retried(self, send: Callable[[], Awaitable[RequestView]]) -> RequestView:
         delay = _BUSY_FIRST_WAIT
         for attempt in range(_BUSY_ATTEMPTS):
             try:
-                # the command id is the update id: Temporal answers a retry with the
-                # first result instead of deciding the command again
-                return await self._handle(number).execute_update(
-                    RequestWorkflow.act, cmd, id=cmd.command_id
-                )
+                return await send()
             except WorkflowUpdateFailedError as error:
                 raise _as_domain_error(error) from None
             except RPCError as error:
                 # Temporal takes a bounded number of updates in flight per workflow,
-                # and aborts those in flight when a workflow task is lost (an
-                # overloaded worker): when many people act on one request at once,
-                # wait for a place and send it again; the update id makes that safe
+                # aborts those in flight when a workflow task is lost (an overloaded
+                # worker), and starts a workflow id again only a moment after its
+                # last run ended: wait for a place and send it again; the update id
+                # makes that safe
                 if error.status not in _BUSY or attempt == _BUSY_ATTEMPTS - 1:
                     raise
             await asyncio.sleep(delay * (0.5 + random.random()))

@@ -56,6 +56,7 @@ from tests.domain_builders import (
     OUTSIDER,
     PLANNED_RELEASE,
     PROPOSER,
+    RELEASED_AT,
     STAGE_OF,
     T0,
     Scenario,
@@ -651,6 +652,51 @@ def test_an_answer_is_corrected_by_a_new_answer_that_names_it() -> None:
         request, CorrectAnswer(actor=secretariat(), answer_id="a1", text="z", reason="r"), day(5)
     )
     assert "correct that one" in str(refusal)
+
+
+@pytest.mark.parametrize(
+    "ends",
+    [
+        pytest.param(lambda: Close(actor=secretariat(), reason=CloseReason.ANSWERED), id="closed"),
+        pytest.param(lambda: Withdraw(actor=member(PROPOSER), reason="r"), id="withdrawn"),
+    ],
+)
+def test_an_answer_is_still_corrected_once_the_request_has_ended(
+    ends: Callable[[], Command],
+) -> None:
+    request = request_in(State.ANSWERED)
+    request.handle(ends(), day(5))
+    assert request.view().stage is Stage.CLOSED
+
+    allows(
+        request,
+        CorrectAnswer(actor=secretariat(), answer_id="a1", text="改訂", reason="誤記"),
+        day(40),
+    )
+    view = request.view()
+    assert view.stage is Stage.CLOSED and view.closure is not None
+    assert view.closure.at == day(5)  # the request still ended when it ended
+    assert [(a.answer_id, a.superseded_by) for a in view.answers] == [("a1", "a2"), ("a2", None)]
+    # and only the secretariat corrects, only what was answered, and nothing else happens
+    assert isinstance(
+        refuses(
+            request,
+            CorrectAnswer(actor=member(PROPOSER), answer_id="a2", text="x", reason="y"),
+            day(41),
+        ),
+        NotAllowed,
+    )
+    refuses(
+        request, CorrectAnswer(actor=secretariat(), answer_id="a9", text="x", reason="y"), day(41)
+    )
+    refusal = refuses(request, RecordAnswer(actor=secretariat(), text="追加の回答"), day(41))
+    assert "nothing more can happen to it but a correction of an answer" in str(refusal)
+
+
+def test_a_released_request_keeps_when_it_was_released() -> None:
+    request = request_in(State.RELEASED)
+    view = request.view()
+    assert view.released_at == RELEASED_AT and view.released_on == RELEASED_AT.date()
 
 
 # --- timers -------------------------------------------------------------------------------------

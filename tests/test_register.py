@@ -247,6 +247,43 @@ def test_one_pass_for_several_meetings_folds_the_same_as_one_pass_each(life: Lif
         assert document_of(folded) == document_of(alone)
 
 
+def test_an_answer_corrected_after_the_end_does_not_bring_the_request_back(
+    life: Lifecycle,
+) -> None:
+    """Corrections may come after a request was released or closed; the register
+    keeps showing it only at the meeting where it ended, not wherever the
+    correction falls."""
+    store = life.store
+    for n, day in {38: "2019-03-20", 39: "2019-06-20"}.items():
+        store.open_meeting(n, jst(day, 0), SECRETARIAT, title=f"第{n}回")
+    # No.1 released on 2019-02-01 (after 37), No.2 closed at 35: both corrected after 38
+    life.do(
+        1,
+        jst("2019-04-01"),
+        CorrectAnswer(
+            actor=SECRETARIAT, answer_id="a4", text="2019年2月1日リリース済み。", reason="実績"
+        ),
+    )
+    life.do(
+        2,
+        jst("2019-04-02"),
+        CorrectAnswer(actor=SECRETARIAT, answer_id="a1", text="上限は50件です。", reason="誤記"),
+    )
+
+    r38, r39 = (register_document(store, meeting=n) for n in (38, 39))
+    assert [r.number for r in r38.rows] == [1, 3, 4]  # No.1 released since 37
+    assert [r.number for r in r39.rows] == [3, 4]
+    # the corrections are recorded all the same, each pointing at what it corrects
+    released, closed = store.view(1), store.view(2)
+    assert (released.stage, closed.stage) == (Stage.RELEASED, Stage.CLOSED)
+    assert released.released_at == jst("2019-02-01")
+    assert [(a.answer_id, a.corrects, a.superseded_by) for a in closed.answers] == [
+        ("a1", None, "a2"),
+        ("a2", "a1", None),
+    ]
+    assert released.answers[-1].corrects == "a4" and released.updated_at == jst("2019-04-01")
+
+
 # --- publishing ---------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ only whether it may.
                                                                        └ not cost-effective ──► closed
     any open stage ──hold──► on_hold ──resume──► the stage it left (deadlines move by the time held)
     any open stage ──close(reason)──► closed
+    released / closed ──correct an answer──► the same stage (nothing else happens to it)
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ PROPOSER_ONLY = (AppendNote, AnswerClarification, Withdraw)
 
 #: the stages a hold may be resumed to, and that close / hold accept
 OPEN_STAGES = frozenset(s for s in Stage if not s.is_terminal)
+
+#: what may still happen to a released or closed request: correcting what was
+#: recorded, which is a new event pointing at the old one (DESIGN.md). Without it
+#: a wrong closing answer would stand in the register for good.
+AFTER_THE_END = (CorrectAnswer,)
 
 
 # --- filing --------------------------------------------------------------------
@@ -134,8 +140,11 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
     """Refuse ``cmd`` unless the rules allow it now. Raises ``Refused``."""
     _check_role(view, cmd)
     no = f"No.{view.number}"
-    if view.stage.is_terminal:
-        raise Refused(f"{no} is {view.stage.value}; nothing more can happen to it")
+    if view.stage.is_terminal and not isinstance(cmd, AFTER_THE_END):
+        raise Refused(
+            f"{no} is {view.stage.value}; nothing more can happen to it "
+            "but a correction of an answer"
+        )
 
     match cmd:
         case Endorse():

@@ -808,6 +808,7 @@ class Request(ChainedAggregate):
         meeting: int | None,
     ) -> None:
         self.state.released_on = date.fromisoformat(released_on)
+        self.state.released_at = at
         self.state.stage = Stage.RELEASED
         self._touch(at, command_id)
 

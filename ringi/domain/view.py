@@ -135,6 +135,9 @@ class RequestView(BaseModel):
     approved_at: datetime | None = None
     planned_release: date | None = None
     released_on: date | None = None
+    #: when the release was recorded: where a released request's time in the
+    #: register ends (a correction of an answer may still come later)
+    released_at: datetime | None = None
 
     held_from: Stage | None = None
     held_at: datetime | None = None

@@ -140,7 +140,9 @@ class Replay:
 
 
 def _ended_at(view: RequestView) -> datetime:
-    return view.closure.at if view.closure is not None else view.updated_at
+    if view.closure is not None:
+        return view.closure.at
+    return view.released_at or view.updated_at
 
 
 def replay(
