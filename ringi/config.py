@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.policy import Policy
@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     #: how long a notification is retried at a receiver that refuses it before it
     #: is given up (recorded as DeliveryAbandoned), in hours
     delivery_patience_hours: float = 72.0
+    #: the keys webhook secrets are sealed with before they are recorded, separated
+    #: by commas, the first sealing (``ringi.sealing``); empty: ``<data_dir>/secret.key``
+    secret_keys: SecretStr = SecretStr("")
 
     @property
     def event_store_path(self) -> Path:

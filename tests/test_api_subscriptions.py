@@ -16,6 +16,7 @@ from ringi.config import Settings
 from ringi.domain.notifications import NotificationKind
 from ringi.domain.subscriptions import SUBSCRIPTIONS_ID, Channel
 from ringi.domain.vocabulary import Actor
+from ringi.sealing import Sealer
 from ringi.service import Ringi
 from ringi.store import RingiStore
 from tests.api_harness import Api, serving
@@ -68,7 +69,9 @@ async def test_a_member_subscribes_a_webhook_for_itself_and_sees_the_secret_once
         Channel.WEBHOOK,
         HOOK,
     )
-    assert stored.secret == secret
+    # sealed: the store never holds the secret itself (ringi/sealing.py)
+    assert stored.secret.startswith("fernet:") and secret not in stored.secret
+    assert Sealer.of(api.ringi.settings).open(stored.secret) == secret
     who = caller(api, "A社")
     assert stored.actor == Actor.member("A社", who.user).model_dump(mode="json")
     assert made["actor"] == stored.actor
@@ -133,7 +136,7 @@ async def test_the_secretariat_subscribes_for_itself_and_for_any_company(api: Ap
         ("C社", Channel.WEBHOOK),
     ]
     assert stored[own["id"]].secret == ""
-    assert stored[named["id"]].secret == named["secret"]
+    assert Sealer.of(api.ringi.settings).open(stored[named["id"]].secret) == named["secret"]
     desk = caller(api, "secretariat")
     assert all(
         s.actor == {"role": "secretariat", "company": None, "user": desk.user}

@@ -381,3 +381,15 @@ def test_api_serves_on_its_published_port(services: dict[str, dict[str, Any]]) -
     assert host == "0.0.0.0", "the API must listen beyond the container's loopback"
     assert port in container_ports(api)
     assert depends_on(api).get(TEMPORAL) == "service_healthy"
+
+
+def test_the_api_and_the_workers_share_secret_keys_given_from_outside(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The API seals webhook secrets and the workers open them (ringi/sealing.py): both
+    read the same RINGI_SECRET_KEYS, which compose requires from its environment
+    rather than holding a key in this file (and so in the repository)."""
+    given = {name: environment(services[name]).get("RINGI_SECRET_KEYS") for name in (API, WORKER)}
+    assert len(set(given.values())) == 1, given
+    value = given[API]
+    assert value is not None and value.startswith("${RINGI_SECRET_KEYS:?"), value

@@ -33,6 +33,7 @@ from ringi.domain.commands import RecordAnswer
 from ringi.domain.notifications import NotificationKind
 from ringi.domain.subscriptions import Channel, Subscriptions
 from ringi.domain.vocabulary import Category
+from ringi.sealing import Sealer
 from ringi.service import Ringi
 from ringi.store import Delivery, OutboxMessage, RingiStore
 from ringi.workflows.messages import DISPATCHER_ID, DispatcherStart, delivery_workflow_id
@@ -196,19 +197,25 @@ def test_a_signature_holds_for_its_body_secret_and_time_only() -> None:
 
 
 async def test_an_answer_is_delivered_by_signed_webhook_and_by_email(
-    ringi: Ringi, store: RingiStore, receiver: Receiver, smtp: tuple[Mailbox, int]
+    ringi: Ringi,
+    store: RingiStore,
+    settings: Settings,
+    receiver: Receiver,
+    smtp: tuple[Mailbox, int],
 ) -> None:
     mailbox, _ = smtp
     hook = store.subscribe(
         PROPOSER, Channel.WEBHOOK, receiver.url("/a"), now(), SECRETARIAT, secret=SECRET
     )
+    # this one sealed as the API and the command line record it; the one above in the
+    # clear, as recorded before secrets were sealed: the worker signs with both
     desk = store.subscribe(
         "secretariat",
         Channel.WEBHOOK,
         receiver.url("/desk"),
         now(),
         SECRETARIAT,
-        secret=OTHER_SECRET,
+        secret=Sealer.of(settings).seal(OTHER_SECRET),
     )
     mail = store.subscribe(PROPOSER, Channel.EMAIL, "info@a-sha.example", now(), SECRETARIAT)
     await ensure_dispatcher(ringi.client, ringi.settings)
@@ -533,7 +540,11 @@ def test_the_secretariat_subscribes_lists_and_unsubscribes_from_the_command_line
     made = ringi("subscribe", "webhook", "--for", PROPOSER, "--url", "http://127.0.0.1:9/h")
     assert made.returncode == 0, made.stderr
     assert "s1: A社 → webhook http://127.0.0.1:9/h" in made.stdout
-    assert "secret (shown once" in made.stdout
+    shown = made.stdout.split("secret (shown once; the receiver checks signatures with it): ")[1]
+    # recorded sealed under the installation's key, which opens it to what was shown
+    (recorded,) = store.subscriptions()
+    assert recorded.secret.startswith("fernet:") and shown.strip() not in recorded.secret
+    assert Sealer.of(settings).open(recorded.secret) == shown.strip()
     made = ringi(
         "subscribe",
         "email",

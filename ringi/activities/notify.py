@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import structlog
@@ -17,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from ..config import Settings
 from ..delivery import DeliveryFailed, send
 from ..domain.errors import NotFound
+from ..sealing import Sealer, Unsealable
 from ..store import AbandonedDelivery, Delivery, DeliveryBatch, RingiStore
 
 log = structlog.get_logger("ringi.delivery")
@@ -26,6 +28,10 @@ class NotifyActivities:
     def __init__(self, store: RingiStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        return Sealer.of(self.settings)
 
     @activity.defn(name="deliveries_since")
     def deliveries_since(self, position: int) -> DeliveryBatch:
@@ -52,7 +58,16 @@ class NotifyActivities:
             bound.info("unsubscribed: not sent")
             return "unsubscribed"
         try:
-            send(self.settings, message, subscription, delivery)
+            # the secret is recorded sealed; it is opened only to sign this payload
+            secret = self.sealer.open(subscription.secret) if subscription.secret else ""
+        except Unsealable as error:
+            # retried: the delivery goes out once the worker has the installation's keys
+            bound.error("not delivered", reason=str(error))
+            raise ApplicationError(str(error), type="Unsealable") from None
+        try:
+            send(
+                self.settings, message, subscription.model_copy(update={"secret": secret}), delivery
+            )
         except DeliveryFailed as error:
             bound.warning("not delivered", reason=str(error))
             raise ApplicationError(str(error), type="DeliveryFailed") from None

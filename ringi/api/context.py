@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request, Response
@@ -26,6 +27,7 @@ from ..domain.commands import Command, FileRequest, new_command_id
 from ..domain.errors import NotAllowed, Refused
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Role
+from ..sealing import Sealer
 from ..service import Ringi
 from .errors import ApiError, ErrorDetail, documented
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyRecord, Keys, command_id, first_result
@@ -59,6 +61,11 @@ class ApiContext:
         self.fresh = Freshness(changes)
         self.reads = Reads(ReadModel(ringi.store, changes, settings.read_cache_size), self.fresh)
         self.known_tokens = TokenCache(self.tokens, changes, settings.read_cache_size)
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Seals webhook secrets (made on first use: it may create the key file)."""
+        return Sealer.of(self.ringi.settings)
 
     def close(self) -> None:
         """Let go of what the API holds open besides the store (the read model's own

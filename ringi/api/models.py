@@ -30,6 +30,7 @@ from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, CloseReason, Role, Stage
+from ..sealing import Sealer
 from ..store import TimelineEntry
 
 #: the highest request or meeting number the API accepts in a path or body
@@ -461,8 +462,9 @@ class SubscriptionMade(SubscriptionOut):
     )
 
     @classmethod
-    def made(cls, subscription: Subscription) -> SubscriptionMade:
-        return cls.model_validate({**_shown(subscription), "secret": subscription.secret or None})
+    def made(cls, subscription: Subscription, sealer: Sealer) -> SubscriptionMade:
+        secret = sealer.open(subscription.secret) if subscription.secret else None
+        return cls.model_validate({**_shown(subscription), "secret": secret})
 
 
 def _shown(subscription: Subscription) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import typer
 
 from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
+from ..sealing import Sealer, new_key
 from ..store import RingiStore
 from .context import USAGE, fail, installation, print_json, secretariat, with_store
 from .desk import desk
@@ -52,10 +53,12 @@ Kinds = Annotated[
 
 
 def install(app: typer.Typer) -> None:
-    """Add `ringi subscribe ...`, `ringi subscriptions` and `ringi unsubscribe`."""
+    """Add `ringi subscribe ...`, `ringi subscriptions`, `ringi unsubscribe` and
+    `ringi secret-key`."""
     app.add_typer(subscribe_app, name="subscribe")
     app.command("subscriptions")(subscriptions)
     app.command("unsubscribe")(unsubscribe)
+    app.command("secret-key")(secret_key)
 
 
 @subscribe_app.command("webhook")
@@ -117,7 +120,8 @@ def _subscribe(
             target,
             datetime.now(UTC),
             secretariat(user),
-            secret=secret,
+            # recorded sealed (``ringi.sealing``): a recorded event is never deleted
+            secret=Sealer.of(installation(ctx).settings()).seal(secret) if secret else "",
             kinds=tuple(kinds or ()),
         )
 
@@ -127,7 +131,8 @@ def _subscribe(
             lambda api: api.subscribe(recipient, channel, target, list(kinds or ()))
         )
     else:
-        made = with_store(ctx, add)
+        # shown as given, not as recorded
+        made = with_store(ctx, add).model_copy(update={"secret": secret})
     if as_json:
         print_json(made.model_dump(mode="json"))
         return None
@@ -181,3 +186,9 @@ def _remote(ctx: typer.Context) -> Remote | None:
     found = desk(ctx)
     assert isinstance(found, Remote)
     return found
+
+
+def secret_key() -> None:
+    """Print a new key for RINGI_SECRET_KEYS, which seals webhook secrets before they
+    are recorded. Give every process of an installation the same keys, the newest first."""
+    echo(new_key())

@@ -133,7 +133,8 @@ async def subscribe(
     if record is not None and record.number is not None:  # a retry: the first answer again
         first = await ctx.in_thread(_recorded, store, f"s{record.number}")
         if first is not None:
-            return SubscriptionMade.made(first[0])
+            return SubscriptionMade.made(first[0], ctx.sealer)
+    # recorded sealed (``ringi.sealing``): a recorded event is never deleted
     secret = secrets.token_urlsafe(SECRET_BYTES) if body.channel is Channel.WEBHOOK else ""
     try:
         made = await ctx.in_thread(
@@ -143,7 +144,7 @@ async def subscribe(
             body.target,
             datetime.now(tz=UTC),
             write.actor,
-            secret,
+            ctx.sealer.seal(secret) if secret else "",
             tuple(body.kinds),
         )
     except Refused:
@@ -153,7 +154,7 @@ async def subscribe(
         made = twin
     if key is not None:
         await ctx.in_thread(ctx.keys.resolve, who, key, _sequence(made.id))
-    return SubscriptionMade.made(made)
+    return SubscriptionMade.made(made, ctx.sealer)
 
 
 @router.get(
