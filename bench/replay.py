@@ -1,7 +1,7 @@
 """Replaying the register from the stored events, next to reading them raw.
 
     python -m bench.replay [--events 1000000] [--store sqlite|postgres] [--keep FILE_OR_SCHEMA]
-                           [--page 2000] [--repeat 2] [--reference]
+                           [--page 2000] [--repeat 2] [--reference] [--stdlib-json]
 
 Writes ``--events`` events into a fresh store (see ``bench.corpus``: real requests
 through the real aggregate, saved in batches) and reports how long that took
@@ -18,13 +18,15 @@ same data, each run starting from a collected heap, best of ``--repeat``:
 * raw read of the request events only: what the replay reads (``topic LIKE``
   the request aggregate's topics), plain SQL, nothing decoded;
 * + JSON: those rows' stored states parsed (``ringi.register.fold.loads``:
-  orjson when installed), nothing folded: the floor of any fold from these bytes;
+  orjson), nothing folded: the floor of any fold from these bytes;
 * register replay: ``ringi.register.replay.replay`` with a cutoff after the last
   event, i.e. the whole register, every request folded to its current state from
   one pass over the log;
 * with ``--reference``, the same replay the reference way (mapper, domain-event
   objects, ``event.mutate``; ``replay(..., reference=True)``), as before the fast
-  fold: slow (≈ 40 s a round at a million events).
+  fold: slow (≈ 40 s a round at a million events);
+* with ``--stdlib-json``, the replay with the standard library's ``json`` in
+  place of orjson: what that dependency buys.
 
 events/s is over all the events in the store for every row; "vs raw" is the plain
 raw read's time over the row's.
@@ -40,10 +42,12 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from eventsourcing.persistence import Notification
 
 from ringi.domain.lifecycle import JST
+from ringi.register import fold
 from ringi.register.fold import loads, request_rows
 from ringi.register.replay import PAGE, Cutoff, Replay, replay
 from ringi.store import RingiStore
@@ -145,6 +149,23 @@ def reference_replay(store: RingiStore, page: int) -> Replay:
     return replay(store, WHOLE, page=page, reference=True)
 
 
+def stdlib_json_replay(store: RingiStore, page: int) -> Replay:
+    """The replay with the standard library's json in place of orjson (what the
+    dependency on orjson buys)."""
+    with mock.patch.object(fold, "orjson", _NoOrjson):
+        return replay(store, WHOLE, page=page)
+
+
+class _NoOrjson:
+    """Stands in for orjson: refuses everything, so ``fold.loads`` uses json."""
+
+    JSONDecodeError = ValueError
+
+    @staticmethod
+    def loads(data: bytes) -> object:
+        raise ValueError("json instead")
+
+
 def summary(result: object) -> tuple[int, ...]:
     if isinstance(result, Replay):
         return (result.events, len(result.views))
@@ -159,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="rounds, the best of each kept")
     parser.add_argument(
         "--reference", action="store_true", help="also time the reference fold (slow)"
+    )
+    parser.add_argument(
+        "--stdlib-json", action="store_true", help="also time the replay with json, not orjson"
     )
     args = parser.parse_args(argv)
     kind: StoreKind = args.store
@@ -184,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if args.reference:
             runs.append(("register replay, reference fold", lambda: reference_replay(store, page)))
+        if args.stdlib_json:
+            runs.append(
+                ("register replay, json not orjson", lambda: stdlib_json_replay(store, page))
+            )
         timings: dict[str, float] = {}
         counts: dict[str, tuple[int, ...]] = {}
         for _ in range(args.repeat):

@@ -20,7 +20,7 @@ changes the state and takes it from the same source:
   There is no second copy of how an event changes a request; a new event kind
   on ``Request`` is in the table without any change here.
 * **The bytes are decoded as the transcoder decodes them**, but only the
-  attributes the function takes: ``orjson`` when it is installed (falling back
+  attributes the function takes: ``orjson`` (falling back
   to ``json`` for anything it refuses, so the result is the same), then the
   transcoder's own ``_decode_obj`` on every dictionary, innermost first, exactly
   as its ``object_hook`` would. The stored ``timestamp``, hashes and command
@@ -48,21 +48,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from eventsourcing.domain import CanInitAggregate, CanMutateAggregate, decorated_funcs
 from eventsourcing.utils import get_topic
 
 from ..domain.request import Request
 from ..domain.view import RequestView
 from ..store import RingiStore, plain_rows, postgres_events_table
-
-try:  # optional: about twice as fast as json on these events (see bench/README.md)
-    import orjson
-
-    _orjson_loads: Callable[[bytes], Any] | None = orjson.loads
-    _OrjsonError: type[Exception] = orjson.JSONDecodeError
-except ImportError:  # pragma: no cover - depends on the installation
-    _orjson_loads = None
-    _OrjsonError = ValueError
 
 #: topics of the request aggregate's events start with this
 REQUEST_TOPICS = get_topic(Request) + "."
@@ -158,12 +150,13 @@ def decoder(store: RingiStore) -> Callable[[Any], Any]:
 
 
 def loads(data: bytes) -> Any:
-    """The JSON of a stored state, as ``json`` reads it (fast with orjson)."""
-    if _orjson_loads is not None:
-        try:
-            return _orjson_loads(data)
-        except _OrjsonError:
-            pass  # what orjson refuses (NaN, huge ints, lone surrogates), json may read
+    """The JSON of a stored state, as ``json`` reads it: with orjson, which parses
+    these states in about half json's time (the replay runs 1.2x faster, see
+    bench/README.md)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass  # what orjson refuses (NaN, huge ints, lone surrogates), json may read
     return json.loads(data.decode("utf8"))
 
 
