@@ -121,6 +121,7 @@ def matrix(
             {PROPOSER: 201, OTHER: 201, SEC: 201},
         ),
         Cell("GET", s, None, everyone()),
+        Cell("GET", f"{s}/{mine}", None, {PROPOSER: 200, OTHER: 403, SEC: 200, AUD: 200}),
         Cell("DELETE", f"{s}/{mine}", None, {PROPOSER: 200, SEC: 404}),  # A社 ended it first
         Cell("DELETE", f"{s}/{theirs}", None, {SEC: 200}),  # C社's: no other member's to end
     ]

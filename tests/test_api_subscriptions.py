@@ -303,15 +303,35 @@ async def test_an_idempotency_key_makes_a_retry_answer_as_the_first_call(api: Ap
     assert [s.id for s in api.store.subscriptions()] == ["s2"]
 
 
+async def test_one_subscription_is_read_by_its_id_by_whoever_may_see_it(api: Api) -> None:
+    mine = await subscribe(api, "A社", kinds=["answered"])
+    theirs = await subscribe(api, "secretariat", recipient="C社")
+    for reader in ("A社", "secretariat", "auditor"):
+        got = await api.call(reader, "GET", f"{PATH}/{mine['id']}")
+        assert got.status_code == 200, got.text
+        assert got.json() == {k: v for k, v in mine.items() if k != "secret"}
+        assert mine["secret"] not in got.text and "secret" not in got.json()
+    refused = await api.call("A社", "GET", f"{PATH}/{theirs['id']}")
+    assert refused.status_code == 403 and "not A社's" in refused.json()["message"]
+    for missing in ("s99", "nonsense"):
+        none = await api.call("secretariat", "GET", f"{PATH}/{missing}")
+        assert none.status_code == 404 and missing in none.json()["message"]
+    assert (await api.call("A社", "DELETE", f"{PATH}/{mine['id']}")).status_code == 200
+    ended = await api.call("A社", "GET", f"{PATH}/{mine['id']}")
+    assert ended.status_code == 404 and "no current subscription" in ended.json()["message"]
+
+
 async def test_the_openapi_document_describes_the_subscription_operations(api: Api) -> None:
     doc = (await api.client.get("/openapi.json")).json()
     post = doc["paths"][PATH]["post"]
     get = doc["paths"][PATH]["get"]
     delete = doc["paths"][f"{PATH}/{{id}}"]["delete"]
+    one = doc["paths"][f"{PATH}/{{id}}"]["get"]
     assert post["x-ringi-roles"] == ["member", "secretariat"]
-    assert get["x-ringi-roles"] == ["member", "secretariat", "auditor"]
+    assert get["x-ringi-roles"] == one["x-ringi-roles"] == ["member", "secretariat", "auditor"]
     assert delete["x-ringi-roles"] == ["member", "secretariat"]
-    for op in (post, get, delete):
+    assert {"200", "404"} <= set(one["responses"])
+    for op in (post, get, delete, one):
         assert op["summary"] and op["tags"] == ["subscriptions"]
         assert {"401", "403", "422", "429"} <= set(op["responses"])
     assert {"201", "409"} <= set(post["responses"])

@@ -171,6 +171,27 @@ async def list_subscriptions(who: Caller, ctx: Ctx) -> list[SubscriptionOut]:
     return [SubscriptionOut.of(s) for s in found]
 
 
+@router.get(
+    "/subscriptions/{id}",
+    openapi_extra=READ,
+    responses=NO_SUCH,
+    summary="One current subscription (never its secret)",
+    description="The secretariat and auditors read any; a member its own company's "
+    "(another company's is refused with 403). 404: none by that id, or it was ended.",
+)
+async def get_subscription(who: Caller, ctx: Ctx, sid: SubscriptionId) -> SubscriptionOut:
+    found = await ctx.in_thread(_recorded, ctx.ringi.store, sid)
+    if found is None or not found[1]:
+        raise NotFound(f"there is no current subscription {sid}")
+    subscription = found[0]
+    if who.role is Role.MEMBER and subscription.recipient != who.company:
+        raise NotAllowed(
+            f"subscription {sid} is not {who.company}'s: a member reads only its own "
+            "company's subscriptions"
+        )
+    return SubscriptionOut.of(subscription)
+
+
 @router.delete(
     "/subscriptions/{id}",
     openapi_extra=MANAGE,
