@@ -112,6 +112,10 @@ def matrix(
         Cell("GET", "/v1/requests", None, everyone()),
         Cell("POST", "/v1/bulk/requests", {"numbers": [n, 999]}, everyone()),
         Cell("GET", "/v1/meetings", None, everyone()),
+        # --- the register (資料2): everyone; meeting 40 was opened above ----------------------
+        Cell("GET", "/v1/register?meeting=40&format=csv", None, everyone()),
+        Cell("GET", "/v1/register/diff?from=40&to=40", None, everyone()),
+        Cell("GET", f"/v1/register/requests/{n}?meeting=40", None, everyone()),
         Cell("GET", "/v1/me", None, everyone()),
         # --- notification subscriptions: a member its own company's, the secretariat any ----
         Cell(  # each for itself: a member its company, the secretariat 'secretariat'
@@ -133,11 +137,11 @@ def every_route(api: Api) -> set[tuple[str, str]]:
 
 
 def template(path: str) -> str:
-    parts = path.split("/")
+    parts = path.split("?")[0].split("/")
     if parts[2] == "subscriptions" and len(parts) == 4:
         return "/".join([*parts[:3], "{id}"])
     return "/".join(
-        "{number}" if part.isdigit() and i == 3 else part for i, part in enumerate(parts)
+        "{number}" if part.isdigit() and i in (3, 4) else part for i, part in enumerate(parts)
     )
 
 

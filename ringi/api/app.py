@@ -12,7 +12,7 @@ from ..service import Ringi
 from . import errors
 from .context import ApiContext
 from .limits import BodyLimit
-from .routers import members, reads, secretariat, subscriptions
+from .routers import members, reads, register, secretariat, subscriptions
 from .settings import ApiSettings
 
 DESCRIPTION = """\
@@ -48,6 +48,11 @@ def create_app(ringi: Ringi, settings: ApiSettings | None = None) -> FastAPI:
             {"name": "secretariat", "description": "what the secretariat (事務局) does"},
             {"name": "reading", "description": "reads, for every role"},
             {
+                "name": "register",
+                "description": "the register (資料2) as of a meeting or a moment, replayed "
+                "from the events",
+            },
+            {
                 "name": "subscriptions",
                 "description": "who is told of what happens to requests: webhooks and e-mail",
             },
@@ -56,7 +61,7 @@ def create_app(ringi: Ringi, settings: ApiSettings | None = None) -> FastAPI:
     app.state.ringi = ApiContext(ringi, settings)
     errors.install(app)
     web.install(app, app.state.ringi)  # the pages (ringi/web), behind the same tokens
-    for router in (members.router, secretariat.router, reads.router):
+    for router in (members.router, secretariat.router, reads.router, register.router):
         app.include_router(router)
     app.include_router(subscriptions.router)  # notification subscriptions (webhook, e-mail)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

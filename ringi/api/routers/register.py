@@ -1,0 +1,182 @@
+"""The register (資料2) over the network: as of a meeting or a moment, in any of
+its formats, the changes between two meetings, and one request as it stood then.
+
+Everything here is replayed from the stored events (``ringi.register``), exactly
+as ``ringi register`` does: the same events give the same bytes, so a member's
+system can check what it fetched against a published register's digest
+(``Ringi-Register-Digest``, the digest ``ringi register publish`` records and
+``ringi audit verify`` checks). Every role reads the register: it is the
+document handed out at the meeting. One request as of a meeting keeps its
+clarification thread for whoever may read it now (``lifecycle.as_read_by``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Path, Query, Response
+from pydantic import AwareDatetime
+
+from ...domain.errors import NotFound, Refused
+from ...domain.lifecycle import JST, as_read_by
+from ...register.diff import RegisterDiff, diff_meetings
+from ...register.document import document_of
+from ...register.render import EXTENSIONS, Format, Lang, render
+from ...register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, request_as_of
+from ...store import RingiStore
+from ..context import EVERYONE, Caller, Ctx, allowed, guarded_router
+from ..errors import ApiError, ErrorDetail, documented
+from ..models import MAX_NUMBER, RequestState
+
+READ = allowed(*EVERYONE)
+router = guarded_router("register", 401, 403, 422, 429)
+
+#: what each format is sent as
+MEDIA_TYPES: dict[Format, str] = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+DIGEST_HEADER = "Ringi-Register-Digest"
+
+MeetingNo = Annotated[int | None, Query(ge=1, le=MAX_NUMBER, description="as of meeting N (第N回)")]
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(
+        alias="as_of",
+        description="as of this moment (ISO 8601 with a zone); neither this nor meeting: now",
+    ),
+]
+
+
+def _cutoff(store: RingiStore, meeting: int | None, at: datetime | None) -> Cutoff:
+    """Blocking: reads the store."""
+    if meeting is not None:
+        if meeting not in store.meetings():
+            raise NotFound(f"there is no meeting {meeting} (第{meeting}回)")
+        return meeting_cutoff(store, meeting)
+    return moment_cutoff(store, at if at is not None else datetime.now(tz=JST))
+
+
+def _one_of(meeting: int | None, at: datetime | None) -> None:
+    if meeting is not None and at is not None:
+        raise ApiError(
+            422,
+            "invalid",
+            "give meeting or as_of, not both",
+            details=[
+                ErrorDetail(field="query.as_of", message="not with meeting", type="value_error")
+            ],
+        )
+
+
+def _rendered(store: RingiStore, cutoff_of: Any, fmt: Format, lang: Lang) -> tuple[bytes, str]:
+    document = document_of(replay(store, cutoff_of(store)))
+    return render(document, fmt, lang), document.digest()
+
+
+@router.get(
+    "/register",
+    openapi_extra=READ,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the register in the format asked for; "
+            f"{DIGEST_HEADER}: the SHA-256 of its content, whatever the format "
+            "(a published meeting's equals the digest its publication recorded)",
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for fmt, media in MEDIA_TYPES.items()
+                if fmt != "json"
+            }
+            | {"application/json": {"schema": {"type": "object"}}},
+        },
+        **documented(404),
+    },
+    summary="The register (資料2) as of a meeting or a moment",
+    description="Every request open then, or closed since the previous meeting: No., "
+    "区分, 対象箇所, body with notes, the answers with their meetings, support or "
+    "保留/クローズ. Replayed from the stored events; a published meeting as it was "
+    "published. format: json (default), csv, xlsx, md or html (the printable page); "
+    "lang: ja (default) or en headings. 404: no such meeting.",
+)
+async def read_register(
+    ctx: Ctx,
+    meeting: MeetingNo = None,
+    at: AsOf = None,
+    format: Annotated[
+        Literal["json", "csv", "xlsx", "md", "html"], Query(description="the format")
+    ] = "json",
+    lang: Annotated[Literal["ja", "en"], Query(description="the headings' language")] = "ja",
+) -> Response:
+    _one_of(meeting, at)
+    store = ctx.ringi.store
+    data, digest = await ctx.in_thread(
+        _rendered, store, lambda s: _cutoff(s, meeting, at), format, lang
+    )
+    name = f"ringi-register-{meeting if meeting is not None else 'as-of'}-{lang}"
+    return Response(
+        data,
+        media_type=MEDIA_TYPES[format],
+        headers={
+            DIGEST_HEADER: digest,
+            "Content-Disposition": f'inline; filename="{name}{EXTENSIONS[format]}"',
+        },
+    )
+
+
+@router.get(
+    "/register/diff",
+    openapi_extra=READ,
+    responses=documented(404),
+    summary="What changed between two meetings' registers",
+    description="New requests, stage changes, new answers and support changes from "
+    "meeting `from` to meeting `to`. 404: either meeting does not exist.",
+)
+async def register_diff(
+    ctx: Ctx,
+    before: Annotated[int, Query(alias="from", ge=1, le=MAX_NUMBER, description="earlier")],
+    after: Annotated[int, Query(alias="to", ge=1, le=MAX_NUMBER, description="later")],
+) -> RegisterDiff:
+    store = ctx.ringi.store
+
+    def diff() -> RegisterDiff:
+        known = store.meetings()
+        for n in (before, after):
+            if n not in known:
+                raise NotFound(f"there is no meeting {n} (第{n}回)")
+        return diff_meetings(store, before, after)
+
+    return await ctx.in_thread(diff)
+
+
+@router.get(
+    "/register/requests/{number}",
+    openapi_extra=READ,
+    responses=documented(404),
+    summary="One request as it stood at a meeting or a moment",
+    description="Folded from its events up to the cutoff, like the register. 404: no "
+    "such meeting, or the request had not been filed by then.",
+)
+async def request_then(
+    ctx: Ctx,
+    who: Caller,
+    number: Annotated[int, Path(ge=1, le=MAX_NUMBER)],
+    meeting: MeetingNo = None,
+    at: AsOf = None,
+) -> RequestState:
+    _one_of(meeting, at)
+    store = ctx.ringi.store
+
+    def then() -> RequestState:
+        cutoff = _cutoff(store, meeting, at)
+        try:
+            view = request_as_of(store, number, cutoff)
+        except Refused as refused:  # no such request, or not filed by then
+            raise NotFound(str(refused)) from None
+        return RequestState.of(as_read_by(view, who.role, who.company))
+
+    return await ctx.in_thread(then)

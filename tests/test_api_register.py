@@ -1,0 +1,124 @@
+"""The register (資料2) over the HTTP API (``ringi/api/routers/register.py``): the
+same bytes as ``ringi register`` in every format, the content digest a published
+meeting recorded, the changes between two meetings, one request as it stood
+then (its clarification thread only for those who may read it), and clear
+errors. The lifecycle of ``test_register`` (meetings 35-37, dated commands
+straight to a real SQLite store); the API serves it without Temporal."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from typing import cast
+
+import pytest
+from openpyxl import load_workbook
+from temporalio.client import Client
+
+from ringi.config import Settings
+from ringi.domain.commands import AskClarification
+from ringi.register.diff import diff_meetings
+from ringi.register.document import register_document
+from ringi.register.publish import publish
+from ringi.register.render import FORMATS, render
+from ringi.service import Ringi
+from ringi.store import RingiStore
+from tests.api_harness import Api, serving
+from tests.test_register import SECRETARIAT, Lifecycle, jst, until_35, until_36, until_37
+
+PATH = "/v1/register"
+
+
+@pytest.fixture
+async def api(settings: Settings, store: RingiStore) -> AsyncIterator[Api]:
+    life = Lifecycle(store)
+    until_35(life)
+    until_36(life)
+    # a question to No.3's proposer (C社): only C社, the secretariat and auditors read it
+    life.do(3, jst("2018-09-05"), AskClarification(actor=SECRETARIAT, question="高圧のみですか？"))
+    until_37(life)
+    async with serving(Ringi(settings, cast(Client, None), store)) as served:
+        yield served
+
+
+async def test_every_format_is_the_bytes_ringi_register_renders(api: Api) -> None:
+    document = register_document(api.store, meeting=36)
+    for fmt in FORMATS:
+        for lang in ("ja", "en"):
+            got = await api.call("A社", "GET", f"{PATH}?meeting=36&format={fmt}&lang={lang}")
+            assert got.status_code == 200, got.text
+            assert got.content == render(document, fmt, lang), (fmt, lang)
+            assert got.headers["Ringi-Register-Digest"] == document.digest()
+            assert f'filename="ringi-register-36-{lang}' in got.headers["Content-Disposition"]
+    default = await api.call("auditor", "GET", f"{PATH}?meeting=36")
+    assert default.headers["content-type"] == "application/json"
+    assert [row["number"] for row in default.json()["rows"]] == [1, 3, 4]
+    sheet = await api.call("secretariat", "GET", f"{PATH}?meeting=36&format=xlsx")
+    assert sheet.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert load_workbook(io.BytesIO(sheet.content)).active is not None
+    csv = await api.call("A社", "GET", f"{PATH}?meeting=36&format=csv")
+    assert csv.headers["content-type"] == "text/csv; charset=utf-8"
+
+
+async def test_a_published_meeting_answers_with_the_digest_its_publication_recorded(
+    api: Api,
+) -> None:
+    published = publish(api.store, 37, formats=["csv"], lang="ja", actor=SECRETARIAT)
+    got = await api.call("A社", "GET", f"{PATH}?meeting=37&format=csv")
+    assert got.headers["Ringi-Register-Digest"] == published.digest
+    assert got.content == published.files["csv"]
+
+
+async def test_as_of_a_moment_and_now(api: Api) -> None:
+    then = await api.call("A社", "GET", PATH, params={"as_of": "2018-07-01T00:00:00+09:00"})
+    assert then.status_code == 200, then.text
+    assert then.json()["as_of"] == "2018-07-01T00:00:00+09:00"
+    assert [row["number"] for row in then.json()["rows"]] == [1, 3]  # No.2 closed at 35
+    now = await api.call("A社", "GET", PATH)
+    assert now.status_code == 200 and now.json()["meeting"] is None
+
+
+async def test_bad_questions_get_clear_answers(api: Api) -> None:
+    both = await api.call(
+        "A社", "GET", PATH, params={"meeting": 36, "as_of": "2018-07-01T00:00:00+09:00"}
+    )
+    assert both.status_code == 422 and "not both" in both.json()["message"]
+    for query, status, words in [
+        ({"meeting": 99}, 404, "no meeting 99"),
+        ({"meeting": 0}, 422, "meeting"),
+        ({"format": "pdf"}, 422, "format"),
+        ({"as_of": "2018-07-01T00:00:00"}, 422, "as_of"),  # a moment needs its zone
+    ]:
+        got = await api.call("A社", "GET", PATH, params=query)
+        assert got.status_code == status, (query, got.text)
+        assert words in got.text, (query, got.text)
+    diff = await api.call("A社", "GET", f"{PATH}/diff", params={"from": 35, "to": 98})
+    assert diff.status_code == 404 and "no meeting 98" in diff.json()["message"]
+    early = await api.call("A社", "GET", f"{PATH}/requests/4", params={"meeting": 35})
+    assert early.status_code == 404 and "had not been filed" in early.json()["message"]
+    unknown = await api.call("A社", "GET", f"{PATH}/requests/77", params={"meeting": 35})
+    assert unknown.status_code == 404
+
+
+async def test_the_changes_between_two_meetings(api: Api) -> None:
+    got = await api.call("A社", "GET", f"{PATH}/diff", params={"from": 35, "to": 36})
+    assert got.status_code == 200, got.text
+    assert got.json() == json.loads(diff_meetings(api.store, 35, 36).model_dump_json())
+    assert [r["number"] for r in got.json()["new_requests"]] == [4]
+
+
+async def test_one_request_then_keeps_its_clarifications_for_those_who_may_read_them(
+    api: Api,
+) -> None:
+    path = f"{PATH}/requests/3"
+    for reader, sees in [("C社", True), ("secretariat", True), ("auditor", True), ("A社", False)]:
+        got = await api.call(reader, "GET", path, params={"meeting": 36})
+        assert got.status_code == 200, got.text
+        request = got.json()["request"]
+        assert [c["question"] for c in request["clarifications"]] == (
+            ["高圧のみですか？"] if sees else []
+        ), reader
+        assert got.json()["support"] == 3  # endorsed twice after 35
+    at_35 = (await api.call("A社", "GET", f"{PATH}/requests/1", params={"meeting": 35})).json()
+    assert [a["meeting"] for a in at_35["request"]["answers"]] == [35]
