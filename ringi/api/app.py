@@ -12,7 +12,7 @@ from ..service import Ringi
 from . import errors
 from .context import ApiContext
 from .limits import BodyLimit
-from .routers import members, reads, register, secretariat, subscriptions
+from .routers import audit, members, reads, register, secretariat, subscriptions
 from .settings import ApiSettings
 
 DESCRIPTION = """\
@@ -53,6 +53,10 @@ def create_app(ringi: Ringi, settings: ApiSettings | None = None) -> FastAPI:
                 "from the events",
             },
             {
+                "name": "audit",
+                "description": "verify, history and export, for auditors and the secretariat",
+            },
+            {
                 "name": "subscriptions",
                 "description": "who is told of what happens to requests: webhooks and e-mail",
             },
@@ -61,7 +65,8 @@ def create_app(ringi: Ringi, settings: ApiSettings | None = None) -> FastAPI:
     app.state.ringi = ApiContext(ringi, settings)
     errors.install(app)
     web.install(app, app.state.ringi)  # the pages (ringi/web), behind the same tokens
-    for router in (members.router, secretariat.router, reads.router, register.router):
+    routers = (members, secretariat, reads, register, audit)
+    for router in (r.router for r in routers):
         app.include_router(router)
     app.include_router(subscriptions.router)  # notification subscriptions (webhook, e-mail)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

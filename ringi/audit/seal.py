@@ -87,8 +87,13 @@ def read(path: Path) -> Seal:
         seal = Seal.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as error:
         raise SealError(f"{path} is not a ringi seal: {error}") from None
+    return checked(seal, str(path))
+
+
+def checked(seal: Seal, name: str = "the seal") -> Seal:
+    """``seal``, if its heads still hash to its digest."""
     if _digest(seal.taken_at, seal.events, seal.heads) != seal.digest:
-        raise SealError(f"{path} was altered: its heads no longer hash to its digest {seal.digest}")
+        raise SealError(f"{name} was altered: its heads no longer hash to its digest {seal.digest}")
     return seal
 
 

@@ -8,6 +8,7 @@ holds one page of records at a time, never the million.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -138,22 +139,43 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def write_jsonl(records: Iterable[dict[str, Any]], out: TextIO) -> int:
-    count = 0
+def jsonl_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """One JSON object per event, a line each."""
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        count += 1
-    return count
+        yield json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def csv_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """A header, then one row per event; the state is a JSON object in the last column."""
+    line = io.StringIO()
+    writer = csv.writer(line, lineterminator="\n")
+
+    def take(cells: list[Any]) -> str:
+        writer.writerow(cells)
+        text = line.getvalue()
+        line.seek(0)
+        line.truncate()
+        return text
+
+    yield take(list(CSV_COLUMNS))
+    for record in records:
+        row = {**record, "state": json.dumps(record["state"], ensure_ascii=False, sort_keys=True)}
+        yield take(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], out: TextIO) -> int:
+    return _write(jsonl_lines(records), out)
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> int:
     """One row per event; the state is a JSON object in the last column."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    return _write(csv_lines(records), out) - 1  # the header is not an event
+
+
+def _write(lines: Iterator[str], out: TextIO) -> int:
     count = 0
-    for record in records:
-        row = {**record, "state": json.dumps(record["state"], ensure_ascii=False, sort_keys=True)}
-        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+    for line in lines:
+        out.write(line)
         count += 1
     return count
 
