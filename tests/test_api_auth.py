@@ -107,6 +107,7 @@ def matrix(
             {"number": 40, "held_at": "2150-01-10T14:00:00+09:00"},
             {SEC: 201},
         ),
+        Cell("POST", "/v1/meetings/40/publications", {"formats": ["csv"]}, {SEC: 201}),
         # --- reading: everyone ------------------------------------------------------------
         Cell("GET", r, None, everyone()),
         Cell("GET", "/v1/requests", None, everyone()),

@@ -7,6 +7,7 @@ straight to a real SQLite store); the API serves it without Temporal."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import AsyncIterator
@@ -122,3 +123,41 @@ async def test_one_request_then_keeps_its_clarifications_for_those_who_may_read_
         assert got.json()["support"] == 3  # endorsed twice after 35
     at_35 = (await api.call("A社", "GET", f"{PATH}/requests/1", params={"meeting": 35})).json()
     assert [a["meeting"] for a in at_35["request"]["answers"]] == [35]
+
+
+async def test_the_secretariat_publishes_and_a_retry_publishes_once(api: Api) -> None:
+    path = "/v1/meetings/37/publications"
+    body = {"formats": ["csv", "xlsx"], "lang": "en"}
+    key = {"Idempotency-Key": "publish-37"}
+    first = await api.call("secretariat", "POST", path, body, headers=key)
+    assert first.status_code == 201, first.text
+    made = first.json()
+    assert (made["meeting"], made["publication"], made["lang"]) == (37, 1, "en")
+    assert made["actor"]["role"] == "secretariat" and made["actor"]["user"]
+    # what the register says of meeting 37 from now on is what was published
+    for fmt in ("csv", "xlsx"):
+        got = await api.call(
+            "A社", "GET", PATH, params={"meeting": 37, "format": fmt, "lang": "en"}
+        )
+        assert got.headers["Ringi-Register-Digest"] == made["digest"]
+        assert hashlib.sha256(got.content).hexdigest() == made["formats"][fmt]
+    assert set(made["formats"]) == {"csv", "xlsx"}
+
+    events = api.store.recorder.max_notification_id()
+    again = await api.call("secretariat", "POST", path, body, headers=key)
+    assert again.status_code == 201 and again.json() == made
+    assert api.store.recorder.max_notification_id() == events  # the retry wrote nothing
+    other = await api.call("secretariat", "POST", path, None)  # published again: html, ja
+    assert other.status_code == 201 and other.json()["publication"] == 2
+    assert set(other.json()["formats"]) == {"html"}
+    assert (await api.call("auditor", "POST", "/v1/audit/verify")).json()["clean"] is True
+
+    for who, body_, status, words in [
+        ("A社", body, 403, "only secretariat"),
+        ("secretariat", {"formats": ["pdf"]}, 422, "formats"),
+        ("secretariat", {"formats": []}, 422, "formats"),
+    ]:
+        refused = await api.call(who, "POST", path, body_)
+        assert refused.status_code == status and words in refused.text, refused.text
+    missing = await api.call("secretariat", "POST", "/v1/meetings/99/publications", None)
+    assert missing.status_code == 404 and "no meeting 99" in missing.json()["message"]

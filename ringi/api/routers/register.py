@@ -12,20 +12,23 @@ clarification thread for whoever may read it now (``lifecycle.as_read_by``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Path, Query, Response
-from pydantic import AwareDatetime
+from fastapi import Path, Query, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ...domain.errors import NotFound, Refused
 from ...domain.lifecycle import JST, as_read_by
+from ...domain.meeting import Publication
+from ...domain.vocabulary import Actor, Role
 from ...register.diff import RegisterDiff, diff_meetings
 from ...register.document import document_of
+from ...register.publish import publish
 from ...register.render import EXTENSIONS, Format, Lang, render
 from ...register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, request_as_of
 from ...store import RingiStore
-from ..context import EVERYONE, Caller, Ctx, allowed, guarded_router
+from ..context import EVERYONE, Caller, Ctx, IdempotencyKey, Write, allowed, guarded_router
 from ..errors import ApiError, ErrorDetail, documented
 from ..models import MAX_NUMBER, RequestState
 
@@ -180,3 +183,102 @@ async def request_then(
         return RequestState.of(as_read_by(view, who.role, who.company))
 
     return await ctx.in_thread(then)
+
+
+# --- publishing (the secretariat) -----------------------------------------------------------
+
+
+def _html_only() -> list[Format]:
+    return ["html"]
+
+
+class PublishBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    formats: list[Format] = Field(
+        default_factory=_html_only,
+        min_length=1,
+        max_length=5,
+        description="the formats handed out, each recorded with its SHA-256 (default: html)",
+    )
+    lang: Literal["ja", "en"] = "ja"
+
+
+class PublicationOut(BaseModel):
+    meeting: int
+    publication: int = Field(description="1 for the meeting's first publication, and so on")
+    digest: str = Field(description="SHA-256 of the register's content, whatever the format")
+    position: int = Field(description="the event log's position it was replayed to")
+    cutoff: datetime
+    since: datetime | None = Field(description="closed after this: still in this register")
+    formats: dict[str, str] = Field(description="format: SHA-256 of the bytes handed out")
+    lang: str
+    published_at: datetime
+    actor: Actor
+
+    @classmethod
+    def of(cls, meeting: int, index: int, publication: Publication) -> PublicationOut:
+        return cls(
+            meeting=meeting,
+            publication=index,
+            digest=publication.digest,
+            position=publication.position,
+            cutoff=publication.cutoff,
+            since=publication.since,
+            formats=publication.formats,
+            lang=publication.lang,
+            published_at=publication.at,
+            actor=publication.actor,
+        )
+
+
+def _publication(store: RingiStore, meeting: int, index: int) -> PublicationOut:
+    return PublicationOut.of(meeting, index, store.meeting(meeting).publications[index - 1])
+
+
+@router.post(
+    "/meetings/{number}/publications",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=allowed(Role.SECRETARIAT),
+    responses=documented(404),
+    summary="Publish a meeting's register (資料2): record its cutoff and digests",
+    description="Replays the meeting's register as of the end of its day, from the log as "
+    "it stands, and records the content digest and each format's: from then on the "
+    "meeting's register is that one, and `ringi audit verify` checks it. The files are "
+    "GET /v1/register?meeting=N in each format. A meeting published again is shown as "
+    "its latest publication. 404: no such meeting.",
+)
+async def publish_register(
+    number: Annotated[int, Path(ge=1, le=MAX_NUMBER)],
+    who: Caller,
+    ctx: Ctx,
+    request: Request,
+    body: PublishBody | None = None,
+    key: IdempotencyKey = None,
+) -> PublicationOut:
+    store = ctx.ringi.store
+    if number not in await ctx.in_thread(store.meetings):
+        raise NotFound(f"there is no meeting {number} (第{number}回)")
+    asked = body or PublishBody()
+    write = Write(ctx, who, request, key, asked)
+    record = await write.claim()
+    if record is not None and record.number is not None:  # a retry: the first answer again
+        return await ctx.in_thread(_publication, store, number, record.number)
+    at = datetime.now(tz=UTC)
+
+    def publish_now() -> PublicationOut:
+        published = publish(
+            store, number, formats=asked.formats, lang=asked.lang, actor=write.actor, at=at
+        )
+        recorded = store.meeting(number).publications
+        index = next(  # this one, even if another was recorded just after it
+            i
+            for i in range(len(recorded), 0, -1)
+            if (recorded[i - 1].at, recorded[i - 1].digest) == (at, published.digest)
+        )
+        return _publication(store, number, index)
+
+    made = await ctx.in_thread(publish_now)
+    if key is not None:
+        await ctx.in_thread(ctx.keys.resolve, who, key, made.publication)
+    return made
