@@ -90,6 +90,7 @@ async def test_bad_questions_get_clear_answers(api: Api) -> None:
         ({"meeting": 0}, 422, "meeting"),
         ({"format": "pdf"}, 422, "format"),
         ({"as_of": "2018-07-01T00:00:00"}, 422, "as_of"),  # a moment needs its zone
+        ({"as_of": "0.0"}, 422, "ISO 8601"),  # not seconds since 1970
     ]:
         got = await api.call("A社", "GET", PATH, params=query)
         assert got.status_code == status, (query, got.text)

@@ -7,6 +7,7 @@ fields it does not know, so a typo is a 422 instead of a silent default.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -72,6 +74,21 @@ Moment = Annotated[
     Field(description="an ISO 8601 time with its offset, between 1900 and 2199"),
 ]
 Day = Annotated[date, AfterValidator(_day), Field(description="YYYY-MM-DD, 1900 to 2199")]
+
+
+def _iso_text(value: object) -> object:
+    # pydantic would read "0.0" or "1700000000" as seconds since 1970: a query gives
+    # text, and only ISO 8601 text is what the document promises
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError(
+            "must be an ISO 8601 date-time with its offset, e.g. 2018-09-20T14:00+09:00"
+        )
+    return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: a moment given in a query string
+QueryMoment = Annotated[Moment, BeforeValidator(_iso_text)]
 Yen = Annotated[Decimal, Field(ge=0, le=10**15, allow_inf_nan=False)]
 
 

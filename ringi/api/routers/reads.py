@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path, Query, Response
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from ...domain.lifecycle import as_read_by
 from ...domain.view import RequestView
@@ -27,6 +27,7 @@ from ..models import (
     FetchItem,
     ItemError,
     MeetingOut,
+    QueryMoment,
     RequestDetail,
     RequestPage,
     RequestState,
@@ -139,7 +140,7 @@ async def list_requests(
     category: Annotated[list[Category], Query()] = [],  # noqa: B006
     target: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
     company: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    updated_since: Annotated[AwareDatetime | None, Query()] = None,
+    updated_since: Annotated[QueryMoment | None, Query()] = None,
     open_: Annotated[bool | None, Query(alias="open", description="open or finished only")] = None,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...domain.errors import NotFound, Refused
 from ...domain.lifecycle import JST, as_read_by
@@ -30,7 +30,7 @@ from ...register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, re
 from ...store import RingiStore
 from ..context import EVERYONE, Caller, Ctx, IdempotencyKey, Write, allowed, guarded_router
 from ..errors import ApiError, ErrorDetail, documented
-from ..models import MAX_NUMBER, RequestState
+from ..models import MAX_NUMBER, QueryMoment, RequestState
 
 READ = allowed(*EVERYONE)
 router = guarded_router("register", 401, 403, 422, 429)
@@ -47,7 +47,7 @@ DIGEST_HEADER = "Ringi-Register-Digest"
 
 MeetingNo = Annotated[int | None, Query(ge=1, le=MAX_NUMBER, description="as of meeting N (第N回)")]
 AsOf = Annotated[
-    AwareDatetime | None,
+    QueryMoment | None,
     Query(
         alias="as_of",
         description="as of this moment (ISO 8601 with a zone); neither this nor meeting: now",
