@@ -304,3 +304,64 @@ def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:
     assert set(samples) == set(ROUTES)
     for command, body in samples.values():
         body.model_validate(body_of(command))  # the API's model refuses unknown fields
+
+
+@pytest.mark.slow
+def test_the_register_and_auditing_through_the_api(
+    installation: Installation, tmp_path: Path
+) -> None:
+    """`ringi register ...` and `ringi audit verify|history|export` over the API print
+    what the local commands print, from the server's store."""
+    inst = installation
+    desk = issue(inst, "--role", "secretariat", "--name", "desk")
+    auditor = issue(inst, "--role", "auditor", "--name", "audit")
+    member = issue(inst, "--role", "member", "--company", "K社")
+    for n, day in ((81, "2030-06-10"), (82, "2030-07-10")):
+        ok(remote(inst, desk, "meeting", "open", str(n), "--date", day))
+    number = ok(remote(inst, member, "file", "--target", "API", "--body", "一括で")).out
+    number = number.strip().splitlines()[0]
+
+    def same(*args: str, token: str = auditor) -> Result:
+        here, there = ok(inst.ringi(*args)), ok(remote(inst, token, *args))
+        assert there.out == here.out, args
+        return there
+
+    same("register", "--meeting", "81", "--format", "csv")
+    same("register", "--as-of", "2030-06-20", "--format", "md", "--lang", "en")
+    same("register", "--meeting", "82", "--request", number, "--format", "json")
+    same("register", "--meeting", "82", "--request", number)
+    same("register", "diff", "81", "82", "--json")
+    same("register", "diff", "81", "82")
+    same("audit", "history", number, "--json")
+    assert "verified:" in same("audit", "verify").out
+    assert same("audit", "verify", "--json").json()["clean"] is True
+
+    published = ok(
+        remote(
+            inst,
+            desk,
+            "register",
+            "publish",
+            "82",
+            "--format",
+            "csv",
+            "--output-dir",
+            str(tmp_path / "out"),
+        )
+    )
+    digest = published.out.split("sha256 ")[1].split()[0]
+    # (read as text: the command line's output is read so, CSV's CRLF as LF)
+    assert (tmp_path / "out" / "ringi-register-82-ja.csv").read_text(encoding="utf-8") == ok(
+        inst.ringi("register", "--meeting", "82", "--format", "csv")
+    ).out
+    assert digest in ok(inst.ringi("register", "--meeting", "82", "--format", "md")).out
+
+    exported = tmp_path / "events.jsonl"
+    ok(remote(inst, auditor, "audit", "export", "--output", str(exported)))
+    ok(inst.ringi("audit", "export", "--output", str(tmp_path / "local.jsonl")))
+    assert exported.read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+
+    refused = remote(inst, member, "audit", "export")
+    assert refused.status == 1 and "403" in refused.err, refused
+    unknown = remote(inst, auditor, "register", "--meeting", "99")
+    assert unknown.status == 1 and "404" in unknown.err and "no meeting 99" in unknown.err

@@ -21,6 +21,7 @@ from ..audit.verify import Anchor, Report, verify
 from ..service import Ringi
 from ..store import RingiStore
 from .context import REFUSED, guarded, print_json, run_with_ringi, with_store
+from .desk import through_api
 from .render import echo, when
 
 audit_app = typer.Typer(
@@ -63,6 +64,18 @@ def verify_(
     One line per finding: the request, the version, what was done to it
     (edited, deleted, reordered, inserted). Exit 1 if anything is found.
     """
+    remote = through_api(ctx)
+    if remote is not None:  # the server verifies its store; the seals go from here
+        kept = guarded(lambda: [seals.read(path) for path in seal or ()])
+        found = remote.through(lambda api: api.verify(kept, workflows))
+        anchored = found["anchors"]
+        _print_report(
+            Report(findings=found["findings"], chains=found["chains"], events=found["events"]),
+            anchored,
+            as_json,
+            f", {anchored} heads of seals and workflows" if anchored else "",
+        )
+        return
     sealed: list[Anchor] = guarded(
         lambda: [a for path in seal or () for a in seals.read(path).anchors()]
     )
@@ -79,13 +92,21 @@ def verify_(
         return verify(store, anchors)
 
     report = with_store(ctx, check)
+    detail = (f", {len(sealed)} sealed heads" if seal else "") + (
+        f", {len(held)} workflow anchors" if workflows else ""
+    )
+    _print_report(report, len(anchors), as_json, detail)
+
+
+def _print_report(report: Report, anchors: int, as_json: bool, detail: str) -> None:
+    """What ``verify`` found (exit 1 if anything), here or through the API."""
     if as_json:
         print_json(
             {
                 "clean": report.clean,
                 "chains": report.chains,
                 "events": report.events,
-                "anchors": len(anchors),
+                "anchors": anchors,
                 "findings": [f.model_dump(mode="json") for f in report.findings],
             }
         )
@@ -94,10 +115,7 @@ def verify_(
             echo(finding.line())
         if report.clean:
             echo(
-                f"verified: {report.chains} chains, {report.events} events"
-                + (f", {len(sealed)} sealed heads" if seal else "")
-                + (f", {len(held)} workflow anchors" if workflows else "")
-                + "; nothing altered"
+                f"verified: {report.chains} chains, {report.events} events{detail}; nothing altered"
             )
     if not report.clean:
         raise typer.Exit(REFUSED)
@@ -161,19 +179,21 @@ def history_(
 ) -> None:
     """A request's timeline as stored: time, actor, meeting, event, hash."""
 
-    def read(store: RingiStore) -> None:
-        entries = history(store, number)
-        if as_json:
-            print_json([entry.model_dump(mode="json") for entry in entries])
-            return
-        for e in entries:
-            meeting = f"第{e.meeting}回" if e.meeting else "-"
-            echo(
-                f"v{e.version:<3} {when(e.at)}  {e.actor or '-':<24} {meeting:<7} "
-                f"{e.event:<26} {(e.hash or '-')[:16]}"
-            )
-
-    with_store(ctx, read)
+    remote = through_api(ctx)
+    entries = (
+        remote.through(lambda api: api.history(number))
+        if remote is not None
+        else with_store(ctx, lambda store: list(history(store, number)))
+    )
+    if as_json:
+        print_json([entry.model_dump(mode="json") for entry in entries])
+        return
+    for e in entries:
+        meeting = f"第{e.meeting}回" if e.meeting else "-"
+        echo(
+            f"v{e.version:<3} {when(e.at)}  {e.actor or '-':<24} {meeting:<7} "
+            f"{e.event:<26} {(e.hash or '-')[:16]}"
+        )
 
 
 @audit_app.command("export")
@@ -195,6 +215,16 @@ def export_(
         with output.open("w", encoding="utf-8", newline="") as out:
             return write(export(store), out)
 
-    count = with_store(ctx, run)
+    remote = through_api(ctx)
+    if remote is not None:  # streamed from the server as it reads its store
+        if output is None:
+            sys.stdout.flush()
+            count = remote.through(lambda api: api.export(format.value, sys.stdout.buffer))
+            sys.stdout.buffer.flush()
+        else:
+            with output.open("wb") as out:
+                count = remote.through(lambda api: api.export(format.value, out))
+    else:
+        count = with_store(ctx, run)
     if output is not None:
         typer.echo(f"{count} events written to {output}", err=True)

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import typer
 
@@ -22,6 +22,9 @@ from ..domain.vocabulary import Actor, Category, Stage
 from ..service import Ringi
 from ..store import RingiStore, TimelineEntry
 from .context import USAGE, fail, installation, member, run_with_ringi, with_store
+
+if TYPE_CHECKING:
+    from .remote import Remote
 
 T = TypeVar("T")
 
@@ -140,3 +143,14 @@ def desk(ctx: typer.Context) -> Desk:
     from .remote import Remote
 
     return Remote(where.url, where.token)
+
+
+def through_api(ctx: typer.Context) -> Remote | None:
+    """The HTTP API to go through (``--url``/``RINGI_URL``), or None for the store here."""
+    if installation(ctx).url is None:
+        return None
+    from .remote import Remote
+
+    found = desk(ctx)
+    assert isinstance(found, Remote)
+    return found

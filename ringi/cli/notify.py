@@ -26,11 +26,11 @@ from ..domain.subscriptions import Channel, Subscription
 from ..sealing import Sealer, new_key
 from ..store import RingiStore
 from .context import USAGE, fail, installation, print_json, secretariat, with_store
-from .desk import desk
+from .desk import through_api
 from .render import echo
 
 if TYPE_CHECKING:
-    from .remote import Remote
+    pass
 
 subscribe_app = typer.Typer(
     help="Send a recipient's notifications to a webhook or an e-mail address.",
@@ -79,7 +79,7 @@ def webhook(
     as_json: Json = False,
 ) -> None:
     """POST the recipient's notifications, signed (header Ringi-Signature: t=...,v1=...)."""
-    if secret is not None and _remote(ctx) is not None:
+    if secret is not None and through_api(ctx) is not None:
         raise fail("over the API the server makes a webhook's secret: leave --secret out", USAGE)
     key = secret or secrets.token_urlsafe(32)
     made = _subscribe(ctx, recipient, Channel.WEBHOOK, url, kinds, user, as_json, secret=key)
@@ -125,7 +125,7 @@ def _subscribe(
             kinds=tuple(kinds or ()),
         )
 
-    remote = _remote(ctx)
+    remote = through_api(ctx)
     if remote is not None:  # the token's company and user; the server makes the secret
         made = remote.through(
             lambda api: api.subscribe(recipient, channel, target, list(kinds or ()))
@@ -143,7 +143,7 @@ def _subscribe(
 
 def subscriptions(ctx: typer.Context, as_json: Json = False) -> None:
     """The current subscriptions (secrets are not shown)."""
-    remote = _remote(ctx)
+    remote = through_api(ctx)
     if remote is not None:
         found = remote.through(lambda api: api.subscriptions())
     else:
@@ -167,7 +167,7 @@ def unsubscribe(
     user: User = None,
 ) -> None:
     """End a subscription: nothing more is sent to it."""
-    remote = _remote(ctx)
+    remote = through_api(ctx)
     if remote is not None:
         remote.through(lambda api: api.unsubscribe(subscriber))
     else:
@@ -175,17 +175,6 @@ def unsubscribe(
             ctx, lambda store: store.unsubscribe(subscriber, datetime.now(UTC), secretariat(user))
         )
     echo(f"{subscriber} ended")
-
-
-def _remote(ctx: typer.Context) -> Remote | None:
-    """The HTTP API to go through (``--url``/``RINGI_URL``), or None for the store here."""
-    if installation(ctx).url is None:
-        return None
-    from .remote import Remote
-
-    found = desk(ctx)
-    assert isinstance(found, Remote)
-    return found
 
 
 def secret_key() -> None:

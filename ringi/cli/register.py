@@ -11,7 +11,7 @@ import sys
 from datetime import date, datetime, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,11 +21,22 @@ from ..register.document import document_of
 from ..register.importer import ImportPlan, parse_meeting_dates, parse_register, plan_import
 from ..register.publish import publish
 from ..register.render import EXTENSIONS, Format, Lang, render, title
-from ..register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, request_as_of
+from ..register.replay import (
+    Cutoff,
+    end_of_day,
+    meeting_cutoff,
+    moment_cutoff,
+    replay,
+    request_as_of,
+)
 from ..service import Ringi
 from ..store import RingiStore
 from .context import USAGE, fail, guarded, print_json, run_with_ringi, secretariat, with_store
+from .desk import through_api
 from .render import echo, request_text
+
+if TYPE_CHECKING:
+    from .remote import Remote
 
 
 class FormatOption(StrEnum):
@@ -100,6 +111,15 @@ def _write(data: bytes, output: Path | None, binary: bool) -> None:
     sys.stdout.buffer.flush()
 
 
+def _remote_cutoff(remote: Remote, meeting: int | None, at: datetime | None) -> datetime:
+    """The moment a request shown as of ``meeting`` or ``at`` is seen from (for the
+    days left to its deadline): the end of the meeting's day, as the server cuts it."""
+    if meeting is None:
+        return at or datetime.now(tz=JST)
+    held = remote.through(lambda api: api.meetings()).get(meeting)
+    return end_of_day(held) if held is not None else datetime.now(tz=JST)
+
+
 @register_app.callback(invoke_without_command=True)
 def register(
     ctx: typer.Context,
@@ -131,6 +151,20 @@ def register(
     else:
         chosen = "md"
     language: Lang = lang.value
+
+    remote = through_api(ctx)
+    at = _moment(as_of) if as_of is not None else None
+    if remote is not None:
+        if request is not None:
+            view = remote.through(lambda api: api.request_then(request, meeting, at))
+            if chosen == "json":
+                print_json(view.model_dump(mode="json"))
+            else:
+                echo(request_text(view, [], _remote_cutoff(remote, meeting, at)))
+            return
+        data = remote.through(lambda api: api.register(meeting, at, chosen, language))
+        _write(data, output, chosen == "xlsx")
+        return
 
     if request is not None:
         number = request
@@ -170,21 +204,30 @@ def publish_command(
     """[secretariat] Publish meeting N's register: record its cutoff and digest."""
     chosen: list[Format] = [f.value for f in formats] if formats else ["html"]
     language: Lang = lang.value
-    actor = secretariat(user)
-    published = with_store(
-        ctx, lambda store: publish(store, number, formats=chosen, lang=language, actor=actor)
-    )
+    remote = through_api(ctx)
+    files: dict[Format, bytes]
+    if remote is not None:  # the token's user publishes (--user is not sent)
+        made, fetched = remote.through(lambda api: api.publish(number, list(chosen), language))
+        files = {f: fetched[f] for f in chosen}
+        digest = made["digest"]
+        headline = f"第{number}回 register published"
+    else:
+        actor = secretariat(user)
+        published = with_store(
+            ctx, lambda store: publish(store, number, formats=chosen, lang=language, actor=actor)
+        )
+        files, digest = published.files, published.digest
+        headline = (
+            f"{title(published.document, language)} published: {len(published.document.rows)} rows"
+        )
     written: list[str] = []
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
-        for fmt, data in published.files.items():
+        for fmt, data in files.items():
             path = output_dir / f"ringi-register-{number}-{language}{EXTENSIONS[fmt]}"
             path.write_bytes(data)
             written.append(str(path))
-    echo(
-        f"{title(published.document, language)} published: {len(published.document.rows)} rows, "
-        f"sha256 {published.digest}"
-    )
+    echo(f"{headline}, sha256 {digest}")
     for name in written:
         echo(f"  {name}")
 
@@ -198,7 +241,11 @@ def diff_command(
 ) -> None:
     """What changed between two meetings: new requests, stage changes, new answers
     and support changes."""
-    changes = with_store(ctx, lambda store: diff_meetings(store, before, after))
+    remote = through_api(ctx)
+    if remote is not None:
+        changes = remote.through(lambda api: api.diff(before, after))
+    else:
+        changes = with_store(ctx, lambda store: diff_meetings(store, before, after))
     if as_json:
         print_json(changes.model_dump(mode="json"))
     else:

@@ -17,18 +17,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import httpx
 import typer
 from pydantic import ValidationError
 
+from ..audit.seal import Seal
+from ..audit.trail import HistoryEntry
 from ..domain import commands as c
 from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, Role, Stage
+from ..register.diff import RegisterDiff
 from ..store import TimelineEntry
 from .context import COMMAND_TIMEOUT, REFUSED, USAGE, describe_validation, fail
 from .desk import Row, Session
@@ -98,6 +101,12 @@ def _check(answer: httpx.Response) -> Any:
 
 def _state(data: Any) -> RequestView:
     return RequestView.model_validate(data["request"])
+
+
+def _as_of(meeting: int | None, as_of: datetime | None) -> dict[str, Any]:
+    if meeting is not None:
+        return {"meeting": meeting}
+    return {"as_of": as_of.isoformat()} if as_of is not None else {}
 
 
 def _subscription(data: Any) -> Subscription:
@@ -186,6 +195,61 @@ class RemoteSession:
 
     async def unsubscribe(self, subscriber: str) -> None:
         _check(await self.http.delete(f"/v1/subscriptions/{quote(subscriber, safe='')}"))
+
+    # --- the register and auditing (`ringi register ...`, `ringi audit ...`) --------------
+
+    async def register(
+        self, meeting: int | None, as_of: datetime | None, fmt: str, lang: str
+    ) -> bytes:
+        """The register's bytes, as ``ringi register`` renders them locally."""
+        query = {"format": fmt, "lang": lang, **_as_of(meeting, as_of)}
+        answer = await self.http.get("/v1/register", params=query)
+        if not answer.is_success:
+            _check(answer)
+        return answer.content
+
+    async def request_then(
+        self, number: int, meeting: int | None, as_of: datetime | None
+    ) -> RequestView:
+        path = f"/v1/register/requests/{number}"
+        return _state(_check(await self.http.get(path, params=_as_of(meeting, as_of))))
+
+    async def diff(self, before: int, after: int) -> RegisterDiff:
+        answer = await self.http.get("/v1/register/diff", params={"from": before, "to": after})
+        return RegisterDiff.model_validate(_check(answer))
+
+    async def publish(
+        self, meeting: int, formats: list[str], lang: str
+    ) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """The publication as recorded, and the files it recorded the digests of."""
+        made = await self._post(
+            f"/v1/meetings/{meeting}/publications", {"formats": formats, "lang": lang}
+        )
+        files = {fmt: await self.register(meeting, None, fmt, lang) for fmt in made["formats"]}
+        return made, files
+
+    async def verify(self, seals: list[Seal], workflows: bool) -> dict[str, Any]:
+        body = {"seals": [s.model_dump(mode="json") for s in seals], "workflows": workflows}
+        answer = await self.http.post("/v1/audit/verify", json=body, timeout=None)
+        found: dict[str, Any] = _check(answer)
+        return found
+
+    async def history(self, number: int) -> list[HistoryEntry]:
+        answer = await self.http.get(f"/v1/audit/requests/{number}/history")
+        return [HistoryEntry.model_validate(e) for e in _check(answer)]
+
+    async def export(self, fmt: str, out: BinaryIO) -> int:
+        """Streams the export into ``out``; the number of events."""
+        lines = 0
+        params = {"format": fmt}
+        async with self.http.stream("GET", "/v1/audit/export", params=params, timeout=None) as got:
+            if not got.is_success:
+                await got.aread()
+                _check(got)
+            async for chunk in got.aiter_bytes():
+                out.write(chunk)
+                lines += chunk.count(b"\n")
+        return lines - 1 if fmt == "csv" else lines  # a CSV's header is not an event
 
 
 class Remote:
