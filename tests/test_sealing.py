@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import stat
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from ringi.activities.notify import NotifyActivities
 from ringi.config import Settings
+from ringi.domain.subscriptions import Channel
+from ringi.domain.vocabulary import Actor
 from ringi.sealing import KEY_FILE, SEALED, Sealer, Unsealable, data_dir_key, new_key
+from ringi.store import RingiStore
+from tests.audit_helpers import play
+from tests.domain_builders import PROPOSER, T0, State, scenario
 
 SECRET = "whsec-前回の秘密-0123456789"
 
@@ -92,3 +101,27 @@ def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
         t.join()
     assert len(found) == 8 and len(set(found)) == 1
     assert (tmp_path / KEY_FILE).read_bytes().strip() == found[0]
+
+
+def test_a_worker_without_the_key_sends_nothing_and_says_why(
+    settings: Settings, store: RingiStore
+) -> None:
+    """The delivery activity, on a real store, given a secret sealed under a key its
+    installation does not have: a retryable failure naming RINGI_SECRET_KEYS, and
+    nothing sent or recorded (it goes out once the worker has the key)."""
+    hook = store.subscribe(
+        PROPOSER,
+        Channel.WEBHOOK,
+        "http://127.0.0.1:9/never",
+        T0 - timedelta(days=1),
+        Actor.secretariat("desk"),
+        secret=Sealer([new_key()]).seal(SECRET),
+    )
+    play(store, scenario(State.ANSWERED))  # answered: a notification for the proposer
+    (delivery,) = [d for d in store.deliveries_since(0).deliveries if d.subscriber == hook.id]
+
+    with pytest.raises(ApplicationError) as refused:
+        ActivityEnvironment().run(NotifyActivities(store, settings).deliver, delivery)
+    assert refused.value.type == "Unsealable" and not refused.value.non_retryable
+    assert "RINGI_SECRET_KEYS" in refused.value.message and SECRET not in refused.value.message
+    assert store.outbox_message(delivery.key).delivered_to == []
