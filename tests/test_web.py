@@ -23,7 +23,9 @@ from itsdangerous import URLSafeTimedSerializer
 
 from ringi.api.tokens import TokenRegistry
 from ringi.domain.vocabulary import Actor, Stage
+from ringi.register.document import register_document
 from ringi.register.publish import publish
+from ringi.register.render import EXTENSIONS, FORMATS, MEDIA_TYPES, render
 from ringi.service import Ringi
 from ringi.web import i18n
 from ringi.web.settings import SECRET_FILE
@@ -341,6 +343,39 @@ async def test_the_register_filters_sorts_and_replays_a_past_meeting(api: Api) -
         assert text(then[one].one(data_testid="support")) == "1"
         assert text(then[two].one(data_testid="support")) == "1"
         assert then[two].attrs["data-stage"] == Stage.GATHERING_SUPPORT.value
+
+
+async def test_the_register_is_downloaded_whole_in_every_format(api: Api) -> None:
+    one = await api.file("A社", target="使用量情報照会", body="パスワード発行を一括で")
+    await api.file("B社", target="設備情報検索", body="高圧の検索")
+    await post_api(api, "secretariat", "/v1/meetings", {"number": 1})
+    await post_api(api, "C社", f"/v1/requests/{one}/endorse")
+    meeting_1 = register_document(api.store, meeting=1)
+
+    async with browser(api, "E社") as b:
+        page = await b.page("/web/register?meeting=1&stage=hearing")  # filtered: shows none
+        links = [a.attrs["href"] for a in page.one(data_testid="downloads").find("a")]
+        offered = ("html", "xlsx", "csv", "md", "json")
+        assert sorted(offered) == sorted(FORMATS)
+        assert links == [f"/web/register/download?format={f}&meeting=1" for f in offered]
+        for fmt in FORMATS:
+            got = await b.get(f"/web/register/download?format={fmt}&meeting=1")
+            assert got.status_code == 200, got.text[:500]
+            assert got.content == render(meeting_1, fmt, "ja"), fmt  # the whole register
+            assert got.headers["content-type"] == MEDIA_TYPES[fmt]
+            name = f"ringi-register-1-ja{EXTENSIONS[fmt]}"
+            assert got.headers["content-disposition"] == f'attachment; filename="{name}"'
+        english = await b.get("/web/register/download?format=csv&meeting=1&lang=en")
+        assert english.content == render(meeting_1, "csv", "en")
+        now = await b.get("/web/register/download?format=md")
+        assert now.status_code == 200
+        assert "ringi-register-now-ja.md" in now.headers["content-disposition"]
+        bad = await b.get("/web/register/download?format=pdf")
+        assert bad.status_code == 404
+
+    async with browser(api) as anonymous:  # not signed in: to the sign-in page, no file
+        away = await anonymous.get("/web/register/download?format=csv")
+        assert away.status_code in (302, 303) and "/web/signin" in away.headers["location"]
 
 
 async def test_a_request_page_shows_its_life_and_the_cost_table(api: Api) -> None:

@@ -45,6 +45,14 @@ EXTENSIONS: dict[Format, str] = {
     "md": ".md",
     "json": ".json",
 }
+#: what each format is sent as over HTTP (the API, the web pages' downloads)
+MEDIA_TYPES: dict[Format, str] = {
+    "html": "text/html; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "md": "text/markdown; charset=utf-8",
+    "json": "application/json",
+}
 
 
 @dataclass(frozen=True)

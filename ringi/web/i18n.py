@@ -119,6 +119,8 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "register.any": ("すべて", "any"),
     "register.apply": ("表示", "Show"),
     "register.reset": ("条件をクリア", "Clear"),
+    "register.download": ("資料2 (全件) をダウンロード", "Download the whole register"),
+    "register.download.html": ("印刷用 HTML", "printable HTML"),
     "register.count": ("{shown}件 / {total}件", "{shown} of {total}"),
     "register.empty": ("該当する要望はありません。", "No request matches."),
     "register.replay_note": (

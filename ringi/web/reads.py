@@ -25,7 +25,8 @@ from ..domain import lifecycle
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, Stage
 from ..register.diff import RegisterDiff, diff_views
-from ..register.document import RegisterRow, row_of
+from ..register.document import RegisterRow, document_of, row_of
+from ..register.render import EXTENSIONS, Format, Lang, render
 from ..register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, replay_many
 from ..store import RingiStore, TimelineEntry
 
@@ -148,6 +149,17 @@ def register_page(store: RingiStore, query: RegisterQuery, now: datetime) -> Reg
     return RegisterPage(
         cutoff=cutoff, lines=lines, total=len(views), meetings=known, reference=reference
     )
+
+
+def register_file(
+    store: RingiStore, meeting: int | None, fmt: Format, lang: Lang, now: datetime
+) -> tuple[bytes, str]:
+    """The register as the page shows it (a meeting's, or now), the whole of it, in a
+    format to hand out, and a file name for it."""
+    known = meeting is not None and meeting in store.meetings()
+    cutoff = meeting_cutoff(store, meeting) if known and meeting else moment_cutoff(store, now)
+    data = render(document_of(replay(store, cutoff)), fmt, lang)
+    return data, f"ringi-register-{meeting if known else 'now'}-{lang}{EXTENSIONS[fmt]}"
 
 
 def _sort_key(key: SortKey) -> Any:

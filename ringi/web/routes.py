@@ -31,6 +31,7 @@ from ..api.tokens import Principal, Unauthenticated
 from ..domain import commands as c
 from ..domain.errors import DomainError, NotAllowed, NotFound
 from ..domain.vocabulary import Category, Role, Stage
+from ..register.render import FORMATS, LANGS, MEDIA_TYPES
 from . import actions as a
 from . import reads
 from .i18n import DEFAULT_LANG, parse_lang
@@ -204,6 +205,24 @@ def build_router(web: Web) -> APIRouter:
             sort_keys=reads.SORT_KEYS,
             stages=list(Stage),
             categories=list(Category),
+        )
+
+    @router.get("/web/register/download")
+    async def register_download(request: Request) -> Response:
+        """The register the page shows, whole, as a file to hand out."""
+        state, _ = await web.signed_in(request)
+        query = reads.RegisterQuery.parse(request.query_params)
+        fmt = request.query_params.get("format", "html")
+        lang = request.query_params.get("lang", state.lang)
+        if fmt not in FORMATS or lang not in LANGS:
+            reason = f"format {fmt!r} / lang {lang!r}"
+            return web.error(request, state, 404, state.t("error.not_found", reason=reason))
+        now = datetime.now(tz=UTC)
+        data, name = await ctx.in_thread(reads.register_file, store, query.meeting, fmt, lang, now)
+        return Response(
+            data,
+            media_type=MEDIA_TYPES[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     # --- one request ----------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ...domain.vocabulary import Actor, Role
 from ...register.diff import RegisterDiff, diff_meetings
 from ...register.document import document_of
 from ...register.publish import publish
-from ...register.render import EXTENSIONS, Format, Lang, render
+from ...register.render import EXTENSIONS, MEDIA_TYPES, Format, Lang, render
 from ...register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, request_as_of
 from ...store import RingiStore
 from ..context import EVERYONE, Caller, Ctx, IdempotencyKey, Write, allowed, guarded_router
@@ -35,14 +35,6 @@ from ..models import MAX_NUMBER, QueryMoment, RequestState
 READ = allowed(*EVERYONE)
 router = guarded_router("register", 401, 403, 422, 429)
 
-#: what each format is sent as
-MEDIA_TYPES: dict[Format, str] = {
-    "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
-    "md": "text/markdown; charset=utf-8",
-    "html": "text/html; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 DIGEST_HEADER = "Ringi-Register-Digest"
 
 MeetingNo = Annotated[int | None, Query(ge=1, le=MAX_NUMBER, description="as of meeting N (第N回)")]
