@@ -22,7 +22,7 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from ringi.api.tokens import TokenRegistry
-from ringi.domain.vocabulary import Actor, Stage
+from ringi.domain.vocabulary import Actor, Role, Stage
 from ringi.register.document import register_document
 from ringi.register.publish import publish
 from ringi.register.render import EXTENSIONS, FORMATS, MEDIA_TYPES, render
@@ -376,6 +376,37 @@ async def test_the_register_is_downloaded_whole_in_every_format(api: Api) -> Non
     async with browser(api) as anonymous:  # not signed in: to the sign-in page, no file
         away = await anonymous.get("/web/register/download?format=csv")
         assert away.status_code in (302, 303) and "/web/signin" in away.headers["location"]
+
+
+async def test_the_secretariat_publishes_a_meetings_register_from_its_page(api: Api) -> None:
+    await api.file("A社", target="使用量情報照会", body="パスワード発行を一括で")
+    await post_api(api, "secretariat", "/v1/meetings", {"number": 1})
+
+    def publications() -> list[Any]:
+        return api.store.meeting(1).publications
+
+    async with browser(api, "A社") as member:
+        page = await member.page("/web/register?meeting=1")
+        assert not page.find("form", data_action="publish")  # a member is not offered it
+        refused = await member.post("/web/register/publish", {"meeting": "1"})
+        assert refused.status_code == 403 and publications() == []
+
+    async with browser(api, "secretariat") as b:
+        assert not (await b.page("/web/register")).find("form", data_action="publish")  # now
+        page = await b.page("/web/register?meeting=1")
+        assert page.one("form", data_action="publish")
+        no_token = await b.post("/web/register/publish", {"meeting": "1"}, csrf="")
+        assert no_token.status_code == 403 and publications() == []
+        done = await b.post("/web/register/publish", {"meeting": "1"})
+        assert done.status_code == 303, done.text[:500]
+        (made,) = publications()
+        assert made.digest == register_document(api.store, meeting=1).digest()
+        assert set(made.formats) == set(FORMATS) and made.lang == "ja"
+        assert made.actor.role is Role.SECRETARIAT
+        shown = await b.page(done.headers["location"])
+        assert made.digest in text(shown.one(data_testid="published"))
+        missing = await b.post("/web/register/publish", {"meeting": "9"})
+        assert missing.status_code == 404 and len(publications()) == 1
 
 
 async def test_a_request_page_shows_its_life_and_the_cost_table(api: Api) -> None:

@@ -121,6 +121,14 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "register.reset": ("条件をクリア", "Clear"),
     "register.download": ("資料2 (全件) をダウンロード", "Download the whole register"),
     "register.download.html": ("印刷用 HTML", "printable HTML"),
+    "register.publish": (
+        "第{n}回の資料2を公開する (内容のダイジェストを記録)",
+        "Publish the register of meeting {n} (records its digest)",
+    ),
+    "register.published": (
+        "第{n}回の資料2を公開しました。SHA-256: {digest}",
+        "The register of meeting {n} is published. SHA-256: {digest}",
+    ),
     "register.count": ("{shown}件 / {total}件", "{shown} of {total}"),
     "register.empty": ("該当する要望はありません。", "No request matches."),
     "register.replay_note": (

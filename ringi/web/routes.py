@@ -31,6 +31,7 @@ from ..api.tokens import Principal, Unauthenticated
 from ..domain import commands as c
 from ..domain.errors import DomainError, NotAllowed, NotFound
 from ..domain.vocabulary import Category, Role, Stage
+from ..register.publish import publish
 from ..register.render import FORMATS, LANGS, MEDIA_TYPES
 from . import actions as a
 from . import reads
@@ -195,11 +196,13 @@ def build_router(web: Web) -> APIRouter:
         query = reads.RegisterQuery.parse(request.query_params)
         now = datetime.now(tz=UTC)
         page = await ctx.in_thread(reads.register_page, store, query, now)
+        published = request.query_params.get("published", "")
         return render(
             request,
             state,
             "register.html.j2",
             page=page,
+            published=published if re.fullmatch(r"[0-9a-f]{64}", published) else None,
             query=query,
             params=dict(request.query_params),
             sort_keys=reads.SORT_KEYS,
@@ -223,6 +226,29 @@ def build_router(web: Web) -> APIRouter:
             data,
             media_type=MEDIA_TYPES[fmt],
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @router.post("/web/register/publish")
+    async def publish_register(request: Request) -> Response:
+        """The secretariat publishes the meeting's register in every format (the page's
+        language), as `ringi register publish` does."""
+        state, who, form = await web.posted(request)
+        t = state.t
+        if who.role is not Role.SECRETARIAT:
+            message = t(
+                "error.forbidden_role", roles=t.role(Role.SECRETARIAT), role=t.role(who.role)
+            )
+            return web.error(request, state, 403, message)
+        meeting = _number(form.get("meeting", ""))
+        if meeting is None or meeting not in await ctx.in_thread(store.meetings):
+            reason = f"meeting {form.get('meeting', '')!r}"
+            return web.error(request, state, 404, t("error.not_found", reason=reason))
+        published = await ctx.in_thread(
+            lambda: publish(store, meeting, formats=FORMATS, lang=state.lang, actor=who.actor())
+        )
+        log.info("register published", meeting=meeting, digest=published.digest)
+        return RedirectResponse(
+            f"/web/register?meeting={meeting}&published={published.digest}", status_code=303
         )
 
     # --- one request ----------------------------------------------------------------------
