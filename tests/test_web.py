@@ -22,6 +22,7 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from ringi.api.tokens import TokenRegistry
+from ringi.domain.lifecycle import JST
 from ringi.domain.vocabulary import Actor, Role, Stage
 from ringi.register.document import register_document
 from ringi.register.publish import publish
@@ -407,6 +408,38 @@ async def test_the_secretariat_publishes_a_meetings_register_from_its_page(api: 
         assert made.digest in text(shown.one(data_testid="published"))
         missing = await b.post("/web/register/publish", {"meeting": "9"})
         assert missing.status_code == 404 and len(publications()) == 1
+
+
+async def test_the_secretariat_opens_a_meeting_from_the_register_page(api: Api) -> None:
+    async with browser(api, "A社") as member:
+        assert not (await member.page("/web/register")).find("form", data_action="open-meeting")
+        refused = await member.post("/web/meetings", {"number": "5", "date": "2030-01-10"})
+        assert refused.status_code == 403 and api.store.meetings() == {}
+
+    async with browser(api, "secretariat") as b:
+        assert (await b.page("/web/register")).one("form", data_action="open-meeting")
+        form = {"number": "5", "date": "2030-01-10", "title": "第5回会議"}
+        done = await b.post("/web/meetings", form)
+        assert done.status_code == 303 and done.headers["location"].endswith("?meeting=5&opened=5")
+        held = datetime(2030, 1, 10, tzinfo=JST)
+        assert api.store.meetings() == {5: held}
+        shown = await b.page(done.headers["location"])
+        assert "第5回を開きました" in text(shown.one(data_testid="opened"))
+        again = await b.post("/web/meetings", form)  # a second click: done once
+        assert again.status_code == 303 and api.store.meetings() == {5: held}
+
+        other_day = await b.post("/web/meetings", {**form, "date": "2030-02-10"})
+        assert other_day.status_code == 409
+        assert "already" in text(parse(other_day.text).one(data_testid="meeting-error"))
+        for bad in ({"number": "x", "date": "2030-01-10"}, {"number": "6", "date": "1/10"}):
+            invalid = await b.post("/web/meetings", bad)
+            assert invalid.status_code == 422, bad
+            page = parse(invalid.text)
+            assert "YYYY-MM-DD" in text(page.one(data_testid="meeting-error"))
+            assert page.one("input", name="number").attrs["value"] == bad["number"]  # kept
+        assert api.store.meetings() == {5: held}
+        no_token = await b.post("/web/meetings", {"number": "7", "date": "2030-03-10"}, csrf="")
+        assert no_token.status_code == 403 and 7 not in api.store.meetings()
 
 
 async def test_a_request_page_shows_its_life_and_the_cost_table(api: Api) -> None:

@@ -121,6 +121,15 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "register.reset": ("条件をクリア", "Clear"),
     "register.download": ("資料2 (全件) をダウンロード", "Download the whole register"),
     "register.download.html": ("印刷用 HTML", "printable HTML"),
+    "meeting.open": ("会議を開く", "Open a meeting"),
+    "meeting.number": ("回 (第N回)", "Number (meeting N)"),
+    "meeting.date": ("開催日", "Date held"),
+    "meeting.title": ("名称 (任意)", "Title (optional)"),
+    "meeting.opened": ("第{n}回を開きました。", "Meeting {n} is open."),
+    "meeting.invalid": (
+        "回は1以上の整数、開催日は年月日 (YYYY-MM-DD) で入力してください。",
+        "Give the number as a whole number from 1 and the date as YYYY-MM-DD.",
+    ),
     "register.publish": (
         "第{n}回の資料2を公開する (内容のダイジェストを記録)",
         "Publish the register of meeting {n} (records its digest)",

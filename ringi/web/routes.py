@@ -11,7 +11,7 @@ back as the page with the validator's reason, status 409.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +30,7 @@ from ..api.models import FileBody
 from ..api.tokens import Principal, Unauthenticated
 from ..domain import commands as c
 from ..domain.errors import DomainError, NotAllowed, NotFound
+from ..domain.lifecycle import JST
 from ..domain.vocabulary import Category, Role, Stage
 from ..register.publish import publish
 from ..register.render import FORMATS, LANGS, MEDIA_TYPES
@@ -193,14 +194,29 @@ def build_router(web: Web) -> APIRouter:
     @router.get("/web/register")
     async def register(request: Request) -> Response:
         state, _ = await web.signed_in(request)
+        return await register_response(request, state)
+
+    async def register_response(
+        request: Request,
+        state: PageState,
+        *,
+        status: int = 200,
+        meeting_error: str | None = None,
+        meeting_values: dict[str, str] | None = None,
+    ) -> Response:
         query = reads.RegisterQuery.parse(request.query_params)
         now = datetime.now(tz=UTC)
         page = await ctx.in_thread(reads.register_page, store, query, now)
         published = request.query_params.get("published", "")
+        opened = _number(request.query_params.get("opened", ""))
         return render(
             request,
             state,
             "register.html.j2",
+            status=status,
+            meeting_error=meeting_error,
+            meeting_values=meeting_values or {},
+            opened=opened,
             page=page,
             published=published if re.fullmatch(r"[0-9a-f]{64}", published) else None,
             query=query,
@@ -227,6 +243,39 @@ def build_router(web: Web) -> APIRouter:
             media_type=MEDIA_TYPES[fmt],
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
+
+    @router.post("/web/meetings")
+    async def open_meeting(request: Request) -> Response:
+        """The secretariat opens (schedules) a meeting, held on a day (from the start of
+        that day in Japan, as an imported register's meetings are)."""
+        state, who, form = await web.posted(request)
+        t = state.t
+        if who.role is not Role.SECRETARIAT:
+            message = t(
+                "error.forbidden_role", roles=t.role(Role.SECRETARIAT), role=t.role(who.role)
+            )
+            return web.error(request, state, 403, message)
+        number = _number(form.get("number", "").strip())
+        try:
+            day = date.fromisoformat(form.get("date", "").strip())
+        except ValueError:
+            day = None
+        if number is None or day is None:
+            return await register_response(
+                request, state, status=422, meeting_error=t("meeting.invalid"), meeting_values=form
+            )
+        held_at = datetime.combine(day, time(0), JST)
+        try:
+            await ctx.in_thread(
+                ctx.ringi.open_meeting, number, held_at, who.actor(), form.get("title", "").strip()
+            )
+        except DomainError as refused:
+            # the same meeting sent twice (a second click) is done once
+            if (await ctx.in_thread(store.meetings)).get(number) != held_at:
+                return await register_response(
+                    request, state, status=409, meeting_error=str(refused), meeting_values=form
+                )
+        return RedirectResponse(f"/web/register?meeting={number}&opened={number}", 303)
 
     @router.post("/web/register/publish")
     async def publish_register(request: Request) -> Response:
