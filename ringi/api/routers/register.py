@@ -13,7 +13,7 @@ clarification thread for whoever may read it now (``lifecycle.as_read_by``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -68,8 +68,11 @@ def _one_of(meeting: int | None, at: datetime | None) -> None:
         )
 
 
-def _rendered(store: RingiStore, cutoff_of: Any, fmt: Format, lang: Lang) -> tuple[bytes, str]:
-    document = document_of(replay(store, cutoff_of(store)))
+def _rendered(
+    store: RingiStore, meeting: int | None, at: datetime | None, fmt: Format, lang: Lang
+) -> tuple[bytes, str]:
+    """The register's bytes and its content digest. Blocking: replays the store."""
+    document = document_of(replay(store, _cutoff(store, meeting, at)))
     return render(document, fmt, lang), document.digest()
 
 
@@ -102,16 +105,11 @@ async def read_register(
     ctx: Ctx,
     meeting: MeetingNo = None,
     at: AsOf = None,
-    format: Annotated[
-        Literal["json", "csv", "xlsx", "md", "html"], Query(description="the format")
-    ] = "json",
-    lang: Annotated[Literal["ja", "en"], Query(description="the headings' language")] = "ja",
+    format: Annotated[Format, Query(description="the format")] = "json",
+    lang: Annotated[Lang, Query(description="the headings' language")] = "ja",
 ) -> Response:
     _one_of(meeting, at)
-    store = ctx.ringi.store
-    data, digest = await ctx.in_thread(
-        _rendered, store, lambda s: _cutoff(s, meeting, at), format, lang
-    )
+    data, digest = await ctx.in_thread(_rendered, ctx.ringi.store, meeting, at, format, lang)
     name = f"ringi-register-{meeting if meeting is not None else 'as-of'}-{lang}"
     return Response(
         data,
@@ -193,7 +191,7 @@ class PublishBody(BaseModel):
         max_length=5,
         description="the formats handed out, each recorded with its SHA-256 (default: html)",
     )
-    lang: Literal["ja", "en"] = "ja"
+    lang: Lang = "ja"
 
 
 class PublicationOut(BaseModel):
