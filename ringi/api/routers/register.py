@@ -23,10 +23,10 @@ from ...domain.lifecycle import JST, as_read_by
 from ...domain.meeting import Publication
 from ...domain.vocabulary import Actor, Role
 from ...register.diff import RegisterDiff, diff_meetings
-from ...register.document import document_of
+from ...register.document import cutoff_for, document_of
 from ...register.publish import publish
 from ...register.render import EXTENSIONS, MEDIA_TYPES, Format, Lang, render
-from ...register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, request_as_of
+from ...register.replay import Cutoff, replay, request_as_of
 from ...store import RingiStore
 from ..context import EVERYONE, Caller, Ctx, IdempotencyKey, Write, allowed, guarded_router
 from ..errors import ApiError, ErrorDetail, documented
@@ -48,12 +48,12 @@ AsOf = Annotated[
 
 
 def _cutoff(store: RingiStore, meeting: int | None, at: datetime | None) -> Cutoff:
-    """Blocking: reads the store."""
-    if meeting is not None:
-        if meeting not in store.meetings():
-            raise NotFound(f"there is no meeting {meeting} (第{meeting}回)")
-        return meeting_cutoff(store, meeting)
-    return moment_cutoff(store, at if at is not None else datetime.now(tz=JST))
+    """A meeting's, a moment's, or now's. Blocking: reads the store."""
+    if meeting is None:
+        return cutoff_for(store, meeting=None, at=at or datetime.now(tz=JST))
+    if meeting not in store.meetings():
+        raise NotFound(f"there is no meeting {meeting} (第{meeting}回)")
+    return cutoff_for(store, meeting=meeting, at=None)
 
 
 def _one_of(meeting: int | None, at: datetime | None) -> None:
