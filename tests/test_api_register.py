@@ -11,12 +11,16 @@ import hashlib
 import io
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import pytest
 from openpyxl import load_workbook
 from temporalio.client import Client
 
+from ringi.api.idempotency import fingerprint
+from ringi.api.routers.register import PublishBody
+from ringi.api.tokens import TokenRegistry
 from ringi.config import Settings
 from ringi.domain.commands import AskClarification
 from ringi.register.diff import diff_meetings
@@ -162,3 +166,26 @@ async def test_the_secretariat_publishes_and_a_retry_publishes_once(api: Api) ->
         assert refused.status_code == status and words in refused.text, refused.text
     missing = await api.call("secretariat", "POST", "/v1/meetings/99/publications", None)
     assert missing.status_code == 404 and "no meeting 99" in missing.json()["message"]
+
+
+async def test_a_retry_after_a_call_that_published_but_stopped_publishes_nothing_more(
+    api: Api,
+) -> None:
+    """The first call claimed its key and published, then stopped before it could
+    note the key's answer: the retry finds that publication instead of making another."""
+    path, key = "/v1/meetings/37/publications", "publish-37-stopped"
+    who = TokenRegistry(api.store).authenticate(api.tokens["secretariat"])
+    started = datetime.now(UTC)
+    print_ = fingerprint("POST", path, PublishBody(formats=["csv"]).model_dump_json())
+    assert api.app.state.ringi.keys.claim(who, key, print_, "POST", path, started) is None
+    publish(api.store, 37, formats=["csv"], actor=who.actor(), at=started + timedelta(seconds=1))
+
+    retried = await api.call(
+        "secretariat", "POST", path, {"formats": ["csv"]}, headers={"Idempotency-Key": key}
+    )
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["publication"] == 1 and len(api.store.meeting(37).publications) == 1
+    again = await api.call(
+        "secretariat", "POST", path, {"formats": ["csv"]}, headers={"Idempotency-Key": key}
+    )
+    assert again.json() == retried.json() and len(api.store.meeting(37).publications) == 1

@@ -30,6 +30,7 @@ from ...register.replay import Cutoff, replay, request_as_of
 from ...store import RingiStore
 from ..context import EVERYONE, Caller, Ctx, IdempotencyKey, Write, allowed, guarded_router
 from ..errors import ApiError, ErrorDetail, documented
+from ..idempotency import IdempotencyRecord
 from ..models import MAX_NUMBER, QueryMoment, RequestState
 
 READ = allowed(*EVERYONE)
@@ -222,6 +223,16 @@ class PublicationOut(BaseModel):
         )
 
 
+def _twin(store: RingiStore, meeting: int, actor: Actor, key: IdempotencyRecord) -> int | None:
+    """The publication an earlier call with this key made, if it published but its
+    key was not resolved (that call stopped in between): by the same user, since
+    the key was first used."""
+    for index, made in reversed(list(enumerate(store.meeting(meeting).publications, 1))):
+        if made.actor.user == actor.user and made.at >= key.first_used_at:
+            return index
+    return None
+
+
 def _publication(store: RingiStore, meeting: int, index: int) -> PublicationOut:
     return PublicationOut.of(meeting, index, store.meeting(meeting).publications[index - 1])
 
@@ -252,8 +263,12 @@ async def publish_register(
     asked = body or PublishBody()
     write = Write(ctx, who, request, key, asked)
     record = await write.claim()
-    if record is not None and record.number is not None:  # a retry: the first answer again
-        return await ctx.in_thread(_publication, store, number, record.number)
+    if record is not None:  # a retry: the first answer again
+        first = record.number or await ctx.in_thread(_twin, store, number, write.actor, record)
+        if first is not None:
+            if record.number is None:
+                await ctx.in_thread(ctx.keys.resolve, who, key, first)
+            return await ctx.in_thread(_publication, store, number, first)
     at = datetime.now(tz=UTC)
 
     def publish_now() -> PublicationOut:
