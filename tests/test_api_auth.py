@@ -113,6 +113,7 @@ def matrix(
         Cell("GET", "/v1/requests", None, everyone()),
         Cell("POST", "/v1/bulk/requests", {"numbers": [n, 999]}, everyone()),
         Cell("GET", "/v1/meetings", None, everyone()),
+        Cell("GET", "/v1/meetings/40", None, everyone()),
         # --- the register (資料2): everyone; meeting 40 was opened above ----------------------
         Cell("GET", "/v1/register?meeting=40&format=csv", None, everyone()),
         Cell("GET", "/v1/register/diff?from=40&to=40", None, everyone()),

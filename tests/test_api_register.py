@@ -69,10 +69,20 @@ async def test_every_format_is_the_bytes_ringi_register_renders(api: Api) -> Non
 async def test_a_published_meeting_answers_with_the_digest_its_publication_recorded(
     api: Api,
 ) -> None:
+    before = await api.call("A社", "GET", "/v1/meetings/37")
+    assert before.status_code == 200 and before.json()["publications"] == []
     published = publish(api.store, 37, formats=["csv"], lang="ja", actor=SECRETARIAT)
     got = await api.call("A社", "GET", f"{PATH}?meeting=37&format=csv")
     assert got.headers["Ringi-Register-Digest"] == published.digest
     assert got.content == published.files["csv"]
+    # a member's system finds the digest to check against where the meeting is
+    meeting = (await api.call("A社", "GET", "/v1/meetings/37")).json()
+    assert meeting["number"] == 37 and meeting["title"] == "第37回"
+    (recorded,) = meeting["publications"]
+    assert (recorded["publication"], recorded["digest"]) == (1, published.digest)
+    assert recorded["formats"] == {"csv": hashlib.sha256(got.content).hexdigest()}
+    missing = await api.call("A社", "GET", "/v1/meetings/99")
+    assert missing.status_code == 404 and "no meeting 99" in missing.json()["message"]
 
 
 async def test_as_of_a_moment_and_now(api: Api) -> None:

@@ -28,6 +28,7 @@ from pydantic import (
 
 from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.lifecycle import PRIVATE_EVENTS, pending_timers
+from ..domain.meeting import Meeting, Publication
 from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
 from ..domain.view import RequestView
@@ -360,6 +361,59 @@ class BulkFetchResult(BaseModel):
 class MeetingOut(BaseModel):
     number: int
     held_at: datetime
+
+
+class PublicationOut(BaseModel):
+    meeting: int
+    publication: int = Field(description="1 for the meeting's first publication, and so on")
+    digest: str = Field(description="SHA-256 of the register's content, whatever the format")
+    position: int = Field(description="the event log's position it was replayed to")
+    cutoff: datetime
+    since: datetime | None = Field(description="closed after this: still in this register")
+    formats: dict[str, str] = Field(description="format: SHA-256 of the bytes handed out")
+    lang: str
+    published_at: datetime
+    actor: Actor
+
+    @classmethod
+    def of(cls, meeting: int, index: int, publication: Publication) -> PublicationOut:
+        return cls(
+            meeting=meeting,
+            publication=index,
+            digest=publication.digest,
+            position=publication.position,
+            cutoff=publication.cutoff,
+            since=publication.since,
+            formats=publication.formats,
+            lang=publication.lang,
+            published_at=publication.at,
+            actor=publication.actor,
+        )
+
+
+class MeetingDetail(MeetingOut):
+    title: str
+    date_is_placeholder: bool = Field(
+        description="imported without a known date: held_at is only a bound"
+    )
+    publications: list[PublicationOut] = Field(
+        description="every publication of its register, oldest first: the latest is what "
+        "GET /v1/register?meeting=N shows, and its digest what that answer's "
+        "Ringi-Register-Digest must equal"
+    )
+
+    @classmethod
+    def of(cls, meeting: Meeting) -> MeetingDetail:
+        return cls(
+            number=meeting.number,
+            held_at=meeting.held_at,
+            title=meeting.title,
+            date_is_placeholder=meeting.date_is_placeholder,
+            publications=[
+                PublicationOut.of(meeting.number, i, made)
+                for i, made in enumerate(meeting.publications, 1)
+            ],
+        )
 
 
 class WhoAmI(BaseModel):

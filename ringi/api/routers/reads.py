@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Path, Query, Response
 from pydantic import BaseModel
 
+from ...domain.errors import NotFound
 from ...domain.lifecycle import as_read_by
 from ...domain.view import RequestView
 from ...domain.vocabulary import Category, Stage
@@ -26,6 +27,7 @@ from ..models import (
     BulkFetchResult,
     FetchItem,
     ItemError,
+    MeetingDetail,
     MeetingOut,
     QueryMoment,
     RequestDetail,
@@ -204,6 +206,23 @@ async def fetch_many(body: BulkFetchBody, ctx: Ctx, who: Caller) -> BulkFetchRes
 async def list_meetings(ctx: Ctx) -> list[MeetingOut]:
     meetings = await ctx.in_thread(ctx.ringi.store.meetings)
     return [MeetingOut(number=n, held_at=held) for n, held in meetings.items()]
+
+
+@router.get(
+    "/meetings/{number}",
+    openapi_extra=READ,
+    responses=documented(404),
+    summary="One meeting (第N回), with every publication of its register and their digests",
+)
+async def read_meeting(
+    ctx: Ctx, number: Annotated[int, Path(ge=1, le=MAX_NUMBER)]
+) -> MeetingDetail:
+    def read() -> MeetingDetail:
+        if number not in ctx.ringi.store.meetings():
+            raise NotFound(f"there is no meeting {number} (第{number}回)")
+        return MeetingDetail.of(ctx.ringi.store.meeting(number))
+
+    return await ctx.in_thread(read)
 
 
 @router.get("/me", openapi_extra=READ, summary="Who this token is")

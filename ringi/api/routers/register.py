@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...domain.errors import NotFound, Refused
 from ...domain.lifecycle import JST, as_read_by
-from ...domain.meeting import Publication
 from ...domain.vocabulary import Actor, Role
 from ...register.diff import RegisterDiff, diff_meetings
 from ...register.document import cutoff_for, document_of
@@ -31,7 +30,7 @@ from ...store import RingiStore
 from ..context import EVERYONE, Caller, Ctx, IdempotencyKey, Write, allowed, guarded_router
 from ..errors import ApiError, ErrorDetail, documented
 from ..idempotency import IdempotencyRecord
-from ..models import MAX_NUMBER, QueryMoment, RequestState
+from ..models import MAX_NUMBER, PublicationOut, QueryMoment, RequestState
 
 READ = allowed(*EVERYONE)
 router = guarded_router("register", 401, 403, 422, 429)
@@ -193,34 +192,6 @@ class PublishBody(BaseModel):
         description="the formats handed out, each recorded with its SHA-256 (default: html)",
     )
     lang: Lang = "ja"
-
-
-class PublicationOut(BaseModel):
-    meeting: int
-    publication: int = Field(description="1 for the meeting's first publication, and so on")
-    digest: str = Field(description="SHA-256 of the register's content, whatever the format")
-    position: int = Field(description="the event log's position it was replayed to")
-    cutoff: datetime
-    since: datetime | None = Field(description="closed after this: still in this register")
-    formats: dict[str, str] = Field(description="format: SHA-256 of the bytes handed out")
-    lang: str
-    published_at: datetime
-    actor: Actor
-
-    @classmethod
-    def of(cls, meeting: int, index: int, publication: Publication) -> PublicationOut:
-        return cls(
-            meeting=meeting,
-            publication=index,
-            digest=publication.digest,
-            position=publication.position,
-            cutoff=publication.cutoff,
-            since=publication.since,
-            formats=publication.formats,
-            lang=publication.lang,
-            published_at=publication.at,
-            actor=publication.actor,
-        )
 
 
 def _twin(store: RingiStore, meeting: int, actor: Actor, key: IdempotencyRecord) -> int | None:
