@@ -535,6 +535,19 @@ class RingiStore(Application[UUID]):
             return
         raise Conflict(f"could not end subscription {subscriber}; try again")
 
+    def rotate_secret(
+        self, subscriber: str, secret: str, at: datetime, actor: Actor
+    ) -> Subscription:
+        for _ in _attempts():
+            subscriptions = self._subscriptions() or Subscriptions()
+            rotated = subscriptions.rotate(subscriber, secret, at, actor.model_dump(mode="json"))
+            try:
+                self.save(subscriptions)
+            except IntegrityError:
+                continue
+            return rotated
+        raise Conflict(f"could not replace the secret of {subscriber}; try again")
+
     def subscriptions(self) -> list[Subscription]:
         """The current subscriptions."""
         subscriptions = self._subscriptions()

@@ -132,6 +132,7 @@ def matrix(
         ),
         Cell("GET", s, None, everyone()),
         Cell("GET", f"{s}/{mine}", None, {PROPOSER: 200, OTHER: 403, SEC: 200, AUD: 200}),
+        Cell("POST", f"{s}/{mine}/secret", None, {PROPOSER: 200, OTHER: 403, SEC: 200}),
         Cell("DELETE", f"{s}/{mine}", None, {PROPOSER: 200, SEC: 404}),  # A社 ended it first
         Cell("DELETE", f"{s}/{theirs}", None, {SEC: 200}),  # C社's: no other member's to end
     ]
@@ -144,8 +145,8 @@ def every_route(api: Api) -> set[tuple[str, str]]:
 
 def template(path: str) -> str:
     parts = path.split("?")[0].split("/")
-    if parts[2] == "subscriptions" and len(parts) == 4:
-        return "/".join([*parts[:3], "{id}"])
+    if parts[2] == "subscriptions" and len(parts) >= 4:
+        return "/".join([*parts[:3], "{id}", *parts[4:]])
     return "/".join(
         "{number}" if part.isdigit() and i in (3, 4) else part for i, part in enumerate(parts)
     )

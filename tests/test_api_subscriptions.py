@@ -321,6 +321,43 @@ async def test_one_subscription_is_read_by_its_id_by_whoever_may_see_it(api: Api
     assert ended.status_code == 404 and "no current subscription" in ended.json()["message"]
 
 
+async def test_a_webhook_gets_a_new_secret_shown_once_and_recorded_sealed(api: Api) -> None:
+    made = await subscribe(api, "A社")
+    mail = await subscribe(api, "A社", channel="email", target="a@a.example.jp")
+    theirs = await subscribe(api, "secretariat", recipient="C社")
+    path = f"{PATH}/{made['id']}/secret"
+    key = {"Idempotency-Key": "rotate-1"}
+
+    rotated = await api.call("A社", "POST", path, headers=key)
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["secret"]
+    assert new and new != made["secret"] and rotated.json()["id"] == made["id"]
+    stored = next(s for s in api.store.subscriptions() if s.id == made["id"])
+    assert stored.secret.startswith("fernet:") and new not in stored.secret
+    assert Sealer.of(api.ringi.settings).open(stored.secret) == new
+    assert type(last_event(api)).__name__.endswith("SecretRotated")
+    assert last_event(api).actor["company"] == "A社"
+
+    events = position(api)
+    again = await api.call("A社", "POST", path, headers=key)  # a retry: no new secret
+    assert again.status_code == 200 and again.json()["secret"] == new
+    assert position(api) == events
+    by_desk = await api.call("secretariat", "POST", path)  # the secretariat may too
+    assert by_desk.status_code == 200 and by_desk.json()["secret"] not in (new, made["secret"])
+
+    for who, target, status, words in [
+        ("A社", f"{PATH}/{theirs['id']}/secret", 403, "not A社's"),
+        ("auditor", path, 403, "only member or secretariat"),
+        ("A社", f"{PATH}/{mail['id']}/secret", 409, "only a webhook"),
+        ("A社", f"{PATH}/s99/secret", 404, "no current subscription s99"),
+    ]:
+        refused = await api.call(who, "POST", target)
+        assert refused.status_code == status and words in refused.text, refused.text
+    assert (await api.call("A社", "DELETE", f"{PATH}/{made['id']}")).status_code == 200
+    ended = await api.call("A社", "POST", path)
+    assert ended.status_code == 404 and position(api) == events + 2  # rotated once more, ended
+
+
 async def test_the_openapi_document_describes_the_subscription_operations(api: Api) -> None:
     doc = (await api.client.get("/openapi.json")).json()
     post = doc["paths"][PATH]["post"]

@@ -221,6 +221,12 @@ def test_subscriptions_through_the_api(installation: Installation) -> None:
         mailed["id"],
     }
 
+    # a new secret for one's own webhook, made by the server and shown once
+    fresh = ok(remote(inst, g, "rotate-secret", sid)).out.strip()
+    assert fresh.startswith(f"{sid}: new secret") and fresh.rsplit(": ", 1)[1] != secret
+    email_secret = remote(inst, g, "rotate-secret", mailed["id"])
+    assert email_secret.status == 1 and "403" in email_secret.err  # H社's, not G社's
+
     # ending: one's own, then the secretariat any; a second time is a 404
     assert ok(remote(inst, g, "unsubscribe", sid)).out.strip() == f"{sid} ended"
     assert (

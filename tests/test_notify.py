@@ -545,6 +545,11 @@ def test_the_secretariat_subscribes_lists_and_unsubscribes_from_the_command_line
     (recorded,) = store.subscriptions()
     assert recorded.secret.startswith("fernet:") and shown.strip() not in recorded.secret
     assert Sealer.of(settings).open(recorded.secret) == shown.strip()
+    rotated = ringi("rotate-secret", "s1")
+    assert rotated.returncode == 0, rotated.stderr
+    fresh = rotated.stdout.split("signatures with it): ")[1].strip()
+    (recorded,) = store.subscriptions()
+    assert fresh != shown.strip() and Sealer.of(settings).open(recorded.secret) == fresh
     made = ringi(
         "subscribe",
         "email",

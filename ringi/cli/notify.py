@@ -53,11 +53,12 @@ Kinds = Annotated[
 
 
 def install(app: typer.Typer) -> None:
-    """Add `ringi subscribe ...`, `ringi subscriptions`, `ringi unsubscribe` and
-    `ringi secret-key`."""
+    """Add `ringi subscribe ...`, `ringi subscriptions`, `ringi unsubscribe`,
+    `ringi rotate-secret` and `ringi secret-key`."""
     app.add_typer(subscribe_app, name="subscribe")
     app.command("subscriptions")(subscriptions)
     app.command("unsubscribe")(unsubscribe)
+    app.command("rotate-secret")(rotate_secret)
     app.command("secret-key")(secret_key)
 
 
@@ -175,6 +176,28 @@ def unsubscribe(
             ctx, lambda store: store.unsubscribe(subscriber, datetime.now(UTC), secretariat(user))
         )
     echo(f"{subscriber} ended")
+
+
+def rotate_secret(
+    ctx: typer.Context,
+    subscriber: Annotated[str, typer.Argument(help="the webhook's subscription id (s1, ...)")],
+    user: User = None,
+) -> None:
+    """Give a webhook a new signing secret, shown once: what it is sent from now on is
+    signed with it (a secret that leaked, or one recorded before secrets were sealed)."""
+    remote = through_api(ctx)
+    if remote is not None:  # the server makes the secret
+        secret = remote.through(lambda api: api.rotate_secret(subscriber)).secret
+    else:
+        secret = secrets.token_urlsafe(32)
+        sealed = Sealer.of(installation(ctx).settings()).seal(secret)
+        with_store(
+            ctx,
+            lambda store: store.rotate_secret(
+                subscriber, sealed, datetime.now(UTC), secretariat(user)
+            ),
+        )
+    echo(f"{subscriber}: new secret (shown once; the receiver checks signatures with it): {secret}")
 
 
 def secret_key() -> None:

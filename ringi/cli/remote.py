@@ -196,6 +196,10 @@ class RemoteSession:
     async def unsubscribe(self, subscriber: str) -> None:
         _check(await self.http.delete(f"/v1/subscriptions/{quote(subscriber, safe='')}"))
 
+    async def rotate_secret(self, subscriber: str) -> Subscription:
+        path = f"/v1/subscriptions/{quote(subscriber, safe='')}/secret"
+        return _subscription(await self._post(path, {}))
+
     # --- the register and auditing (`ringi register ...`, `ringi audit ...`) --------------
 
     async def register(

@@ -99,6 +99,18 @@ class Subscriptions(Aggregate):
         )
         return self.get(sid)
 
+    def rotate(self, sid: str, secret: str, at: datetime, actor: dict[str, Any]) -> Subscription:
+        """Give a current webhook a new secret: what it is sent from now on is signed
+        with that one (a secret that leaked, or one recorded before secrets were sealed)."""
+        if not self.is_current(sid):
+            raise Refused(f"there is no current subscription {sid}")
+        if self.items[sid]["channel"] != Channel.WEBHOOK.value:
+            raise Refused(f"{sid} sends e-mail: only a webhook has a secret to replace")
+        if not secret:
+            raise Refused("a webhook needs a secret to sign its payloads with")
+        self._secret_rotated(sid=sid, secret=secret, at=at, actor=actor)
+        return self.get(sid)
+
     def end(self, sid: str, at: datetime, actor: dict[str, Any]) -> None:
         if sid not in self.items or sid in self.ended:
             raise Refused(f"there is no current subscription {sid}")
@@ -139,6 +151,10 @@ class Subscriptions(Aggregate):
             "actor": actor,
             "kinds": kinds or [],
         }
+
+    @event("SecretRotated")
+    def _secret_rotated(self, sid: str, secret: str, at: datetime, actor: dict[str, Any]) -> None:
+        self.items[sid]["secret"] = secret
 
     @event("Unsubscribed")
     def _unsubscribed(self, sid: str, at: datetime, actor: dict[str, Any]) -> None:

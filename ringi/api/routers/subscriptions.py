@@ -171,6 +171,49 @@ async def list_subscriptions(who: Caller, ctx: Ctx) -> list[SubscriptionOut]:
     return [SubscriptionOut.of(s) for s in found]
 
 
+@router.post(
+    "/subscriptions/{id}/secret",
+    openapi_extra=MANAGE,
+    responses={
+        200: {"description": "the webhook with its new signing secret, in this answer only"},
+        **NO_SUCH,
+        **documented(409),
+    },
+    summary="Give a webhook a new signing secret",
+    description="The server makes a new secret, records it sealed and returns it once; "
+    "what the webhook is sent from now on is signed with it. A member replaces its own "
+    "company's webhooks' secrets only; the secretariat any. 409: an e-mail subscription "
+    "has no secret. An Idempotency-Key retry answers with the webhook's secret as it is.",
+)
+async def rotate_secret(
+    who: Caller,
+    ctx: Ctx,
+    request: Request,
+    sid: SubscriptionId,
+    key: IdempotencyKey = None,
+) -> SubscriptionMade:
+    store = ctx.ringi.store
+    found = await ctx.in_thread(_recorded, store, sid)
+    if found is None or not found[1]:
+        raise NotFound(f"there is no current subscription {sid}")
+    if not _may_manage(who, found[0].recipient):
+        raise NotAllowed(
+            f"subscription {sid} is not {who.company}'s: a member replaces only its own "
+            "company's webhooks' secrets"
+        )
+    write = Write(ctx, who, request, key, None)
+    record = await write.claim()
+    if record is not None and record.number is not None:  # a retry: the secret as it is
+        return SubscriptionMade.made(found[0], ctx.sealer)
+    secret = ctx.sealer.seal(secrets.token_urlsafe(SECRET_BYTES))
+    rotated = await ctx.in_thread(
+        store.rotate_secret, sid, secret, datetime.now(tz=UTC), write.actor
+    )
+    if key is not None:
+        await ctx.in_thread(ctx.keys.resolve, who, key, _sequence(sid))
+    return SubscriptionMade.made(rotated, ctx.sealer)
+
+
 @router.get(
     "/subscriptions/{id}",
     openapi_extra=READ,
