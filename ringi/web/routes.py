@@ -112,6 +112,13 @@ class Web:
             response.headers["Retry-After"] = seconds
             raise Answer(response)
 
+    def require(self, request: Request, state: PageState, who: Principal, role: Role) -> None:
+        """Refused (403, as a page) unless ``who`` acts in ``role``."""
+        if who.role is not role:
+            t = state.t
+            message = t("error.forbidden_role", roles=t.role(role), role=t.role(who.role))
+            raise Answer(self.error(request, state, 403, message))
+
     def error(self, request: Request, state: PageState, status: int, message: str) -> Response:
         return render(request, state, "error.html.j2", status=status, message=message)
 
@@ -249,12 +256,8 @@ def build_router(web: Web) -> APIRouter:
         """The secretariat opens (schedules) a meeting, held on a day (from the start of
         that day in Japan, as an imported register's meetings are)."""
         state, who, form = await web.posted(request)
+        web.require(request, state, who, Role.SECRETARIAT)
         t = state.t
-        if who.role is not Role.SECRETARIAT:
-            message = t(
-                "error.forbidden_role", roles=t.role(Role.SECRETARIAT), role=t.role(who.role)
-            )
-            return web.error(request, state, 403, message)
         number = _number(form.get("number", "").strip())
         try:
             day = date.fromisoformat(form.get("date", "").strip())
@@ -282,12 +285,8 @@ def build_router(web: Web) -> APIRouter:
         """The secretariat publishes the meeting's register in every format (the page's
         language), as `ringi register publish` does."""
         state, who, form = await web.posted(request)
+        web.require(request, state, who, Role.SECRETARIAT)
         t = state.t
-        if who.role is not Role.SECRETARIAT:
-            message = t(
-                "error.forbidden_role", roles=t.role(Role.SECRETARIAT), role=t.role(who.role)
-            )
-            return web.error(request, state, 403, message)
         meeting = _number(form.get("meeting", ""))
         if meeting is None or meeting not in await ctx.in_thread(store.meetings):
             reason = f"meeting {form.get('meeting', '')!r}"
@@ -357,9 +356,7 @@ def build_router(web: Web) -> APIRouter:
         found = _number(number)
         if action is None or found is None:
             return web.error(request, state, 404, t("error.not_found", reason=request.url.path))
-        if who.role is not action.role:
-            message = t("error.forbidden_role", roles=t.role(action.role), role=t.role(who.role))
-            return web.error(request, state, 403, message)
+        web.require(request, state, who, action.role)
         n = found
         try:
             await ctx.reads.view(n)
