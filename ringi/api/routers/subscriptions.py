@@ -27,6 +27,7 @@ from ...domain.vocabulary import Role
 from ...store import RingiStore
 from ..context import (
     EVERYONE,
+    ApiContext,
     Caller,
     Ctx,
     IdempotencyKey,
@@ -65,6 +66,21 @@ def _recorded(store: RingiStore, sid: str) -> tuple[Subscription, bool] | None:
     if not isinstance(found, Subscriptions) or sid not in found.items:
         return None
     return found.get(sid), found.is_current(sid)
+
+
+async def _current(ctx: ApiContext, who: Principal, sid: str, verb: str) -> Subscription:
+    """Current subscription ``sid``, if ``who`` may see to it: 404 if there is none
+    (any more), 403 for a member and another company's (or the secretariat's)."""
+    found = await ctx.in_thread(_recorded, ctx.ringi.store, sid)
+    if found is None or not found[1]:
+        raise NotFound(f"there is no current subscription {sid}")
+    subscription = found[0]
+    if who.role is Role.MEMBER and subscription.recipient != who.company:
+        raise NotAllowed(
+            f"subscription {sid} is not {who.company}'s: a member {verb} only its own "
+            "company's subscriptions"
+        )
+    return subscription
 
 
 def _sequence(sid: str) -> int:
@@ -193,18 +209,11 @@ async def rotate_secret(
     key: IdempotencyKey = None,
 ) -> SubscriptionMade:
     store = ctx.ringi.store
-    found = await ctx.in_thread(_recorded, store, sid)
-    if found is None or not found[1]:
-        raise NotFound(f"there is no current subscription {sid}")
-    if not _may_manage(who, found[0].recipient):
-        raise NotAllowed(
-            f"subscription {sid} is not {who.company}'s: a member replaces only its own "
-            "company's webhooks' secrets"
-        )
+    current = await _current(ctx, who, sid, "gives new secrets to")
     write = Write(ctx, who, request, key, None)
     record = await write.claim()
     if record is not None and record.number is not None:  # a retry: the secret as it is
-        return SubscriptionMade.made(found[0], ctx.sealer)
+        return SubscriptionMade.made(current, ctx.sealer)
     secret = ctx.sealer.seal(secrets.token_urlsafe(SECRET_BYTES))
     rotated = await ctx.in_thread(
         store.rotate_secret, sid, secret, datetime.now(tz=UTC), write.actor
@@ -223,16 +232,7 @@ async def rotate_secret(
     "(another company's is refused with 403). 404: none by that id, or it was ended.",
 )
 async def get_subscription(who: Caller, ctx: Ctx, sid: SubscriptionId) -> SubscriptionOut:
-    found = await ctx.in_thread(_recorded, ctx.ringi.store, sid)
-    if found is None or not found[1]:
-        raise NotFound(f"there is no current subscription {sid}")
-    subscription = found[0]
-    if who.role is Role.MEMBER and subscription.recipient != who.company:
-        raise NotAllowed(
-            f"subscription {sid} is not {who.company}'s: a member reads only its own "
-            "company's subscriptions"
-        )
-    return SubscriptionOut.of(subscription)
+    return SubscriptionOut.of(await _current(ctx, who, sid, "reads"))
 
 
 @router.delete(
