@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from ringi.audit import seal as seals
 from ringi.audit.trail import export, history, write_csv, write_jsonl
+from ringi.audit.verify import verify
 from ringi.config import Settings
 from ringi.domain.subscriptions import Channel
 from ringi.domain.vocabulary import Actor
@@ -25,7 +26,7 @@ from ringi.service import Ringi
 from ringi.store import RingiStore
 from tests.api_harness import Api, serving
 from tests.audit_helpers import populated_file, sqlite_env
-from tests.test_audit_chain import replace_state, row
+from tests.test_audit_chain import replace_state, rid, row, tamper
 
 VERIFY = "/v1/audit/verify"
 
@@ -107,3 +108,33 @@ async def test_export_streams_what_ringi_audit_export_writes(api: Api) -> None:
     lines = (await api.call("secretariat", "GET", "/v1/audit/export")).text.splitlines()
     assert len(lines) == api.store.recorder.max_notification_id()
     assert json.loads(lines[0])["notification_id"] == 1
+
+
+async def test_a_seal_taken_over_the_api_names_an_event_cut_from_a_chains_end(
+    api: Api, db: Path
+) -> None:
+    taken = await api.call("auditor", "POST", "/v1/audit/seal")
+    assert taken.status_code == 200, taken.text
+    sealed = taken.json()
+    assert len(sealed["heads"]) == 4 and seals.checked(seals.Seal.model_validate(sealed))
+    assert len(api.store.recorder.select_notifications(start=None, limit=1000)) == sealed["events"]
+
+    # No.3's last two events cut: the seal names them, as `ringi audit verify --seal` does
+    for version in (4, 3):
+        tamper(
+            db,
+            lambda c, v=version: c.execute(
+                "DELETE FROM stored_events WHERE originator_id=? AND originator_version=?",
+                (rid(3), v),
+            ),
+        )
+    with_seal = (await api.call("auditor", "POST", VERIFY, {"seals": [sealed]})).json()
+    named = [(f["kind"], f["number"], f["version"]) for f in with_seal["findings"]]
+    assert ("deleted", 3, 3) in named and ("deleted", 3, 4) in named
+    local = verify(api.store, seals.Seal.model_validate(sealed).anchors())
+    assert with_seal["findings"] == [json.loads(f.model_dump_json()) for f in local.findings]
+
+    _, _, state = row(db, 2, 2)
+    replace_state(db, 2, 2, state.replace(b"A", b"Z", 1))  # now it does not verify clean
+    refused = await api.call("auditor", "POST", "/v1/audit/seal")
+    assert refused.status_code == 409 and "does not verify" in refused.json()["message"]

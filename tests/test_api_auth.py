@@ -120,6 +120,7 @@ def matrix(
         Cell("GET", f"/v1/register/requests/{n}?meeting=40", None, everyone()),
         # --- auditing: the secretariat and auditors, not members; nothing is written -------
         Cell("POST", "/v1/audit/verify", {"workflows": True}, {SEC: 200, AUD: 200}),
+        Cell("POST", "/v1/audit/seal", None, {SEC: 200, AUD: 200}),
         Cell("GET", f"/v1/audit/requests/{n}/history", None, {SEC: 200, AUD: 200}),
         Cell("GET", "/v1/audit/export?format=csv", None, {SEC: 200, AUD: 200}),
         Cell("GET", "/v1/me", None, everyone()),

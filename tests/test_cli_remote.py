@@ -6,6 +6,7 @@ that does not exist, so it can only have gone through the API."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -341,6 +342,11 @@ def test_the_register_and_auditing_through_the_api(
     same("audit", "history", number, "--json")
     assert "verified:" in same("audit", "verify").out
     assert same("audit", "verify", "--json").json()["clean"] is True
+    kept = tmp_path / "seal.json"
+    assert "sealed" in ok(remote(inst, auditor, "audit", "seal", "--output", str(kept))).out
+    heads = len(json.loads(kept.read_text())["heads"])
+    checked = ok(remote(inst, auditor, "audit", "verify", "--seal", str(kept), "--json")).json()
+    assert checked["clean"] is True and checked["anchors"] == heads > 0
 
     published = ok(
         remote(

@@ -136,7 +136,11 @@ def seal_(
     names any event later cut from or rewritten at the end of a chain, which a
     chain cannot show by itself. Refused (exit 1) unless the store verifies clean.
     """
-    made = with_store(ctx, lambda store: seals.take(store, datetime.now(UTC)))
+    remote = through_api(ctx)
+    if remote is not None:  # the server seals its store; the seal is kept here
+        made = guarded(lambda: remote.through(lambda api: api.seal()))
+    else:
+        made = with_store(ctx, lambda store: seals.take(store, datetime.now(UTC)))
     if output is None:
         sys.stdout.write(made.model_dump_json(indent=1) + "\n")
         return

@@ -24,7 +24,7 @@ import httpx
 import typer
 from pydantic import ValidationError
 
-from ..audit.seal import Seal
+from ..audit.seal import Seal, checked
 from ..audit.trail import HistoryEntry
 from ..domain import commands as c
 from ..domain.notifications import NotificationKind
@@ -237,6 +237,11 @@ class RemoteSession:
         answer = await self.http.post("/v1/audit/verify", json=body, timeout=None)
         found: dict[str, Any] = _check(answer)
         return found
+
+    async def seal(self) -> Seal:
+        """A seal of the server's store, checked against its own digest on arrival."""
+        answer = await self.http.post("/v1/audit/seal", timeout=None)
+        return checked(Seal.model_validate(_check(answer)), "the seal the server sent")
 
     async def history(self, number: int) -> list[HistoryEntry]:
         answer = await self.http.get(f"/v1/audit/requests/{number}/history")

@@ -8,6 +8,7 @@ name).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import Path, Query
@@ -15,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...audit.reconcile import workflow_anchors
-from ...audit.seal import Seal, SealError, checked
+from ...audit.seal import Seal, SealError, checked, take
 from ...audit.trail import CSV_COLUMNS, HistoryEntry, csv_lines, export, history, jsonl_lines
 from ...audit.verify import Anchor, Finding, verify
 from ...domain.errors import NotFound, Refused
@@ -87,6 +88,20 @@ async def verify_store(ctx: Ctx, body: VerifyBody | None = None) -> VerifyReport
         anchors=len(anchors),
         findings=report.findings,
     )
+
+
+@router.post(
+    "/audit/seal",
+    openapi_extra=AUDIT,
+    responses=documented(409),
+    summary="Seal the record: every chain's last version and hash, with one digest over them",
+    description="Keep the seal where the database's writers cannot reach it and send it "
+    "back to POST /v1/audit/verify: it then names any event cut from or rewritten at the "
+    "end of a chain, which a chain cannot show by itself. Writes nothing. 409 unless the "
+    "store verifies clean (a seal vouches for what it seals).",
+)
+async def take_seal(ctx: Ctx) -> Seal:
+    return await ctx.in_thread(take, ctx.ringi.store, datetime.now(tz=UTC))
 
 
 @router.get(
