@@ -24,11 +24,12 @@ from pydantic import BaseModel
 
 from ..domain import lifecycle
 from ..domain.commands import Command, FileRequest, new_command_id
-from ..domain.errors import NotAllowed, Refused
+from ..domain.errors import NotAllowed, NotFound, Refused
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Role
 from ..sealing import Sealer
 from ..service import Ringi
+from ..store import RingiStore
 from .errors import ApiError, ErrorDetail, documented
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyRecord, Keys, command_id, first_result
 from .idempotency import fingerprint as fingerprint_of
@@ -79,6 +80,14 @@ class ApiContext:
 
     async def timed(self, work: Coroutine[Any, Any, T]) -> T:
         return await asyncio.wait_for(work, timeout=self.settings.command_timeout)
+
+
+def require_meetings(store: RingiStore, *numbers: int) -> None:
+    """Not found (404) unless every one of these meetings (第N回) is open. Blocking."""
+    known = store.meetings()
+    for n in numbers:
+        if n not in known:
+            raise NotFound(f"there is no meeting {n} (第{n}回)")
 
 
 def guarded_router(tag: str, *codes: int) -> APIRouter:

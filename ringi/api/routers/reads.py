@@ -15,11 +15,10 @@ from typing import Annotated
 from fastapi import Path, Query, Response
 from pydantic import BaseModel
 
-from ...domain.errors import NotFound
 from ...domain.lifecycle import as_read_by
 from ...domain.view import RequestView
 from ...domain.vocabulary import Category, Stage
-from ..context import EVERYONE, Caller, Ctx, allowed, guarded_router
+from ..context import EVERYONE, Caller, Ctx, allowed, guarded_router, require_meetings
 from ..errors import ApiError, ErrorDetail, documented
 from ..models import (
     MAX_NUMBER,
@@ -218,8 +217,7 @@ async def read_meeting(
     ctx: Ctx, number: Annotated[int, Path(ge=1, le=MAX_NUMBER)]
 ) -> MeetingDetail:
     def read() -> MeetingDetail:
-        if number not in ctx.ringi.store.meetings():
-            raise NotFound(f"there is no meeting {number} (第{number}回)")
+        require_meetings(ctx.ringi.store, number)
         return MeetingDetail.of(ctx.ringi.store.meeting(number))
 
     return await ctx.in_thread(read)

@@ -27,7 +27,16 @@ from ...register.publish import publish
 from ...register.render import EXTENSIONS, MEDIA_TYPES, Format, Lang, render
 from ...register.replay import Cutoff, replay, request_as_of
 from ...store import RingiStore
-from ..context import EVERYONE, Caller, Ctx, IdempotencyKey, Write, allowed, guarded_router
+from ..context import (
+    EVERYONE,
+    Caller,
+    Ctx,
+    IdempotencyKey,
+    Write,
+    allowed,
+    guarded_router,
+    require_meetings,
+)
 from ..errors import ApiError, ErrorDetail, documented
 from ..idempotency import IdempotencyRecord
 from ..models import MAX_NUMBER, PublicationOut, QueryMoment, RequestState
@@ -51,8 +60,7 @@ def _cutoff(store: RingiStore, meeting: int | None, at: datetime | None) -> Cuto
     """A meeting's, a moment's, or now's. Blocking: reads the store."""
     if meeting is None:
         return cutoff_for(store, meeting=None, at=at or datetime.now(tz=JST))
-    if meeting not in store.meetings():
-        raise NotFound(f"there is no meeting {meeting} (第{meeting}回)")
+    require_meetings(store, meeting)
     return cutoff_for(store, meeting=meeting, at=None)
 
 
@@ -137,10 +145,7 @@ async def register_diff(
     store = ctx.ringi.store
 
     def diff() -> RegisterDiff:
-        known = store.meetings()
-        for n in (before, after):
-            if n not in known:
-                raise NotFound(f"there is no meeting {n} (第{n}回)")
+        require_meetings(store, before, after)
         return diff_meetings(store, before, after)
 
     return await ctx.in_thread(diff)
@@ -229,8 +234,7 @@ async def publish_register(
     key: IdempotencyKey = None,
 ) -> PublicationOut:
     store = ctx.ringi.store
-    if number not in await ctx.in_thread(store.meetings):
-        raise NotFound(f"there is no meeting {number} (第{number}回)")
+    await ctx.in_thread(require_meetings, store, number)
     asked = body or PublishBody()
     write = Write(ctx, who, request, key, asked)
     record = await write.claim()
