@@ -325,11 +325,13 @@ class RingiStore(Application[UUID]):
         lang: str,
         at: datetime,
         actor: Actor,
-    ) -> Meeting:
-        """Record the publication of meeting ``number``'s register (資料2)."""
+        command_id: str | None = None,
+    ) -> int:
+        """Record the publication of meeting ``number``'s register (資料2); its
+        number among the meeting's publications (see ``Meeting.publish_register``)."""
         for _ in _attempts():
             meeting = self.meeting(number)
-            meeting.publish_register(
+            made = meeting.publish_register(
                 cutoff=cutoff,
                 since=since,
                 position=position,
@@ -338,12 +340,13 @@ class RingiStore(Application[UUID]):
                 lang=lang,
                 at=at,
                 actor=actor,
+                command_id=command_id,
             )
             try:
-                self.save(meeting)
+                self.save(meeting)  # nothing to save for a command already handled
             except IntegrityError:
-                continue
-            return meeting
+                continue  # another publication came first: look again, this one may be it
+            return made
         raise Conflict(f"could not record the publication of meeting {number}; try again")
 
     # --- importing a register ----------------------------------------------------------

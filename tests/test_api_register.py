@@ -18,7 +18,7 @@ import pytest
 from openpyxl import load_workbook
 from temporalio.client import Client
 
-from ringi.api.idempotency import fingerprint
+from ringi.api.idempotency import command_id, fingerprint
 from ringi.api.routers.register import PublishBody
 from ringi.api.tokens import TokenRegistry
 from ringi.config import Settings
@@ -188,7 +188,14 @@ async def test_a_retry_after_a_call_that_published_but_stopped_publishes_nothing
     started = datetime.now(UTC)
     print_ = fingerprint("POST", path, PublishBody(formats=["csv"]).model_dump_json())
     assert api.app.state.ringi.keys.claim(who, key, print_, "POST", path, started) is None
-    publish(api.store, 37, formats=["csv"], actor=who.actor(), at=started + timedelta(seconds=1))
+    publish(
+        api.store,
+        37,
+        formats=["csv"],
+        actor=who.actor(),
+        at=started + timedelta(seconds=1),
+        command_id=command_id(who.token_id, key),
+    )
 
     retried = await api.call(
         "secretariat", "POST", path, {"formats": ["csv"]}, headers={"Idempotency-Key": key}
@@ -199,3 +206,27 @@ async def test_a_retry_after_a_call_that_published_but_stopped_publishes_nothing
         "secretariat", "POST", path, {"formats": ["csv"]}, headers={"Idempotency-Key": key}
     )
     assert again.json() == retried.json() and len(api.store.meeting(37).publications) == 1
+
+
+async def test_a_retry_racing_its_first_call_publishes_once(api: Api) -> None:
+    """The retry arrives while the first call is still rendering (its key claimed,
+    nothing published): the retry publishes, and the first call, when it gets to
+    record its publication, finds the retry's and records nothing."""
+    path, key = "/v1/meetings/37/publications", "publish-37-racing"
+    who = TokenRegistry(api.store).authenticate(api.tokens["secretariat"])
+    print_ = fingerprint("POST", path, PublishBody(formats=["md"]).model_dump_json())
+    started = datetime.now(UTC)
+    assert api.app.state.ringi.keys.claim(who, key, print_, "POST", path, started) is None
+
+    retried = await api.call(
+        "secretariat", "POST", path, {"formats": ["md"]}, headers={"Idempotency-Key": key}
+    )
+    assert retried.status_code == 201, retried.text
+    events = api.store.recorder.max_notification_id()
+    first = publish(
+        api.store, 37, formats=["md"], actor=who.actor(), command_id=command_id(who.token_id, key)
+    )
+    assert api.store.recorder.max_notification_id() == events
+    assert (first.publication, first.digest) == (1, retried.json()["digest"])
+    assert hashlib.sha256(first.files["md"]).hexdigest() == retried.json()["formats"]["md"]
+    assert len(api.store.meeting(37).publications) == 1

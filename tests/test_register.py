@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
 import psycopg
@@ -316,6 +317,34 @@ def test_published_registers_still_verify_after_more_events(store: RingiStore) -
         publish(store, 37, actor=member("A社"))
     with pytest.raises(Refused, match="meeting 99"):
         publish(store, 99, actor=SECRETARIAT)
+
+
+def test_a_publication_under_one_command_id_is_made_once(store: RingiStore) -> None:
+    """A retried publish (an API key, a web form sent twice) records nothing more
+    and hands back the files of the publication made then, even when events were
+    recorded in between; two attempts at once record one publication."""
+    life = Lifecycle(store)
+    until_35(life)
+    first = publish(store, 35, formats=["csv", "md"], lang="en", actor=SECRETARIAT, command_id="c1")
+    life.answer(3, jst("2018-06-21", 21), "遅れて記録した回答", 35)  # the register would differ now
+    events = store.recorder.max_notification_id()
+    again = publish(store, 35, formats=["html"], actor=SECRETARIAT, command_id="c1")
+    assert store.recorder.max_notification_id() == events
+    assert (again.publication, again.digest, again.files) == (1, first.digest, first.files)
+    other = publish(store, 35, actor=SECRETARIAT, command_id="c2")
+    assert other.publication == 2 and other.digest != first.digest
+    assert [p.command_id for p in store.meeting(35).publications] == ["c1", "c2"]
+
+    with ThreadPoolExecutor(4) as pool:
+        raced = list(
+            pool.map(
+                lambda _: publish(store, 35, formats=["json"], actor=SECRETARIAT, command_id="c3"),
+                range(4),
+            )
+        )
+    assert {(r.publication, r.digest) for r in raced} == {(3, raced[0].digest)}
+    assert len(store.meeting(35).publications) == 3
+    assert verify_publications(store) == []
 
 
 def test_an_edited_event_breaks_the_published_digests_it_was_in(

@@ -395,11 +395,14 @@ async def test_the_secretariat_publishes_a_meetings_register_from_its_page(api: 
     async with browser(api, "secretariat") as b:
         assert not (await b.page("/web/register")).find("form", data_action="publish")  # now
         page = await b.page("/web/register?meeting=1")
-        assert page.one("form", data_action="publish")
-        no_token = await b.post("/web/register/publish", {"meeting": "1"}, csrf="")
+        form = page.one("form", data_action="publish")
+        sent = {"meeting": "1", "key": form.one("input", name="key").attrs["value"]}
+        no_token = await b.post("/web/register/publish", sent, csrf="")
         assert no_token.status_code == 403 and publications() == []
-        done = await b.post("/web/register/publish", {"meeting": "1"})
+        done = await b.post("/web/register/publish", sent)
         assert done.status_code == 303, done.text[:500]
+        twice = await b.post("/web/register/publish", sent)  # a double click publishes once
+        assert twice.status_code == 303 and twice.headers["location"] == done.headers["location"]
         (made,) = publications()
         assert made.digest == register_document(api.store, meeting=1).digest()
         assert set(made.formats) == set(FORMATS) and made.lang == "ja"

@@ -56,15 +56,22 @@ class Meeting(ChainedAggregate):
         lang: str,
         at: datetime,
         actor: Actor,
-    ) -> None:
+        command_id: str | None = None,
+    ) -> int:
         """Record that the register (資料2) of this meeting was published: which
         events it was folded from (domain time up to ``cutoff``, the event log up
         to ``position``; closed since ``since`` shown), the SHA-256 of its
-        canonical content and of each rendered format."""
+        canonical content and of each rendered format. Returns the publication's
+        number (1 for the first). A ``command_id`` this meeting has published
+        under already records nothing and returns that publication: a retried
+        publish, even one racing its first attempt, publishes once."""
         if actor.role is not Role.SECRETARIAT:
             raise NotAllowed("only the secretariat publishes the register")
         if not formats:
             raise Refused("publish the register in at least one format")
+        done = self.publication_of(command_id)
+        if done is not None:
+            return done
         self._register_published(
             cutoff=cutoff,
             since=since,
@@ -74,7 +81,18 @@ class Meeting(ChainedAggregate):
             lang=lang,
             at=at,
             actor=actor.model_dump(mode="json"),
+            command_id=command_id,
         )
+        return len(self.publications)
+
+    def publication_of(self, command_id: str | None) -> int | None:
+        """The number of the publication made under ``command_id``, if there is one."""
+        if command_id is None:
+            return None
+        for index, made in enumerate(self.publications, 1):
+            if made.command_id == command_id:
+                return index
+        return None
 
     @event("RegisterPublished")
     def _register_published(
@@ -87,6 +105,7 @@ class Meeting(ChainedAggregate):
         lang: str,
         at: datetime,
         actor: dict[str, Any],
+        command_id: str | None = None,  # absent from publications recorded before it was kept
     ) -> None:
         self.publications.append(
             Publication(
@@ -98,6 +117,7 @@ class Meeting(ChainedAggregate):
                 lang=lang,
                 at=at,
                 actor=Actor.model_validate(actor),
+                command_id=command_id,
             )
         )
 
@@ -113,6 +133,8 @@ class Publication(BaseModel):
     lang: str
     at: datetime
     actor: Actor
+    #: the command it was made under (an API Idempotency-Key's, a web form's)
+    command_id: str | None = None
 
 
 CALENDAR_ID = uuid5(NAMESPACE, "meeting-calendar")

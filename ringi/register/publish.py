@@ -20,10 +20,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel
 
+from ..domain.meeting import Meeting, Publication
 from ..domain.vocabulary import Actor
 from ..store import RingiStore
 from .document import RegisterDocument, document_of
@@ -49,6 +50,8 @@ class Published:
     digest: str
     position: int
     files: dict[Format, bytes]
+    #: its number among the meeting's publications (1 for the first)
+    publication: int
 
 
 def sha256(data: bytes) -> str:
@@ -63,14 +66,21 @@ def publish(
     lang: Lang = "ja",
     actor: Actor,
     at: datetime | None = None,
+    command_id: str | None = None,
 ) -> Published:
     """Publish meeting ``meeting``'s register; a later publication of the same
-    meeting is recorded too and becomes the one ``--meeting N`` shows."""
+    meeting is recorded too and becomes the one ``--meeting N`` shows. Under a
+    ``command_id`` already published (a retry), nothing is recorded and the
+    publication made then is returned, its files reproduced from its record."""
+    done = store.meeting(meeting).publication_of(command_id)
+    if done is not None:
+        return republished(store, meeting, done)
+    at = at or datetime.now(tz=UTC)
     cutoff = meeting_cutoff(store, meeting, published=False)
     folded = replay(store, cutoff)
     document = document_of(folded)
     files = {fmt: render(document, fmt, lang) for fmt in dict.fromkeys(formats)}
-    store.publish_register(
+    made = store.publish_register(
         meeting,
         cutoff=cutoff.at,
         since=cutoff.since,
@@ -78,15 +88,51 @@ def publish(
         digest=document.digest(),
         formats={fmt: sha256(data) for fmt, data in files.items()},
         lang=lang,
-        at=at or datetime.now(tz=UTC),
+        at=at,
         actor=actor,
+        command_id=command_id,
     )
+    if command_id is not None and store.meeting(meeting).publications[made - 1].at != at:
+        return republished(store, meeting, made)  # the retry's first attempt came first
     return Published(
         meeting=meeting,
         document=document,
         digest=document.digest(),
         position=folded.position,
         files=files,
+        publication=made,
+    )
+
+
+def republished(store: RingiStore, meeting: int, index: int) -> Published:
+    """Publication ``index`` of meeting ``meeting`` as it was handed out: replayed
+    from its recorded cutoff and position, rendered in its recorded formats."""
+    opened = store.meeting(meeting)
+    publication = opened.publications[index - 1]
+    document = document_of(replay(store, publication_cutoff(meeting, opened, publication)))
+    # recorded as text; only ringi's own formats and languages were ever recorded
+    lang = cast(Lang, publication.lang)
+    formats = [cast(Format, fmt) for fmt in publication.formats]
+    return Published(
+        meeting=meeting,
+        document=document,
+        digest=document.digest(),
+        position=publication.position,
+        files={fmt: render(document, fmt, lang) for fmt in formats},
+        publication=index,
+    )
+
+
+def publication_cutoff(number: int, meeting: Meeting, publication: Publication) -> Cutoff:
+    """What ``publication`` of meeting ``number`` was folded from."""
+    return Cutoff(
+        at=publication.cutoff,
+        position=publication.position,
+        since=publication.since,
+        meeting=number,
+        held_at=meeting.held_at,
+        date_is_placeholder=meeting.date_is_placeholder,
+        published=True,
     )
 
 
@@ -109,16 +155,7 @@ def verify_publications(store: RingiStore) -> list[PublicationFinding]:
             )
             continue
         for publication in meeting.publications:
-            cutoff = Cutoff(
-                at=publication.cutoff,
-                position=publication.position,
-                since=publication.since,
-                meeting=number,
-                held_at=meeting.held_at,
-                date_is_placeholder=meeting.date_is_placeholder,
-                published=True,
-            )
-            subjects.append((number, publication, cutoff))
+            subjects.append((number, publication, publication_cutoff(number, meeting, publication)))
     try:
         replays = replay_many(store, [cutoff for _, _, cutoff in subjects])
     except Exception as error:  # a log that does not fold: say so for each publication

@@ -291,8 +291,11 @@ def build_router(web: Web) -> APIRouter:
         if meeting is None or meeting not in await ctx.in_thread(store.meetings):
             reason = f"meeting {form.get('meeting', '')!r}"
             return web.error(request, state, 404, t("error.not_found", reason=reason))
+        cid = _command_id(who, form)  # the same form sent twice publishes once
         published = await ctx.in_thread(
-            lambda: publish(store, meeting, formats=FORMATS, lang=state.lang, actor=who.actor())
+            lambda: publish(
+                store, meeting, formats=FORMATS, lang=state.lang, actor=who.actor(), command_id=cid
+            )
         )
         log.info("register published", meeting=meeting, digest=published.digest)
         return RedirectResponse(

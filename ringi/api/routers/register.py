@@ -12,7 +12,7 @@ clarification thread for whoever may read it now (``lifecycle.as_read_by``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path, Query, Request, Response, status
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...domain.errors import NotFound, Refused
 from ...domain.lifecycle import JST, as_read_by
-from ...domain.vocabulary import Actor, Role
+from ...domain.vocabulary import Role
 from ...register.diff import RegisterDiff, diff_meetings
 from ...register.document import cutoff_for, document_of
 from ...register.publish import publish
@@ -38,7 +38,6 @@ from ..context import (
     require_meetings,
 )
 from ..errors import ApiError, ErrorDetail, documented
-from ..idempotency import IdempotencyRecord
 from ..models import MAX_NUMBER, PublicationOut, QueryMoment, RequestState
 
 READ = allowed(*EVERYONE)
@@ -199,16 +198,6 @@ class PublishBody(BaseModel):
     lang: Lang = "ja"
 
 
-def _twin(store: RingiStore, meeting: int, actor: Actor, key: IdempotencyRecord) -> int | None:
-    """The publication an earlier call with this key made, if it published but its
-    key was not resolved (that call stopped in between): by the same user, since
-    the key was first used."""
-    for index, made in reversed(list(enumerate(store.meeting(meeting).publications, 1))):
-        if made.actor.user == actor.user and made.at >= key.first_used_at:
-            return index
-    return None
-
-
 def _publication(store: RingiStore, meeting: int, index: int) -> PublicationOut:
     return PublicationOut.of(meeting, index, store.meeting(meeting).publications[index - 1])
 
@@ -238,25 +227,21 @@ async def publish_register(
     asked = body or PublishBody()
     write = Write(ctx, who, request, key, asked)
     record = await write.claim()
-    if record is not None:  # a retry: the first answer again
-        first = record.number or await ctx.in_thread(_twin, store, number, write.actor, record)
-        if first is not None:
-            if record.number is None:
-                await ctx.in_thread(ctx.keys.resolve, who, key, first)
-            return await ctx.in_thread(_publication, store, number, first)
-    at = datetime.now(tz=UTC)
+    if record is not None and record.number is not None:  # a retry: the first answer again
+        return await ctx.in_thread(_publication, store, number, record.number)
 
     def publish_now() -> PublicationOut:
+        # under the key's command id: a retry, even one racing the first call (key
+        # claimed, nothing published yet), gets that call's publication, not a second
         published = publish(
-            store, number, formats=asked.formats, lang=asked.lang, actor=write.actor, at=at
+            store,
+            number,
+            formats=asked.formats,
+            lang=asked.lang,
+            actor=write.actor,
+            command_id=write.command_id() if key is not None else None,
         )
-        recorded = store.meeting(number).publications
-        index = next(  # this one, even if another was recorded just after it
-            i
-            for i in range(len(recorded), 0, -1)
-            if (recorded[i - 1].at, recorded[i - 1].digest) == (at, published.digest)
-        )
-        return _publication(store, number, index)
+        return _publication(store, number, published.publication)
 
     made = await ctx.in_thread(publish_now)
     if key is not None:
