@@ -207,8 +207,11 @@ def publish_command(
     remote = through_api(ctx)
     files: dict[Format, bytes]
     if remote is not None:  # the token's user publishes (--user is not sent)
-        made, fetched = remote.through(lambda api: api.publish(number, list(chosen), language))
-        files = {f: fetched[f] for f in chosen}
+        wanted = output_dir is not None  # fetched only to be written
+        made, fetched = remote.through(
+            lambda api: api.publish(number, list(chosen), language, fetch=wanted)
+        )
+        files = {f: fetched[f] for f in chosen} if wanted else {}
         digest = made["digest"]
         headline = f"第{number}回 register published"
     else:

@@ -223,12 +223,15 @@ class RemoteSession:
         return RegisterDiff.model_validate(_check(answer))
 
     async def publish(
-        self, meeting: int, formats: list[str], lang: str
+        self, meeting: int, formats: list[str], lang: str, *, fetch: bool
     ) -> tuple[dict[str, Any], dict[str, bytes]]:
-        """The publication as recorded, and the files it recorded the digests of."""
+        """The publication as recorded and, with ``fetch``, the files it recorded
+        the digests of (each one more replay and render on the server)."""
         made = await self._post(
             f"/v1/meetings/{meeting}/publications", {"formats": formats, "lang": lang}
         )
+        if not fetch:
+            return made, {}
         files = {fmt: await self.register(meeting, None, fmt, lang) for fmt in made["formats"]}
         return made, files
 
