@@ -5,10 +5,12 @@ every other command a separate process, exit statuses checked every time
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
+from ringi.domain.lifecycle import JST, end_of_day
 from tests.cli_harness import Installation, Result, free_port
 
 pytestmark = pytest.mark.slow
@@ -204,6 +206,28 @@ def test_hold_resumes_to_the_stage_it_left(installation: Installation) -> None:
     assert state(installation, number)["request"]["stage"] == "gathering_support"
     human = ok(installation.ringi("show", str(number))).out
     assert "gathering_support" in human and "timeline:" in human and "Resumed" in human
+
+
+def test_a_deadline_given_as_a_day_lasts_through_that_day(installation: Installation) -> None:
+    """「2030年9月まで」 entered as --until 2030-09-30 keeps the window open all that
+    day in Japan, as the web form does; a time given is taken as it is."""
+    number = file_request(installation)
+    ok(installation.ringi("extend-deadline", str(number), "--until", "2030-09-30"))
+    deadline = state(installation, number)["request"]["support_deadline"]
+    assert datetime.fromisoformat(deadline) == end_of_day(date(2030, 9, 30))
+    assert (
+        datetime.fromisoformat(deadline)
+        .astimezone(JST)
+        .isoformat()
+        .startswith("2030-09-30T23:59:59.999999")
+    )
+    ok(installation.ringi("extend-deadline", str(number), "--until", "2030-10-01T12:00"))
+    deadline = state(installation, number)["request"]["support_deadline"]
+    assert datetime.fromisoformat(deadline) == datetime(2030, 10, 1, 12, tzinfo=JST)
+    usage_error(
+        installation.ringi("extend-deadline", str(number), "--until", "2030-13-01"),
+        "is not a date",
+    )
 
 
 def test_every_command_exits_with_its_true_status_50_times_in_a_row(

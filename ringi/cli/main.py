@@ -41,7 +41,7 @@ from .desk import Session, desk
 from .exit import exit_now
 from .notify import install as install_notify
 from .register import install as install_register
-from .render import echo, parse_day, parse_when, request_text, summary
+from .render import echo, parse_day, parse_until, parse_when, request_text, summary
 from .serve import install as install_serve
 
 app = typer.Typer(
@@ -314,7 +314,7 @@ def open_support(
     ctx: typer.Context,
     number: Number,
     deadline: Annotated[
-        str | None, typer.Option("--deadline", help="YYYY-MM-DD or ISO time")
+        str | None, typer.Option("--deadline", help="YYYY-MM-DD (through that day) or ISO time")
     ] = None,
     user: User = None,
     key: Key = None,
@@ -324,7 +324,7 @@ def open_support(
     command = _command(
         c.OpenSupport,
         actor=secretariat(user),
-        deadline=parse_when(deadline) if deadline else None,
+        deadline=parse_until(deadline, "--deadline") if deadline else None,
         command_id=key,
     )
     _act(ctx, number, command, as_json)
@@ -355,7 +355,9 @@ def ask_clarification(
 def extend_deadline(
     ctx: typer.Context,
     number: Number,
-    until: Annotated[str | None, typer.Option("--until", help="YYYY-MM-DD or ISO time")] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="YYYY-MM-DD (through that day) or ISO time")
+    ] = None,
     until_meeting: Annotated[
         int | None, typer.Option("--until-meeting", help="until meeting N (第N回)")
     ] = None,
@@ -379,7 +381,7 @@ def extend_deadline(
             deadline = meetings[until_meeting]
         else:
             assert until is not None
-            deadline = parse_when(until)
+            deadline = parse_until(until, "--until")
         command = _command(
             c.ExtendDeadline,
             actor=secretariat(user),

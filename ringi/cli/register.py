@@ -8,14 +8,14 @@ that are still open, so it needs the server (``ringi up``).
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime, time
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..domain.lifecycle import JST
+from ..domain.lifecycle import JST, end_of_day
 from ..register.diff import diff_meetings
 from ..register.document import document_of
 from ..register.importer import ImportPlan, parse_meeting_dates, parse_register, plan_import
@@ -23,7 +23,6 @@ from ..register.publish import publish
 from ..register.render import EXTENSIONS, Format, Lang, render, title
 from ..register.replay import (
     Cutoff,
-    end_of_day,
     meeting_cutoff,
     moment_cutoff,
     replay,
@@ -33,7 +32,7 @@ from ..service import Ringi
 from ..store import RingiStore
 from .context import USAGE, fail, guarded, print_json, run_with_ringi, secretariat, with_store
 from .desk import through_api
-from .render import echo, request_text
+from .render import echo, parse_until, request_text
 
 if TYPE_CHECKING:
     from .remote import Remote
@@ -82,22 +81,10 @@ def install(app: typer.Typer) -> None:
     app.command("import")(import_register)
 
 
-def _moment(text: str) -> datetime:
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time.max, JST)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date (YYYY-MM-DD) or ISO date-time", param_hint="--as-of"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=JST)
-
-
 def _cutoff(store: RingiStore, meeting: int | None, as_of: str | None) -> Cutoff:
     if meeting is not None:
         return meeting_cutoff(store, meeting)
-    return moment_cutoff(store, _moment(as_of) if as_of else datetime.now(tz=JST))
+    return moment_cutoff(store, parse_until(as_of, "--as-of") if as_of else datetime.now(tz=JST))
 
 
 def _write(data: bytes, output: Path | None, binary: bool) -> None:
@@ -142,7 +129,7 @@ def register(
     if meeting is not None and as_of is not None:
         raise fail("give --meeting N or --as-of TIMESTAMP, not both", USAGE)
     if as_of is not None:
-        _moment(as_of)  # a usage error before the store is opened
+        parse_until(as_of, "--as-of")  # a usage error before the store is opened
     chosen: Format
     if fmt is not None:
         chosen = fmt.value
@@ -153,7 +140,7 @@ def register(
     language: Lang = lang.value
 
     remote = through_api(ctx)
-    at = _moment(as_of) if as_of is not None else None
+    at = parse_until(as_of, "--as-of") if as_of is not None else None
     if remote is not None:
         if request is not None:
             view = remote.through(lambda api: api.request_then(request, meeting, at))

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time
 
 import typer
 
-from ..domain.lifecycle import JST, pending_timers
+from ..domain.lifecycle import JST, end_of_day, pending_timers
 from ..domain.view import RequestView
 from ..store import TimelineEntry
 
 
 def parse_when(text: str) -> datetime:
-    """A date (the start of that day in Japan) or an ISO date-time (Japan's time
-    if no zone is given)."""
+    """A date (the start of that day in Japan: a meeting held that day) or an ISO
+    date-time (Japan's time if no zone is given)."""
+    return _moment(text, lambda day: datetime.combine(day, time(0), JST), None)
+
+
+def parse_until(text: str, option: str | None = None) -> datetime:
+    """A date (the end of that day in Japan: a deadline or a cutoff given as a day
+    lasts through it, as on the web pages) or an ISO date-time (Japan's time if no
+    zone is given)."""
+    return _moment(text, end_of_day, option)
+
+
+def _moment(text: str, day: Callable[[date], datetime], option: str | None) -> datetime:
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), JST)
+            return day(date.fromisoformat(text))
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO date-time") from None
+        raise typer.BadParameter(
+            f"{text!r} is not a date (YYYY-MM-DD) or ISO date-time", param_hint=option
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=JST)
 
 

@@ -23,7 +23,7 @@ only whether it may.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from .commands import (
     AnswerClarification,
@@ -59,6 +59,15 @@ from .view import RequestView
 from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Role, Stage
 
 JST = timezone(timedelta(hours=9), "JST")
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of ``day`` in Japan (of a moment's day in Japan): a day
+    given as a deadline ("2017年9月まで") or as a cutoff lasts to its end."""
+    if isinstance(day, datetime):
+        day = day.astimezone(JST).date()
+    return datetime.combine(day, time.max, JST)
+
 
 MEMBER_COMMANDS = (
     Endorse,

@@ -50,14 +50,14 @@ import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
 from ..domain.errors import Refused
-from ..domain.lifecycle import JST
+from ..domain.lifecycle import JST, end_of_day
 from ..domain.request import Request, request_id
 from ..domain.view import RequestView
 from ..store import RingiStore
@@ -82,11 +82,6 @@ class Cutoff:
     held_at: datetime | None = None
     date_is_placeholder: bool = False
     published: bool = False
-
-
-def end_of_day(moment: datetime) -> datetime:
-    """The last instant of ``moment``'s day in Japan."""
-    return datetime.combine(moment.astimezone(JST).date(), time.max, JST)
 
 
 def meeting_cutoff(store: RingiStore, number: int, *, published: bool = True) -> Cutoff:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from ..api import actions as api_actions
 from ..domain import lifecycle
 from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.errors import Refused
-from ..domain.lifecycle import JST
+from ..domain.lifecycle import end_of_day
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, CloseReason, Role
 
@@ -83,11 +83,6 @@ class FormErrors(Exception):
 
 TEXT = 20_000
 REASON = 2_000
-
-
-def day_end(day: date) -> datetime:
-    """A deadline given as a day lasts to the end of that day in Japan."""
-    return datetime.combine(day, time.max, JST)
 
 
 def _always(_: RequestView) -> dict[str, Any]:
@@ -159,7 +154,7 @@ ACTIONS: tuple[Action, ...] = (
     ),
     _form(
         "extend-deadline",
-        lambda _: {"deadline": day_end(_FAR)},
+        lambda _: {"deadline": end_of_day(_FAR)},
         Field("deadline", "field.deadline", "date", moment=True),
         Field("until_meeting", "field.until_meeting", "meeting"),
         Field("reason", "field.reason", "text", False, REASON),
@@ -272,7 +267,7 @@ def parse(action: Action, form: Mapping[str, str]) -> BaseModel:
             continue
         if f.moment:
             try:
-                raw[f.name] = day_end(date.fromisoformat(value))
+                raw[f.name] = end_of_day(date.fromisoformat(value))
             except ValueError:
                 errors.fields[f.name] = ("form.err.date", {})
             continue
