@@ -208,6 +208,45 @@ def test_hold_resumes_to_the_stage_it_left(installation: Installation) -> None:
     assert "gathering_support" in human and "timeline:" in human and "Resumed" in human
 
 
+def test_a_key_writes_its_command_once_and_is_refused_for_another_command(
+    installation: Installation,
+) -> None:
+    """--key is the API's Idempotency-Key on the command line: the same command sent
+    again writes once; another command with the key is refused, not taken for the
+    first one's retry (which would have left it silently undone)."""
+    number = file_request(installation, "A社", "--category", "質問")
+    n = str(number)
+    ok(installation.ringi("answer", n, "--text", "現行仕様どおりです。", "--key", "m33-q"))
+    ok(installation.ringi("answer", n, "--text", "現行仕様どおりです。", "--key", "m33-q"))
+    request = state(installation, number)["request"]
+    assert len(request["answers"]) == 1
+    version = request["version"]
+
+    refused(installation.ringi("close", n, "--reason", "answered", "--key", "m33-q"), "--key")
+    refused(
+        installation.ringi("answer", n, "--text", "別の回答", "--key", "m33-q"), "first used for"
+    )
+    assert state(installation, number)["request"]["version"] == version
+    ok(installation.ringi("close", n, "--reason", "answered", "--key", "m33-close"))
+    assert state(installation, number)["request"]["stage"] == "closed"
+
+    # the same key, another company: another call, refused; the first one counted once
+    other = file_request(installation)
+    ok(installation.ringi("endorse", str(other), "--as", "B社", "--key", "e-1"))
+    refused(installation.ringi("endorse", str(other), "--as", "C社", "--key", "e-1"), "e-1")
+    ok(installation.ringi("endorse", str(other), "--as", "B社", "--key", "e-1"))
+    assert state(installation, other)["support"] == 2
+
+    # a filing's key: the retry is the same request, not a second one
+    first = ok(
+        installation.ringi("file", "--as", "D社", "--target", "t", "--body", "b", "--key", "f-1")
+    )
+    again = ok(
+        installation.ringi("file", "--as", "D社", "--target", "t", "--body", "b", "--key", "f-1")
+    )
+    assert first.out == again.out
+
+
 def test_a_deadline_given_as_a_day_lasts_through_that_day(installation: Installation) -> None:
     """「2030年9月まで」 entered as --until 2030-09-30 keeps the window open all that
     day in Japan, as the web form does; a time given is taken as it is."""

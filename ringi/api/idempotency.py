@@ -37,10 +37,11 @@ class KeyReused(Exception):
     """The key was first used for another call (another path or body)."""
 
 
-def command_id(token_id: str, key: str, item: int | None = None) -> str:
-    """The command id a keyed call's command carries (an item's, in a bulk call)."""
+def command_id(token_id: str, key: str, item: int | None = None, *, via: str = "api") -> str:
+    """The command id a keyed call's command carries (an item's, in a bulk call);
+    ``via`` names where the call came in (the command line's keys are "cli")."""
     digest = hashlib.sha256(f"{token_id}\n{key}".encode()).hexdigest()[:32]
-    return f"api:{token_id}:{digest}" + (f":{item}" if item is not None else "")
+    return f"{via}:{token_id}:{digest}" + (f":{item}" if item is not None else "")
 
 
 def fingerprint(method: str, path: str, body: str) -> str:

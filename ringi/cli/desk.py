@@ -22,6 +22,7 @@ from ..domain.vocabulary import Actor, Category, Stage
 from ..service import Ringi
 from ..store import RingiStore, TimelineEntry
 from .context import USAGE, fail, installation, member, run_with_ringi, with_store
+from .keys import claimed
 
 if TYPE_CHECKING:
     from .remote import Remote
@@ -94,10 +95,13 @@ class LocalSession:
         return self.ringi
 
     async def file(self, command: FileRequest) -> RequestView:
-        return await self._writer().file(command)
+        ringi = self._writer()
+        return await ringi.file(await asyncio.to_thread(claimed, self.store, "file", command))
 
     async def act(self, number: int, command: Command) -> RequestView:
-        return await self._writer().act(number, command)
+        ringi = self._writer()
+        call = f"{command.kind} {number}"
+        return await ringi.act(number, await asyncio.to_thread(claimed, self.store, call, command))
 
     async def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str) -> None:
         self._writer().open_meeting(number, held_at, actor, title)

@@ -39,6 +39,7 @@ from .context import (
 from .db import db_app
 from .desk import Session, desk
 from .exit import exit_now
+from .keys import tagged
 from .notify import install as install_notify
 from .register import install as install_register
 from .render import echo, parse_day, parse_until, parse_when, request_text, summary
@@ -73,7 +74,10 @@ MeetingNo = Annotated[
 Key = Annotated[
     str | None,
     typer.Option(
-        "--key", help="idempotency key: repeating a command with the same key writes once"
+        "--key",
+        help="idempotency key: repeating a command with the same key writes once; "
+        "a key is for one command (another command with it is refused)",
+        callback=tagged,  # see ringi.cli.keys
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]

@@ -35,6 +35,7 @@ from ..register.diff import RegisterDiff
 from ..store import TimelineEntry
 from .context import COMMAND_TIMEOUT, REFUSED, USAGE, describe_validation, fail
 from .desk import Row, Session
+from .keys import sent_id
 
 T = TypeVar("T")
 
@@ -129,12 +130,14 @@ class RemoteSession:
             mode="json", include={"category", "target", "body", "related", "meeting"}
         )
         body = {k: v for k, v in body.items() if v is not None}
-        return _state(await self._post("/v1/requests", body, command.command_id))
+        return _state(await self._post("/v1/requests", body, sent_id(command.command_id)))
 
     async def act(self, number: int, command: c.Command) -> RequestView:
         path, _ = ROUTES[type(command)]
         return _state(
-            await self._post(f"/v1/requests/{number}/{path}", body_of(command), command.command_id)
+            await self._post(
+                f"/v1/requests/{number}/{path}", body_of(command), sent_id(command.command_id)
+            )
         )
 
     async def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str) -> None:
