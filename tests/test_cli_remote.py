@@ -105,7 +105,7 @@ def test_a_lifecycle_through_the_api_matches_the_local_command(
 
     # a refusal: exit 1, the workflow's reason on stderr, nothing written
     again = remote(inst, others["B社"], "endorse", str(number))
-    assert again.status == 1 and "support window" in again.err and "409" in again.err, again
+    assert again.status == 1 and "already endorses" in again.err and "409" in again.err, again
     twice = remote(inst, others["B社"], "endorse", str(number + 1))
     assert twice.status == 0, twice
     twice = remote(inst, others["B社"], "endorse", str(number + 1))

@@ -111,14 +111,22 @@ def test_each_built_state_is_in_its_stage(state: State) -> None:
 # --- which command in which stage ---------------------------------------------------------
 
 GATHERING = frozenset({State.GATHERING_SUPPORT, State.THRESHOLD_MET})
+#: where endorsements are taken (within the support deadline, as these states are):
+#: gathering support, and after the threshold until implementation is decided
+ENDORSABLE = GATHERING | {
+    State.HEARING,
+    State.COST_EVALUATION,
+    State.NOT_COST_EFFECTIVE,
+    State.OBJECTION_WINDOW,
+}
 NOT_HELD = OPEN_STATES - {State.ON_HOLD}
 
 #: each command, made by the role allowed to give it, and the states it is allowed in.
 #: Everything else (every other stage, and released or closed) refuses it.
 STAGE_RULES: dict[str, tuple[Callable[[], Command], frozenset[State]]] = {
     # members
-    "endorse": (lambda: Endorse(actor=member(OUTSIDER)), GATHERING),
-    "withdraw_endorsement": (lambda: WithdrawEndorsement(actor=member(ENDORSER)), GATHERING),
+    "endorse": (lambda: Endorse(actor=member(OUTSIDER)), ENDORSABLE),
+    "withdraw_endorsement": (lambda: WithdrawEndorsement(actor=member(ENDORSER)), ENDORSABLE),
     "append_note": (lambda: AppendNote(actor=member(PROPOSER), text="追記: API"), OPEN_STATES),
     "raise_objection": (
         lambda: RaiseObjection(actor=member("C社"), reason="自社システムの改修が間に合わない"),

@@ -292,13 +292,43 @@ async def test_endorsements_sent_at_once_are_decided_one_after_another(
     assert isinstance(twice, Refused) and "B社 already endorses No.1" in str(twice)
     assert store.view(n).support == 4
 
-    # the fifth company opens the hearing; the sixth comes too late
-    (late,) = await endorse_at_once("E社", "F社")
-    assert isinstance(late, Refused) and "(stage: hearing)" in str(late)
+    # the fifth company opens the hearing, once; the sixth, sent with it, is counted
+    # too: the window stays open to its deadline
+    assert await endorse_at_once("E社", "F社") == []
     stored = await assert_store_matches_workflow(ringi, n)
-    assert stored.stage is Stage.HEARING and stored.support == 5
+    assert stored.stage is Stage.HEARING and stored.support == 6
     names = event_names(store, n)
     assert names.count("SupportThresholdMet") == names.count("HearingOpened") == 1
+
+
+async def test_support_still_counts_after_the_threshold_opened_the_hearing(
+    ringi: Ringi, time_skipping_env: WorkflowEnvironment, store: RingiStore
+) -> None:
+    """The threshold met early opens the hearing (by default) but not the end of the
+    support window: others may back the request, or withdraw, until its deadline,
+    through the hearing and the cost evaluation, and the register counts them (the
+    reference register shows 8 companies for No.56). Nothing reopens the hearing."""
+    n = (await file_request(ringi)).number
+    view = await endorse_by(ringi, n, SUPPORTERS)
+    assert view.stage is Stage.HEARING and view.support == 5
+    view = await ringi.act(n, Endorse(actor=member("F社")))
+    assert view.stage is Stage.HEARING and view.support == 6
+    await ringi.act(n, RecordFindings(actor=SECRETARIAT, text="各社とも必要"))
+    view = await ringi.act(n, EvaluateCost(actor=SECRETARIAT, inputs=cost_inputs_worthwhile()))
+    assert view.stage is Stage.COST_EVALUATION
+    view = await ringi.act(n, Endorse(actor=member("G社")))
+    view = await ringi.act(n, WithdrawEndorsement(actor=member("B社")))
+    assert view.stage is Stage.COST_EVALUATION and view.support == 6
+    assert "B社" not in view.endorsers and view.endorsers[-1] == "G社"
+    names = event_names(store, n)
+    assert names.count("SupportThresholdMet") == names.count("HearingOpened") == 1
+
+    await time_skipping_env.sleep(timedelta(days=91))  # past the support deadline
+    closed = r"support window of No\.1 closed at"
+    await assert_refused(ringi, n, Endorse(actor=member("H社")), closed)
+    await assert_refused(ringi, n, WithdrawEndorsement(actor=member("C社")), closed)
+    stored = await assert_store_matches_workflow(ringi, n)
+    assert stored.stage is Stage.COST_EVALUATION and stored.support == 6
 
 
 async def test_the_proposers_own_endorsement_counts_once(ringi: Ringi) -> None:
@@ -333,7 +363,9 @@ async def test_no_endorsement_once_the_support_window_has_closed(
 
     view = await ringi.act(n, OpenHearing(actor=SECRETARIAT))
     assert view.stage is Stage.HEARING
-    await assert_refused(ringi, n, Endorse(actor=member("F社")), r"not open \(stage: hearing\)")
+    await assert_refused(
+        ringi, n, Endorse(actor=member("F社")), r"support window of No\.1 closed at"
+    )
     await assert_store_matches_workflow(ringi, n)
 
 

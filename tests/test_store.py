@@ -347,7 +347,7 @@ def test_a_stale_expected_version_conflicts_and_writes_nothing(ringi_store: Ring
 
 
 REFUSED: list[tuple[str, State, Callable[[], Command], type[Refused]]] = [
-    ("stage", State.HEARING, lambda: Endorse(actor=member("F社")), Refused),
+    ("stage", State.IMPLEMENTATION, lambda: Endorse(actor=member("F社")), Refused),
     ("role", State.HEARING, lambda: RecordFindings(actor=member(PROPOSER), text="x"), NotAllowed),
     ("company", State.HEARING, lambda: AppendNote(actor=member(ENDORSER), text="x"), NotAllowed),
     (

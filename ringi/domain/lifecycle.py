@@ -82,6 +82,10 @@ PROPOSER_ONLY = (AppendNote, AnswerClarification, Withdraw)
 #: the stages a hold may be resumed to, and that close / hold accept
 OPEN_STAGES = frozenset(s for s in Stage if not s.is_terminal)
 
+#: the stages after the threshold where endorsements are still taken until the
+#: support deadline: the request is open and its implementation not yet decided
+SUPPORT_AFTER_THRESHOLD = frozenset({Stage.HEARING, Stage.COST_EVALUATION, Stage.OBJECTION_WINDOW})
+
 #: what may still happen to a released or closed request: correcting what was
 #: recorded, which is a new event pointing at the old one (DESIGN.md). Without it
 #: a wrong closing answer would stand in the register for good.
@@ -328,7 +332,12 @@ def _require_stage(view: RequestView, stages: Stage | tuple[Stage, ...], doing: 
 
 def _require_support_window_open(view: RequestView, at: datetime) -> None:
     no = f"No.{view.number}"
-    if view.stage is not Stage.GATHERING_SUPPORT or view.support_window_closed:
+    gathering = view.stage is Stage.GATHERING_SUPPORT and not view.support_window_closed
+    # met early, the threshold opens the hearing but does not end the window:
+    # others may still back the request until its deadline (the register counts
+    # them: No.56 shows 8 companies), until implementation is decided
+    met_early = view.stage in SUPPORT_AFTER_THRESHOLD and view.support_deadline is not None
+    if not (gathering or met_early):
         raise Refused(f"the support window of {no} is not open (stage: {view.stage.value})")
     if view.support_deadline is not None and at >= view.support_deadline:
         raise Refused(
