@@ -301,3 +301,48 @@ async def test_a_renamed_store_write_fails_replay_where_a_command_was_written() 
 
 async def test_a_compatible_change_replays_every_history() -> None:
     assert await replay_failures(WithANewQuery, FILES) == {}
+
+
+# --- a rule that changed, guarded by workflow.patched ----------------------------------------
+
+BEFORE = HISTORIES / "late_endorsements.time-skipping.json"  # recorded before the change
+SINCE = HISTORIES / "late_endorsements.time-skipping.v2.json"
+
+
+@workflow.defn(name="RequestWorkflow")
+class TakesTodaysRuleUnguarded(RequestWorkflow):
+    """Today's rule for endorsements after the threshold, without the patch that keeps
+    runs recorded before it deciding as they did."""
+
+    @workflow.run
+    async def run(self, start: RequestStart) -> RequestView:
+        return await super().run(start)
+
+    def _as_recorded(self, view: RequestView, command: Command) -> None:
+        pass
+
+
+def endorsements_written(path: Path) -> int:
+    return sum(1 for t, failed in store_writes(path) if t == "execute_command" and not failed)
+
+
+async def test_endorsements_after_the_threshold_replay_only_behind_their_patch() -> None:
+    """A run recorded before endorsements were taken after the threshold refused the
+    sixth, sent with the fifth, under the lock; today's code would write it. Behind
+    ``workflow.patched`` both the old run and a new one replay; without it the old
+    run fails exactly there (and the new one on the patch's marker)."""
+    assert endorsements_written(BEFORE) == 4 and endorsements_written(SINCE) == 6
+    marker = [
+        e.marker_recorded_event_attributes.marker_name
+        for e in load(SINCE).events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    ]
+    assert marker == ["core_patch"]
+
+    assert await replay_failures(RequestWorkflow, [BEFORE, SINCE]) == {}
+    failures = await replay_failures(TakesTodaysRuleUnguarded, [BEFORE, SINCE])
+    assert set(failures) == {BEFORE.name, SINCE.name}
+    assert_nondeterminism(failures)
+    # the old run: a store write where the recorded run completed the update refused
+    assert "UpdateCompleted" in reason(failures[BEFORE.name])
+    assert "support-after-threshold" in reason(failures[SINCE.name])

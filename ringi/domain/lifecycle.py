@@ -338,11 +338,17 @@ def _require_support_window_open(view: RequestView, at: datetime) -> None:
     # them: No.56 shows 8 companies), until implementation is decided
     met_early = view.stage in SUPPORT_AFTER_THRESHOLD and view.support_deadline is not None
     if not (gathering or met_early):
-        raise Refused(f"the support window of {no} is not open (stage: {view.stage.value})")
+        raise support_window_not_open(view)
     if view.support_deadline is not None and at >= view.support_deadline:
         raise Refused(
             f"the support window of {no} closed at {view.support_deadline:%Y-%m-%d %H:%M %Z}"
         )
+
+
+def support_window_not_open(view: RequestView) -> Refused:
+    return Refused(
+        f"the support window of No.{view.number} is not open (stage: {view.stage.value})"
+    )
 
 
 def company_of(actor: Actor) -> str:

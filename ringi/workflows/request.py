@@ -21,7 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from ..domain import lifecycle
-    from ..domain.commands import Command, TimerFired
+    from ..domain.commands import Command, Endorse, TimerFired, WithdrawEndorsement
     from ..domain.errors import DomainError
     from ..domain.view import RequestView
     from ..store import Outcome
@@ -33,6 +33,11 @@ CATEGORY = SearchAttributeKey.for_keyword("RingiCategory")
 DEADLINE = SearchAttributeKey.for_datetime("RingiDeadline")
 NUMBER = SearchAttributeKey.for_int("RingiNumber")
 SEARCH_ATTRIBUTES = (STAGE, SUPPORT, CATEGORY, DEADLINE, NUMBER)
+
+#: patch ids: what this workflow decides differently from runs recorded earlier.
+#: Endorsements after the threshold opened the hearing, until the support deadline
+#: (``lifecycle.SUPPORT_AFTER_THRESHOLD``); earlier runs refused them under the lock.
+SUPPORT_AFTER_THRESHOLD = "support-after-threshold"
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 _CONFLICT_ATTEMPTS = 3
@@ -97,9 +102,21 @@ class RequestWorkflow:
             try:
                 # again under the lock: an earlier command may have changed the state
                 lifecycle.check(view, command, workflow.now())
+                self._as_recorded(view, command)
             except DomainError as error:
                 raise _refusal(error) from None
             return await self._execute(command)
+
+    def _as_recorded(self, view: RequestView, command: Command) -> None:
+        """Refuse what ``lifecycle.check`` allows now but this run, as recorded,
+        refused here before a rule changed (``workflow.patched``: a history written
+        by the earlier code replays as it ran; anything new takes today's rule)."""
+        if (
+            isinstance(command, Endorse | WithdrawEndorsement)
+            and view.stage in lifecycle.SUPPORT_AFTER_THRESHOLD
+            and not workflow.patched(SUPPORT_AFTER_THRESHOLD)
+        ):
+            raise lifecycle.support_window_not_open(view)
 
     @act.validator
     def _validate_act(self, command: Command) -> None:

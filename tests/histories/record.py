@@ -63,7 +63,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -84,6 +84,7 @@ from ringi.domain.commands import (
     AskClarification,
     Close,
     CorrectAnswer,
+    Endorse,
     EvaluateCost,
     FileRequest,
     Hold,
@@ -268,6 +269,25 @@ async def continue_as_new(ringi: Ringi, env: WorkflowEnvironment) -> int:
     return n
 
 
+async def late_endorsements(ringi: Ringi, env: WorkflowEnvironment) -> int:
+    """The fifth and sixth endorsements sent at once: the fifth opens the hearing;
+    the sixth, let through by the validator on the state before it, is decided
+    under the lock in the hearing: refused by the code that recorded
+    ``late_endorsements.time-skipping.json``, counted since endorsements are taken
+    after the threshold (``v2``). Then a seventh company endorses in the hearing
+    (before: refused by the validator, which leaves no trace in the history)."""
+    n = (await file_request(ringi)).number
+    await endorse_by(ringi, n, list(SUPPORTERS[:3]))
+    await asyncio.gather(
+        *(ringi.act(n, Endorse(actor=member(c))) for c in (SUPPORTERS[3], "F社")),
+        return_exceptions=True,
+    )
+    with suppress(Refused):
+        await ringi.act(n, Endorse(actor=member("G社")))
+    _expect(ringi, n, Stage.HEARING)
+    return n
+
+
 Scenario = Callable[[Ringi, WorkflowEnvironment], Awaitable[int]]
 
 
@@ -300,6 +320,7 @@ SCENARIOS = [
     Recording(objection, (TIME_SKIPPING,)),
     Recording(question_answered, (TIME_SKIPPING, DEV)),
     Recording(continue_as_new, (TIME_SKIPPING, DEV), continues=True),
+    Recording(late_endorsements, (TIME_SKIPPING,)),
 ]
 
 
