@@ -65,7 +65,7 @@ class Ringi:
         check_filing(cmd)
         # the store's reads and writes block: off the event loop, which may be
         # running a worker and an API too (``ringi up``)
-        await asyncio.to_thread(self.store.require_meeting, cmd)
+        await asyncio.to_thread(self.store.require_known, cmd)
         number = await asyncio.to_thread(self.store.reserve_number, cmd.command_id)
         start = RequestStart(number=number, filing=cmd, policy=self.settings.policy())
         # the start and the wait for the filing to be recorded in one round trip

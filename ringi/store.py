@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from . import database
 from .domain.chain import HASH, PREVIOUS
-from .domain.commands import Command, FileRequest
+from .domain.commands import Close, Command, FileRequest
 from .domain.errors import Conflict, NotFound, Refused
 from .domain.imported import ImportedMeeting, ImportedRequest
 from .domain.meeting import (
@@ -436,7 +436,7 @@ class RingiStore(Application[UUID]):
             if existing.has_handled(cmd.command_id):
                 return Outcome(view=existing.view(), written=False)
             raise Conflict(f"No.{number} was already filed by another command")
-        self.require_meeting(cmd)
+        self.require_known(cmd)
         request = Request.file(number, cmd, policy, at)
         try:
             self.save(request, *self._outbox(request))
@@ -459,7 +459,7 @@ class RingiStore(Application[UUID]):
                     f"No.{number} is at version {request.version} in the store, "
                     f"but the command was decided at version {expected_version}"
                 )
-            self.require_meeting(cmd)
+            self.require_known(cmd)
             next_meeting = self.next_meeting_after(at)
             request.handle(cmd, at, next_meeting)
             try:
@@ -661,12 +661,25 @@ class RingiStore(Application[UUID]):
         assert isinstance(message, OutboxMessage)
         return message
 
-    def require_meeting(self, cmd: Command | FileRequest) -> None:
+    def require_known(self, cmd: Command | FileRequest) -> None:
+        """What ``cmd`` names exists: the meeting it was said at is open, and the
+        requests it links to (a filing's related ones, the original of a duplicate)
+        were filed; a link to a mistyped No. would otherwise stand for good."""
         if cmd.meeting is not None and cmd.meeting not in self.meetings():
             raise Refused(
                 f"meeting {cmd.meeting} (第{cmd.meeting}回) has not been opened; "
                 f"open it first with `ringi meeting open {cmd.meeting}`"
             )
+        if isinstance(cmd, FileRequest):
+            linked = list(cmd.related)
+        elif isinstance(cmd, Close) and cmd.duplicate_of is not None:
+            linked = [cmd.duplicate_of]
+        else:
+            return
+        missing = [n for n in linked if not self._exists(request_id(n))]
+        if missing:
+            names = ", ".join(f"No.{n}" for n in missing)
+            raise Refused(f"there is no request {names} to link to")
 
     def _outbox(self, request: Request) -> list[OutboxMessage]:
         return [_queued(draft) for draft in request.take_notifications()]

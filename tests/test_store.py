@@ -364,6 +364,12 @@ REFUSED: list[tuple[str, State, Callable[[], Command], type[Refused]]] = [
         Refused,
     ),
     (
+        "link",
+        State.HEARING,
+        lambda: Close(actor=secretariat(), reason=CloseReason.DUPLICATE, duplicate_of=999),
+        Refused,
+    ),
+    (
         "timer not due",
         State.GATHERING_SUPPORT,
         lambda: TimerFired.at(TimerKind.SUPPORT_DEADLINE, day(90)),
@@ -393,6 +399,25 @@ def test_a_refused_command_writes_nothing(
     assert fingerprint(store, number) == before
     assert open_store().view(number).model_dump() == view.model_dump()
     assert not store.request(number).has_handled(command.command_id)
+
+
+def test_a_link_names_a_request_that_was_filed(ringi_store: RingiStore) -> None:
+    """A duplicate's original and a filing's related requests must exist: a mistyped
+    No. would otherwise stand in the record for good."""
+    s = scenario(State.HEARING)
+    number, _ = play(ringi_store, s)
+    with pytest.raises(Refused, match=r"there is no request No\.999 to link to"):
+        ringi_store.execute(
+            number,
+            Close(actor=secretariat(), reason=CloseReason.DUPLICATE, duplicate_of=999),
+            day(60),
+        )
+    related = filing().model_copy(update={"related": [number, 998, 999]})
+    with pytest.raises(Refused, match=r"there is no request No\.998, No\.999 to link to"):
+        ringi_store.file(number + 1, related, s.policy, day(61))
+    assert ringi_store.numbers() == [number]
+    ringi_store.file(number + 1, filing().model_copy(update={"related": [number]}), s.policy, T0)
+    assert ringi_store.view(number + 1).related == [number]
 
 
 def test_a_command_on_no_request_is_refused(ringi_store: RingiStore) -> None:
