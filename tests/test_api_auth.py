@@ -75,6 +75,7 @@ def matrix(
         # --- the secretariat ----------------------------------------------------------
         Cell("POST", f"{r}/open-support", None, {SEC: 409}),  # a 要望 gathers support already
         Cell("POST", f"{r}/ask-clarification", {"question": "Web・APIいずれ？"}, {SEC: 200}),
+        Cell("POST", f"{r}/clarification-withdrawal", {"reason": "会議で確認済み"}, {SEC: 200}),
         Cell("POST", f"{r}/extend-deadline", {"deadline": "2150-01-01T00:00:00+09:00"}, {SEC: 200}),
         Cell("POST", f"{r}/open-hearing", None, {SEC: 409}),  # support 1 of 5
         Cell("POST", f"{r}/findings", {"text": "ヒアリング実施"}, {SEC: 409}),

@@ -269,6 +269,23 @@ def test_a_deadline_given_as_a_day_lasts_through_that_day(installation: Installa
     )
 
 
+def test_the_secretariat_withdraws_a_question_and_asks_another(
+    installation: Installation,
+) -> None:
+    n = str(file_request(installation))
+    ok(installation.ringi("ask-clarification", n, "--question", "Web・APIいずれ?"))
+    refused(installation.ringi("ask-clarification", n, "--question", "件数は?"), "withdraw it")
+    usage_error(installation.ringi("withdraw-clarification", n, "--reason", ""), "reason")
+    ok(installation.ringi("withdraw-clarification", n, "--reason", "会議で確認済み"))
+    refused(
+        installation.ringi("withdraw-clarification", n, "--reason", "再度"),
+        "no open clarification question to withdraw",
+    )
+    ok(installation.ringi("ask-clarification", n, "--question", "件数は?"))
+    first, second = state(installation, int(n))["request"]["clarifications"]
+    assert (first["withdrawal_reason"], second["question"]) == ("会議で確認済み", "件数は?")
+
+
 def test_every_command_exits_with_its_true_status_50_times_in_a_row(
     installation: Installation,
 ) -> None:

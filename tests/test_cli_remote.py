@@ -285,6 +285,10 @@ def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:
             c.AskClarification(actor=desk, question="q", meeting=1),
             m.QuestionBody,
         ),
+        c.WithdrawClarification: (
+            c.WithdrawClarification(actor=desk, reason="r", meeting=1),
+            m.WithdrawQuestionBody,
+        ),
         c.ExtendDeadline: (
             c.ExtendDeadline(actor=desk, deadline=now, reason="r", meeting=1),
             m.ExtendDeadlineBody,

@@ -42,13 +42,14 @@ from ringi.domain.commands import (
     TimerFired,
     TimerKind,
     Withdraw,
+    WithdrawClarification,
     WithdrawEndorsement,
 )
 from ringi.domain.errors import NotAllowed, Refused
-from ringi.domain.lifecycle import JST
+from ringi.domain.lifecycle import JST, pending_timers
 from ringi.domain.policy import Policy
 from ringi.domain.request import Request
-from ringi.domain.vocabulary import Actor, Category, CloseReason, Role, Stage
+from ringi.domain.vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Role, Stage
 from tests.domain_builders import (
     ENDORSER,
     NUMBER,
@@ -639,6 +640,49 @@ def test_a_clarification_is_asked_once_and_answered_by_the_proposer(state: State
     [clarification] = request.view().clarifications
     assert (clarification.reply, clarification.replied_at) == ("APIです", at)
     refuses(request, AnswerClarification(actor=member(PROPOSER), text="再回答"), at)
+
+
+def test_the_secretariat_withdraws_an_unanswered_question_and_may_ask_another() -> None:
+    """A question nobody answers (settled at the meeting, or asked of a proposer
+    who cannot answer) would otherwise block every further question for good."""
+    request = request_in(State.HEARING)
+    at = soon_after(request.view())
+    withdraw = WithdrawClarification(actor=secretariat(), reason="会議で確認済み", meeting=36)
+    assert "no open clarification question to withdraw" in str(refuses(request, withdraw, at))
+    allows(request, AskClarification(actor=secretariat(), question="Web・APIいずれ?"), at)
+    assert "withdraw it to ask another" in str(
+        refuses(request, AskClarification(actor=secretariat(), question="もう一つ"), at)
+    )
+    assert pending_timers(request.view())[-1].timer is TimerKind.CLARIFICATION_REMINDER
+    with pytest.raises(NotAllowed, match="only the secretariat"):
+        lifecycle.check(
+            request.view(), WithdrawClarification(actor=member(PROPOSER), reason="x"), at
+        )
+
+    allows(request, withdraw, at)
+    view = request.view()
+    [first] = view.clarifications
+    assert (first.withdrawn_at, first.withdrawal_reason, first.reply) == (
+        at,
+        "会議で確認済み",
+        None,
+    )
+    assert view.pending_clarification is None
+    assert TimerKind.CLARIFICATION_REMINDER not in {t.timer for t in pending_timers(view)}
+    refuses(request, AnswerClarification(actor=member(PROPOSER), text="APIです"), at)
+    refuses(request, withdraw.model_copy(update={"command_id": "again"}), at)
+
+    allows(request, AskClarification(actor=secretariat(), question="API の件数は?"), at)
+    allows(request, AnswerClarification(actor=member(PROPOSER), text="月6,000件"), at)
+    first, second = request.view().clarifications
+    assert (first.reply, second.reply) == (None, "月6,000件")
+
+
+def test_an_imported_request_is_not_asked_what_nobody_can_answer() -> None:
+    view = request_in(State.HEARING).view().model_copy(update={"proposer": UNKNOWN_PROPOSER})
+    ask = AskClarification(actor=secretariat(), question="Web・APIいずれ?")
+    with pytest.raises(Refused, match="does not name its proposer"):
+        lifecycle.check(view, ask, soon_after(view))
 
 
 def test_an_answer_is_corrected_by_a_new_answer_that_names_it() -> None:

@@ -546,6 +546,34 @@ async def test_a_clarification_thread_is_shown_to_the_proposer_and_the_secretari
             assert "非公開" in text(asked)
 
 
+async def test_the_secretariat_withdraws_an_unanswered_question_from_the_page(api: Api) -> None:
+    n = await api.file("A社")
+    question = "Web・APIいずれの機能のご要望か具体的にご教示願います"
+    await post_api(
+        api, "secretariat", f"/v1/requests/{n}/ask-clarification", {"question": question}
+    )
+    async with browser(api, "A社") as proposer:
+        assert "clarification-withdrawal" not in actions(await proposer.page(f"/web/requests/{n}"))
+    async with browser(api, "secretariat") as b:
+        page = await b.page(f"/web/requests/{n}")
+        assert "clarification-withdrawal" in actions(page)
+        assert "ask-clarification" not in actions(page)  # one open question at a time
+        done = await b.post(
+            f"/web/requests/{n}/clarification-withdrawal", {"reason": "第36回会議で確認済み"}
+        )
+        assert done.status_code == 303, done.text[:500]
+        page = await b.page(f"/web/requests/{n}")
+        assert text(page.one(data_testid="clarification-withdrawn")) == "第36回会議で確認済み"
+        assert "ask-clarification" in actions(page) and "clarification-withdrawal" not in actions(
+            page
+        )
+        assert page.one("tr", data_event="ClarificationWithdrawn")
+    async with browser(api, "B社") as other:  # the thread's words stay private
+        response = await other.get(f"/web/requests/{n}")
+        assert "第36回会議で確認済み" not in response.text
+        assert "非公開" in text(parse(response.text).one("tr", data_event="ClarificationWithdrawn"))
+
+
 async def test_the_audit_page_lists_meetings_diffs_and_the_integrity_check(api: Api) -> None:
     n = await api.file("A社")
     await post_api(api, "secretariat", "/v1/meetings", {"number": 1})

@@ -177,6 +177,16 @@ ACTIONS: tuple[Action[Any], ...] = (
         "Ask the proposer to clarify",
     ),
     Action(
+        "clarification-withdrawal",
+        c.WithdrawClarification,
+        m.WithdrawQuestionBody,
+        lambda b, base, _: c.WithdrawClarification(**base, reason=b.reason, meeting=b.meeting),
+        "Withdraw the unanswered clarification question",
+        description="Settled another way, or asked of nobody who can answer (an imported "
+        "request's proposer is unknown). Another question may then be asked.",
+        named="withdraw_clarification",
+    ),
+    Action(
         "extend-deadline",
         c.ExtendDeadline,
         m.ExtendDeadlineBody,

@@ -150,6 +150,10 @@ class QuestionBody(AtMeeting):
     question: Text
 
 
+class WithdrawQuestionBody(AtMeeting):
+    reason: Text
+
+
 class ExtendDeadlineBody(AtMeeting):
     deadline: Moment | None = None
     until_meeting: Number | None = Field(None, description="until meeting N (第N回) is held")

@@ -355,6 +355,27 @@ def ask_clarification(
     _act(ctx, number, command, as_json)
 
 
+@app.command("withdraw-clarification")
+def withdraw_clarification(
+    ctx: typer.Context,
+    number: Number,
+    reason: Annotated[str, typer.Option("--reason")],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Withdraw the unanswered clarification question."""
+    command = _command(
+        c.WithdrawClarification,
+        actor=secretariat(user),
+        reason=reason,
+        meeting=meeting,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
 @app.command("extend-deadline")
 def extend_deadline(
     ctx: typer.Context,

@@ -50,6 +50,7 @@ ROUTES: dict[type[c.Command], tuple[str, tuple[str, ...]]] = {
     c.Withdraw: ("withdraw", ("reason",)),
     c.OpenSupport: ("open-support", ("deadline",)),
     c.AskClarification: ("ask-clarification", ("question", "meeting")),
+    c.WithdrawClarification: ("clarification-withdrawal", ("reason", "meeting")),
     c.ExtendDeadline: ("extend-deadline", ("deadline", "reason", "meeting")),
     c.OpenHearing: ("open-hearing", ("meeting",)),
     c.RecordFindings: ("findings", ("text", "meeting")),

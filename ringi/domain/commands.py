@@ -84,6 +84,14 @@ class AskClarification(_Command):
     question: Text
 
 
+class WithdrawClarification(_Command):
+    """The secretariat takes back its unanswered question: settled another way (at
+    the meeting, say), or asked of nobody who can answer it."""
+
+    kind: Literal["withdraw_clarification"] = "withdraw_clarification"
+    reason: Text
+
+
 class ExtendDeadline(_Command):
     kind: Literal["extend_deadline"] = "extend_deadline"
     deadline: datetime
@@ -194,6 +202,7 @@ Command = Annotated[
     | Withdraw
     | OpenSupport
     | AskClarification
+    | WithdrawClarification
     | ExtendDeadline
     | OpenHearing
     | RecordFindings

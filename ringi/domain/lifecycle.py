@@ -50,6 +50,7 @@ from .commands import (
     TimerFired,
     TimerKind,
     Withdraw,
+    WithdrawClarification,
     WithdrawEndorsement,
 )
 from .errors import NotAllowed, Refused
@@ -196,8 +197,19 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
         case AskClarification():
             if view.stage is Stage.ON_HOLD:
                 raise Refused(f"{no} is on hold; resume it before asking the proposer")
+            if view.proposer == UNKNOWN_PROPOSER:
+                raise Refused(
+                    f"{no} came from an imported register that does not name its proposer: "
+                    "nobody could answer a question"
+                )
             if view.pending_clarification is not None:
-                raise Refused(f"{no} already has an unanswered clarification question")
+                raise Refused(
+                    f"{no} already has an unanswered clarification question; "
+                    "withdraw it to ask another"
+                )
+        case WithdrawClarification():
+            if view.pending_clarification is None:
+                raise Refused(f"{no} has no open clarification question to withdraw")
         case ExtendDeadline():
             current = view.current_deadline
             if current is None:
@@ -364,7 +376,9 @@ def _verb(cmd: Command) -> str:
 
 #: the events of a clarification thread, whose words only those who may read the
 #: thread see (``may_read_clarifications``); others see that they took place
-PRIVATE_EVENTS = frozenset({"ClarificationAsked", "ClarificationAnswered"})
+PRIVATE_EVENTS = frozenset(
+    {"ClarificationAsked", "ClarificationAnswered", "ClarificationWithdrawn"}
+)
 
 
 def may_read_clarifications(role: Role, company: str | None, view: RequestView) -> bool:

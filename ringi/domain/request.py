@@ -40,6 +40,7 @@ from .commands import (
     TimerFired,
     TimerKind,
     Withdraw,
+    WithdrawClarification,
     WithdrawEndorsement,
 )
 from .cost import CostEvaluation
@@ -247,6 +248,17 @@ class Request(ChainedAggregate):
                     (self.state.proposer,),
                     f"The secretariat asks about No.{self.state.number}",
                     cmd.question,
+                )
+            case WithdrawClarification():
+                pending = self.state.pending_clarification
+                assert pending is not None
+                self._clarification_withdrawn(
+                    clarification_id=pending.clarification_id,
+                    reason=cmd.reason,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
                 )
             case AnswerClarification():
                 pending = self.state.pending_clarification
@@ -691,6 +703,21 @@ class Request(ChainedAggregate):
         for c in self.state.clarifications:
             if c.clarification_id == clarification_id:
                 c.reply, c.replied_at = text, at
+        self._touch(at, command_id)
+
+    @event("ClarificationWithdrawn")
+    def _clarification_withdrawn(
+        self,
+        clarification_id: str,
+        reason: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        for c in self.state.clarifications:
+            if c.clarification_id == clarification_id:
+                c.withdrawn_at, c.withdrawal_reason = at, reason
         self._touch(at, command_id)
 
     @event("HearingOpened")

@@ -53,6 +53,9 @@ class Clarification(BaseModel):
     reply_due: datetime
     reply: str | None = None
     replied_at: datetime | None = None
+    #: taken back by the secretariat, unanswered (``WithdrawClarification``)
+    withdrawn_at: datetime | None = None
+    withdrawal_reason: str | None = None
 
 
 class Finding(BaseModel):
@@ -186,7 +189,7 @@ class RequestView(BaseModel):
     @property
     def pending_clarification(self) -> Clarification | None:
         for c in self.clarifications:
-            if c.reply is None:
+            if c.reply is None and c.withdrawn_at is None:
                 return c
         return None
 

@@ -153,6 +153,12 @@ ACTIONS: tuple[Action, ...] = (
         _MEETING,
     ),
     _form(
+        "clarification-withdrawal",
+        _text("reason"),
+        Field("reason", "field.reason", "text", True, REASON),
+        _MEETING,
+    ),
+    _form(
         "extend-deadline",
         lambda _: {"deadline": end_of_day(_FAR)},
         Field("deadline", "field.deadline", "date", moment=True),

@@ -195,6 +195,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "request.clarification_a": ("回答", "Reply"),
     "request.clarification_due": ("回答期限", "Reply due"),
     "request.clarification_pending": ("未回答", "not answered yet"),
+    "request.clarification_withdrawn": ("事務局が取り下げ", "Withdrawn by the secretariat"),
     "request.timeline": ("経緯 (全イベント)", "Timeline (every event)"),
     "request.actions": ("操作", "Actions"),
     "request.no_actions": (
@@ -268,6 +269,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "action.objections": ("問題を申し出る (意見照会)", "Raise an objection"),
     "action.open-support": ("賛同募集を開始する", "Open support gathering"),
     "action.ask-clarification": ("提案者に確認する", "Ask the proposer to clarify"),
+    "action.clarification-withdrawal": ("確認事項を取り下げる", "Withdraw the question"),
     "action.extend-deadline": ("期限を延長する", "Extend the deadline"),
     "action.open-hearing": ("事業者ヒアリングを開始する", "Open the hearing"),
     "action.findings": ("ヒアリング結果を記録する", "Record hearing findings"),
@@ -394,6 +396,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "event.ImportedFromRegister": ("資料2から取り込み", "imported from a register"),
     "event.ClarificationAsked": ("確認事項の質問", "clarification asked"),
     "event.ClarificationAnswered": ("確認事項への回答", "clarification answered"),
+    "event.ClarificationWithdrawn": ("確認事項の取り下げ", "clarification withdrawn"),
     "event.HearingOpened": ("事業者ヒアリング開始", "hearing opened"),
     "event.HearingFindingsRecorded": ("ヒアリング結果記録", "hearing findings recorded"),
     "event.CostEvaluated": ("費用対効果評価", "cost evaluated"),
