@@ -68,6 +68,7 @@ def matrix(
         Cell("POST", f"{r}/notes", {"text": "追記です"}, member_only(200, 403)),
         Cell("POST", f"{r}/clarification-answer", {"text": "Web です"}, member_only(409, 403)),
         Cell("POST", f"{r}/objections", {"reason": "間に合わない"}, member_only(409, 409)),
+        Cell("POST", f"{r}/objection-withdrawal", None, member_only(409, 409)),
         Cell(
             "POST", f"/v1/requests/{withdrawn}/withdraw", {"reason": "不要"}, member_only(200, 403)
         ),
@@ -76,6 +77,12 @@ def matrix(
         Cell("POST", f"{r}/open-support", None, {SEC: 409}),  # a 要望 gathers support already
         Cell("POST", f"{r}/ask-clarification", {"question": "Web・APIいずれ？"}, {SEC: 200}),
         Cell("POST", f"{r}/clarification-withdrawal", {"reason": "会議で確認済み"}, {SEC: 200}),
+        Cell(
+            "POST",
+            f"{r}/objection-dismissals",
+            {"company": "C社", "reason": "移行期間を設ける"},
+            {SEC: 409},  # no objection window
+        ),
         Cell("POST", f"{r}/extend-deadline", {"deadline": "2150-01-01T00:00:00+09:00"}, {SEC: 200}),
         Cell("POST", f"{r}/open-hearing", None, {SEC: 409}),  # support 1 of 5
         Cell("POST", f"{r}/findings", {"text": "ヒアリング実施"}, {SEC: 409}),

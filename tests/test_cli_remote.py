@@ -279,6 +279,7 @@ def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:
             m.ClarificationAnswerBody,
         ),
         c.RaiseObjection: (c.RaiseObjection(actor=member, reason="r"), m.ObjectionBody),
+        c.WithdrawObjection: (c.WithdrawObjection(actor=member, reason="r"), m.WithdrawBody),
         c.Withdraw: (c.Withdraw(actor=member, reason="r"), m.WithdrawBody),
         c.OpenSupport: (c.OpenSupport(actor=desk, deadline=now), m.OpenSupportBody),
         c.AskClarification: (
@@ -288,6 +289,10 @@ def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:
         c.WithdrawClarification: (
             c.WithdrawClarification(actor=desk, reason="r", meeting=1),
             m.WithdrawQuestionBody,
+        ),
+        c.DismissObjection: (
+            c.DismissObjection(actor=desk, company="C社", reason="r", meeting=1),
+            m.DismissObjectionBody,
         ),
         c.ExtendDeadline: (
             c.ExtendDeadline(actor=desk, deadline=now, reason="r", meeting=1),

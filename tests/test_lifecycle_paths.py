@@ -18,6 +18,7 @@ from ringi.config import Settings
 from ringi.domain.commands import (
     Approve,
     Close,
+    DismissObjection,
     EvaluateCost,
     FileRequest,
     Hold,
@@ -295,6 +296,34 @@ async def test_an_objection_stops_the_move_to_implementation(
     stored = await assert_store_matches_workflow(ringi, n)
     assert stored.stage is Stage.IMPLEMENTATION
     assert len(stored.objection_windows) == 2
+
+
+async def test_an_objection_ruled_not_blocking_lets_the_window_lead_to_implementation(
+    ringi: Ringi, time_skipping_env: WorkflowEnvironment, store: RingiStore
+) -> None:
+    n = (await request_in_objection_window(ringi)).number
+    await ringi.act(n, RaiseObjection(actor=member("F社"), reason="当社システムへの影響が大きい"))
+    (raised,) = outbox(store, n, "objection_raised")
+    assert raised.recipients == [PROPOSER, "secretariat"]
+    assert raised.body == "当社システムへの影響が大きい"
+
+    await ringi.act(
+        n,
+        DismissObjection(
+            actor=SECRETARIAT, company="F社", reason="移行期間を1年設ける", meeting=35
+        ),
+    )
+    (dismissed,) = outbox(store, n, "objection_dismissed")
+    assert dismissed.recipients == ["F社", "secretariat"]
+
+    await time_skipping_env.sleep(timedelta(days=15))
+    stored = await assert_store_matches_workflow(ringi, n)
+    assert stored.stage is Stage.IMPLEMENTATION
+    window = stored.objection_window
+    assert window is not None and window.standing == []
+    assert window.objections[0].dismissal_reason == "移行期間を1年設ける"
+    (ended,) = events(store, n, "ObjectionWindowEnded")
+    assert ended.details["objections"] == 0
 
 
 # --- durability and visibility ---------------------------------------------------------

@@ -26,6 +26,7 @@ from ringi.domain.commands import (
     Close,
     Command,
     CorrectAnswer,
+    DismissObjection,
     Endorse,
     EvaluateCost,
     ExtendDeadline,
@@ -44,6 +45,7 @@ from ringi.domain.commands import (
     Withdraw,
     WithdrawClarification,
     WithdrawEndorsement,
+    WithdrawObjection,
 )
 from ringi.domain.errors import NotAllowed, Refused
 from ringi.domain.lifecycle import JST, pending_timers
@@ -216,9 +218,10 @@ def test_the_stage_table_names_every_command_a_person_gives() -> None:
         "close",
         "record_answer",
     }
-    # answering a clarification and correcting an answer need something to refer
-    # to; they have tests of their own below
-    assert set(STAGE_RULES) == (people | secretariat_kinds) - {"answer_clarification"}
+    # answering a clarification, withdrawing an objection and correcting an answer
+    # need something to refer to; they have tests of their own below
+    referring = {"answer_clarification", "withdraw_objection"}
+    assert set(STAGE_RULES) == (people | secretariat_kinds) - referring
 
 
 # --- where the stage-changing commands lead ------------------------------------------------
@@ -305,6 +308,50 @@ def test_an_objection_sends_the_request_back_to_the_evaluation() -> None:
     view = request.view()
     assert view.stage is Stage.COST_EVALUATION
     assert [o.company for o in view.objection_windows[0].objections] == ["C社"]
+
+
+def test_only_a_standing_objection_blocks_implementation() -> None:
+    """No *blocking* objection is the third condition: an objection its member
+    withdrew, or the secretariat ruled not blocking (with its reason), no longer
+    sends the request back when the window ends."""
+    request = request_in(State.OBJECTION_WINDOW)
+    allows(request, RaiseObjection(actor=member("C社"), reason="費用負担が大きい"), day(8))
+    allows(request, RaiseObjection(actor=member("D社"), reason="改修が間に合わない"), day(8))
+    dismiss = DismissObjection(actor=secretariat(), company="D社", reason="移行期間を設ける")
+    assert "no standing objection" in str(
+        refuses(request, dismiss.model_copy(update={"company": "E社"}), day(9))
+    )
+    with pytest.raises(NotAllowed):
+        lifecycle.check(request.view(), WithdrawObjection(actor=secretariat()), day(9))
+    with pytest.raises(NotAllowed):
+        lifecycle.check(request.view(), dismiss.model_copy(update={"actor": member("C社")}), day(9))
+    refuses(request, WithdrawObjection(actor=member("E社")), day(9))  # E社 did not object
+
+    allows(request, WithdrawObjection(actor=member("C社"), reason="社内で解決"), day(9))
+    allows(request, dismiss, day(10))
+    refuses(request, WithdrawObjection(actor=member("C社")), day(10))  # withdrawn already
+    refuses(request, dismiss.model_copy(update={"command_id": "again"}), day(10))
+    refuses(request, RaiseObjection(actor=member("D社"), reason="再度"), day(11))  # once a window
+    window = request.view().objection_window
+    assert window is not None and window.standing == []
+    c, d = window.objections
+    assert (c.withdrawn_at, c.dismissed_at) == (day(9), None)
+    assert (d.dismissed_at, d.dismissal_reason) == (day(10), "移行期間を設ける")
+
+    end = objection_window_ends()
+    refuses(request, WithdrawObjection(actor=member("C社")), end)
+    allows(request, TimerFired.at(TimerKind.OBJECTION_WINDOW_END, end), end)
+    assert request.view().stage is Stage.IMPLEMENTATION
+
+
+def test_a_standing_objection_beside_a_dismissed_one_still_blocks() -> None:
+    request = request_in(State.OBJECTION_WINDOW)
+    allows(request, RaiseObjection(actor=member("C社"), reason="費用負担が大きい"), day(8))
+    allows(request, RaiseObjection(actor=member("D社"), reason="改修が間に合わない"), day(8))
+    allows(request, DismissObjection(actor=secretariat(), company="D社", reason="移行期間"), day(9))
+    end = objection_window_ends()
+    allows(request, TimerFired.at(TimerKind.OBJECTION_WINDOW_END, end), end)
+    assert request.view().stage is Stage.COST_EVALUATION
 
 
 def test_a_support_deadline_with_too_little_support_closes_the_request() -> None:

@@ -31,6 +31,7 @@ from ringi.domain.commands import (
     Close,
     Command,
     CorrectAnswer,
+    DismissObjection,
     Endorse,
     EvaluateCost,
     ExtendDeadline,
@@ -47,6 +48,7 @@ from ringi.domain.commands import (
     Withdraw,
     WithdrawClarification,
     WithdrawEndorsement,
+    WithdrawObjection,
 )
 from ringi.domain.errors import Refused
 from ringi.domain.lifecycle import JST, pending_timers
@@ -80,6 +82,12 @@ def _answered(rng: random.Random, request: Request) -> str:
     return rng.choice(answers)
 
 
+def _objector(rng: random.Random, request: Request) -> str:
+    window = request.state.objection_window
+    standing = [o.company for o in window.standing] if window is not None else []
+    return rng.choice(standing or list(COMPANIES))
+
+
 def _moves() -> list[tuple[Move, int]]:
     """Every command anyone can give, with random arguments and a weight."""
 
@@ -101,6 +109,16 @@ def _moves() -> list[tuple[Move, int]]:
         (lambda r, q, at: AnswerClarification(actor=proposer(q), text="API"), 3),
         (lambda r, q, at: WithdrawClarification(actor=s, reason="会議で確認済み"), 3),
         (lambda r, q, at: RaiseObjection(actor=company(r), reason="影響が大きい"), 8),
+        (
+            lambda r, q, at: WithdrawObjection(actor=Actor.member(_objector(r, q)), reason="解決"),
+            3,
+        ),
+        (
+            lambda r, q, at: DismissObjection(
+                actor=s, company=_objector(r, q), reason="移行期間を設ける"
+            ),
+            3,
+        ),
         (lambda r, q, at: Withdraw(actor=proposer(q), reason="取り下げ"), 1),
         (lambda r, q, at: OpenSupport(actor=s), 2),
         (
@@ -183,6 +201,14 @@ def random_life(number: int, rng: random.Random, steps: int) -> Request:
             EvaluateCost(actor=SECRETARIAT, inputs=worthwhile()),
             OpenObjectionWindow(actor=SECRETARIAT, meeting=30),
         ]
+        if rng.random() < 0.5:  # two objections: one withdrawn, one ruled not blocking
+            a, b = (Actor.member(c) for c in others[:2])
+            prefix += [
+                RaiseObjection(actor=a, reason="影響が大きい"),
+                RaiseObjection(actor=b, reason="費用負担"),
+                WithdrawObjection(actor=a),
+                DismissObjection(actor=SECRETARIAT, company=others[1], reason="移行期間"),
+            ]
         for command in prefix:
             at += timedelta(days=1)
             request.handle(command, at)

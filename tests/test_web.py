@@ -574,6 +574,47 @@ async def test_the_secretariat_withdraws_an_unanswered_question_from_the_page(ap
         assert "非公開" in text(parse(response.text).one("tr", data_event="ClarificationWithdrawn"))
 
 
+async def test_objections_are_withdrawn_by_their_member_and_ruled_on_by_the_secretariat(
+    api: Api,
+) -> None:
+    n = await api.file("A社")
+    for company in ("B社", "C社", "D社", "E社"):
+        await post_api(api, company, f"/v1/requests/{n}/endorse")
+    cost = {"total_benefit_yen": "900", "cost_items": [{"bearer": "central", "amount_yen": 1}]}
+    await post_api(api, "secretariat", f"/v1/requests/{n}/cost-evaluation", cost)
+    await post_api(api, "secretariat", f"/v1/requests/{n}/open-objection-window")
+    for company in ("B社", "C社"):
+        await post_api(api, company, f"/v1/requests/{n}/objections", {"reason": f"{company}の問題"})
+
+    async with browser(api, "D社") as other:  # no objection of its own to withdraw
+        assert "objection-withdrawal" not in actions(await other.page(f"/web/requests/{n}"))
+    async with browser(api, "B社") as member:
+        assert "objection-withdrawal" in actions(await member.page(f"/web/requests/{n}"))
+        done = await member.post(f"/web/requests/{n}/objection-withdrawal", {"reason": ""})
+        assert done.status_code == 303, done.text[:500]
+        page = await member.page(f"/web/requests/{n}")
+        assert "objection-withdrawal" not in actions(page)
+        objections = page.one(data_testid="objections")
+        assert objections.one("li", data_company="B社").find(data_testid="objection-withdrawn")
+    async with browser(api, "secretariat") as desk:
+        page = await desk.page(f"/web/requests/{n}")
+        form = page.one("form", data_action="objection-dismissals")
+        offered = [o.attrs["value"] for o in form.one("select", name="company").find("option")]
+        assert offered == ["C社"]  # only the objections still standing
+        done = await desk.post(
+            f"/web/requests/{n}/objection-dismissals",
+            {"company": "C社", "reason": "移行期間を1年設ける"},
+        )
+        assert done.status_code == 303, done.text[:500]
+        page = await desk.page(f"/web/requests/{n}")
+        objections = page.one(data_testid="objections")
+        dismissed = objections.one("li", data_company="C社").one(data_testid="objection-dismissed")
+        assert "移行期間を1年設ける" in text(dismissed)
+        assert "objection-dismissals" not in actions(page)  # nothing left standing
+    window = api.store.view(n).objection_window
+    assert window is not None and window.standing == []
+
+
 async def test_the_audit_page_lists_meetings_diffs_and_the_integrity_check(api: Api) -> None:
     n = await api.file("A社")
     await post_api(api, "secretariat", "/v1/meetings", {"number": 1})

@@ -153,6 +153,15 @@ ACTIONS: tuple[Action[Any], ...] = (
         named="object_",
     ),
     Action(
+        "objection-withdrawal",
+        c.WithdrawObjection,
+        m.WithdrawBody,
+        lambda b, base, _: c.WithdrawObjection(**base, reason=b.reason),
+        "Withdraw your objection while the window is open",
+        body_optional=True,
+        named="withdraw_objection",
+    ),
+    Action(
         "withdraw",
         c.Withdraw,
         m.WithdrawBody,
@@ -185,6 +194,19 @@ ACTIONS: tuple[Action[Any], ...] = (
         description="Settled another way, or asked of nobody who can answer (an imported "
         "request's proposer is unknown). Another question may then be asked.",
         named="withdraw_clarification",
+    ),
+    Action(
+        "objection-dismissals",
+        c.DismissObjection,
+        m.DismissObjectionBody,
+        lambda b, base, _: c.DismissObjection(
+            **base, company=b.company, reason=b.reason, meeting=b.meeting
+        ),
+        "Rule a member's objection not blocking",
+        description="While the objection window is open. When it ends, only the objections "
+        "still standing (neither withdrawn nor dismissed) send the request back to the "
+        "cost evaluation.",
+        named="dismiss_objection",
     ),
     Action(
         "extend-deadline",

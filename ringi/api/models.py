@@ -123,6 +123,11 @@ class ObjectionBody(Body):
     reason: Text = Field(description="the problem the member sees")
 
 
+class DismissObjectionBody(AtMeeting):
+    company: Target = Field(description="the member whose objection is ruled not blocking")
+    reason: Text = Field(description="why it does not block implementation")
+
+
 class WithdrawBody(Body):
     reason: Reason = ""
 

@@ -291,6 +291,26 @@ def object_(
     _act(ctx, number, command, as_json)
 
 
+@app.command("withdraw-objection")
+def withdraw_objection(
+    ctx: typer.Context,
+    number: Number,
+    company: As = None,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """Withdraw your objection while the objection window is open."""
+    command = _command(
+        c.WithdrawObjection,
+        actor=desk(ctx).member(company, user),
+        reason=reason,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
 @app.command()
 def withdraw(
     ctx: typer.Context,
@@ -369,6 +389,29 @@ def withdraw_clarification(
     command = _command(
         c.WithdrawClarification,
         actor=secretariat(user),
+        reason=reason,
+        meeting=meeting,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
+@app.command("dismiss-objection")
+def dismiss_objection(
+    ctx: typer.Context,
+    number: Number,
+    company: Annotated[str, typer.Option("--company", help="whose objection")],
+    reason: Annotated[str, typer.Option("--reason", help="why it does not block")],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Rule a member's objection not blocking (while the window is open)."""
+    command = _command(
+        c.DismissObjection,
+        actor=secretariat(user),
+        company=company,
         reason=reason,
         meeting=meeting,
         command_id=key,

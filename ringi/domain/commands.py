@@ -66,6 +66,13 @@ class RaiseObjection(_Command):
     reason: Text
 
 
+class WithdrawObjection(_Command):
+    """A member takes back its own objection while the window is open."""
+
+    kind: Literal["withdraw_objection"] = "withdraw_objection"
+    reason: str = ""
+
+
 class Withdraw(_Command):
     kind: Literal["withdraw"] = "withdraw"
     reason: str = ""
@@ -89,6 +96,16 @@ class WithdrawClarification(_Command):
     the meeting, say), or asked of nobody who can answer it."""
 
     kind: Literal["withdraw_clarification"] = "withdraw_clarification"
+    reason: Text
+
+
+class DismissObjection(_Command):
+    """The secretariat rules a member's objection not blocking (the problem is
+    met another way, say), with its reason, while the window is open: only the
+    objections still standing when it ends send the request back."""
+
+    kind: Literal["dismiss_objection"] = "dismiss_objection"
+    company: str = Field(min_length=1, max_length=200)
     reason: Text
 
 
@@ -199,10 +216,12 @@ Command = Annotated[
     | AppendNote
     | AnswerClarification
     | RaiseObjection
+    | WithdrawObjection
     | Withdraw
     | OpenSupport
     | AskClarification
     | WithdrawClarification
+    | DismissObjection
     | ExtendDeadline
     | OpenHearing
     | RecordFindings

@@ -34,6 +34,7 @@ from .commands import (
     Close,
     Command,
     CorrectAnswer,
+    DismissObjection,
     Endorse,
     EvaluateCost,
     ExtendDeadline,
@@ -52,11 +53,12 @@ from .commands import (
     Withdraw,
     WithdrawClarification,
     WithdrawEndorsement,
+    WithdrawObjection,
 )
 from .errors import NotAllowed, Refused
 from .imported import ImportedRequest, RegisterMark
 from .policy import Policy
-from .view import RequestView
+from .view import ObjectionWindow, RequestView
 from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Role, Stage
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -76,6 +78,7 @@ MEMBER_COMMANDS = (
     AppendNote,
     AnswerClarification,
     RaiseObjection,
+    WithdrawObjection,
     Withdraw,
 )
 PROPOSER_ONLY = (AppendNote, AnswerClarification, Withdraw)
@@ -179,15 +182,13 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
             if view.pending_clarification is None:
                 raise Refused(f"{no} has no open clarification question to answer")
         case RaiseObjection():
-            window = view.objection_window
-            if view.stage is not Stage.OBJECTION_WINDOW or window is None or window.ended:
-                raise Refused(f"{no} has no objection window open (stage: {view.stage.value})")
-            if at >= window.ends_at:
-                raise Refused(
-                    f"the objection window of {no} closed at {window.ends_at:%Y-%m-%d %H:%M %Z}"
-                )
+            window = _require_objection_window_open(view, at)
             if any(o.company == cmd.actor.company for o in window.objections):
                 raise Refused(f"{cmd.actor.company} has already objected to {no} in this window")
+        case WithdrawObjection():
+            window = _require_objection_window_open(view, at)
+            if window.standing_by(company_of(cmd.actor)) is None:
+                raise Refused(f"{cmd.actor.company} has no standing objection to {no} to withdraw")
         case OpenSupport():
             _require_stage(view, Stage.FILED, "open support gathering")
             if view.category is Category.QUESTION:
@@ -210,6 +211,10 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
         case WithdrawClarification():
             if view.pending_clarification is None:
                 raise Refused(f"{no} has no open clarification question to withdraw")
+        case DismissObjection():
+            window = _require_objection_window_open(view, at)
+            if window.standing_by(cmd.company) is None:
+                raise Refused(f"{cmd.company} has no standing objection to {no} in this window")
         case ExtendDeadline():
             current = view.current_deadline
             if current is None:
@@ -340,6 +345,16 @@ def _require_stage(view: RequestView, stages: Stage | tuple[Stage, ...], doing: 
         raise Refused(
             f"cannot {doing}: No.{view.number} is in stage {view.stage.value}, not {names}"
         )
+
+
+def _require_objection_window_open(view: RequestView, at: datetime) -> ObjectionWindow:
+    no = f"No.{view.number}"
+    window = view.objection_window
+    if view.stage is not Stage.OBJECTION_WINDOW or window is None or window.ended:
+        raise Refused(f"{no} has no objection window open (stage: {view.stage.value})")
+    if at >= window.ends_at:
+        raise Refused(f"the objection window of {no} closed at {window.ends_at:%Y-%m-%d %H:%M %Z}")
+    return window
 
 
 def _require_support_window_open(view: RequestView, at: datetime) -> None:

@@ -20,6 +20,8 @@ class NotificationKind(StrEnum):
     CLARIFICATION_OVERDUE = "clarification_overdue"
     HOLD_REVIEW_DUE = "hold_review_due"
     PLANNED_RELEASE_DUE = "planned_release_due"
+    OBJECTION_RAISED = "objection_raised"
+    OBJECTION_DISMISSED = "objection_dismissed"
 
 
 class NotificationDraft(BaseModel):

@@ -24,6 +24,7 @@ from .commands import (
     Close,
     Command,
     CorrectAnswer,
+    DismissObjection,
     Endorse,
     EvaluateCost,
     ExtendDeadline,
@@ -42,6 +43,7 @@ from .commands import (
     Withdraw,
     WithdrawClarification,
     WithdrawEndorsement,
+    WithdrawObjection,
 )
 from .cost import CostEvaluation
 from .imported import ImportedAnswer, ImportedNote, ImportedRequest
@@ -278,6 +280,37 @@ class Request(ChainedAggregate):
                     actor=_actor(actor),
                     command_id=cid,
                 )
+                self._notify(
+                    cid,
+                    NotificationKind.OBJECTION_RAISED,
+                    (self.state.proposer, SECRETARIAT),
+                    f"{actor.company} raised an objection to No.{self.state.number}",
+                    cmd.reason,
+                )
+            case WithdrawObjection():
+                self._objection_withdrawn(
+                    company=lifecycle.company_of(actor),
+                    reason=cmd.reason,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                )
+            case DismissObjection():
+                self._objection_dismissed(
+                    company=cmd.company,
+                    reason=cmd.reason,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
+                )
+                self._notify(
+                    cid,
+                    NotificationKind.OBJECTION_DISMISSED,
+                    (cmd.company, SECRETARIAT),
+                    f"Your objection to No.{self.state.number} was ruled not blocking",
+                    cmd.reason,
+                )
             case Withdraw():
                 self._closed(
                     reason=CloseReason.WITHDRAWN.value,
@@ -471,8 +504,9 @@ class Request(ChainedAggregate):
             case TimerKind.OBJECTION_WINDOW_END:
                 window = state.objection_window
                 assert window is not None
+                # only the objections still standing block implementation
                 self._objection_window_ended(
-                    objections=len(window.objections), at=at, actor=timer, command_id=cid
+                    objections=len(window.standing), at=at, actor=timer, command_id=cid
                 )
             case TimerKind.DEADLINE_APPROACHING:
                 self._reminded(
@@ -787,6 +821,34 @@ class Request(ChainedAggregate):
         window.objections.append(Objection(company=company, reason=reason, at=at))
         self._touch(at, command_id)
 
+    @event("ObjectionWithdrawn")
+    def _objection_withdrawn(
+        self, company: str, reason: str, at: datetime, actor: dict[str, Any], command_id: str
+    ) -> None:
+        window = self.state.objection_window
+        assert window is not None
+        objection = window.standing_by(company)
+        assert objection is not None
+        objection.withdrawn_at = at
+        self._touch(at, command_id)
+
+    @event("ObjectionDismissed")
+    def _objection_dismissed(
+        self,
+        company: str,
+        reason: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        window = self.state.objection_window
+        assert window is not None
+        objection = window.standing_by(company)
+        assert objection is not None
+        objection.dismissed_at, objection.dismissal_reason = at, reason
+        self._touch(at, command_id)
+
     @event("ObjectionWindowEnded")
     def _objection_window_ended(
         self, objections: int, at: datetime, actor: dict[str, Any], command_id: str
@@ -794,8 +856,8 @@ class Request(ChainedAggregate):
         window = self.state.objection_window
         assert window is not None
         window.ended = True
-        # no objection is the third condition for implementing; any objection
-        # sends the request back to the secretariat's evaluation
+        # no blocking objection is the third condition for implementing; one still
+        # standing sends the request back to the secretariat's evaluation
         self.state.stage = Stage.IMPLEMENTATION if objections == 0 else Stage.COST_EVALUATION
         self._touch(at, command_id)
 

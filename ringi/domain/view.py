@@ -68,6 +68,16 @@ class Objection(BaseModel):
     company: str
     reason: str
     at: datetime
+    #: taken back by the member that raised it
+    withdrawn_at: datetime | None = None
+    #: ruled not blocking by the secretariat, and why
+    dismissed_at: datetime | None = None
+    dismissal_reason: str | None = None
+
+    @property
+    def standing(self) -> bool:
+        """Still blocking: neither withdrawn nor dismissed."""
+        return self.withdrawn_at is None and self.dismissed_at is None
 
 
 class ObjectionWindow(BaseModel):
@@ -76,6 +86,14 @@ class ObjectionWindow(BaseModel):
     meeting: int | None = None
     objections: list[Objection] = Field(default_factory=list)
     ended: bool = False
+
+    @property
+    def standing(self) -> list[Objection]:
+        """The objections that block implementation when the window ends."""
+        return [o for o in self.objections if o.standing]
+
+    def standing_by(self, company: str) -> Objection | None:
+        return next((o for o in self.standing if o.company == company), None)
 
 
 class Closure(BaseModel):

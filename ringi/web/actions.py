@@ -30,7 +30,15 @@ from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, CloseReason, Role
 
 Kind = Literal[
-    "text", "textarea", "date", "number", "checkbox", "meeting", "close_reason", "answer"
+    "text",
+    "textarea",
+    "date",
+    "number",
+    "checkbox",
+    "meeting",
+    "close_reason",
+    "answer",
+    "objection",
 ]
 
 #: close reasons a person may choose (withdrawn is the proposer's own action;
@@ -100,6 +108,12 @@ def _correctable(view: RequestView) -> dict[str, Any] | None:
     return {"answer_id": current[-1].answer_id, "text": "?", "reason": "?"}
 
 
+def _standing_objection(view: RequestView) -> dict[str, Any] | None:
+    window = view.objection_window
+    standing = window.standing if window is not None else []
+    return {"company": standing[0].company, "reason": "?"} if standing else None
+
+
 def _other_release(view: RequestView) -> dict[str, Any]:
     return {"planned_release": _FAR if view.planned_release != _FAR else date(2199, 12, 29)}
 
@@ -132,6 +146,11 @@ ACTIONS: tuple[Action, ...] = (
     _form(
         "objections", _text("reason"), Field("reason", "field.objection", "textarea", True, TEXT)
     ),
+    _form(
+        "objection-withdrawal",
+        _always,
+        Field("reason", "field.reason", "text", False, REASON),
+    ),
     _form("withdraw", _always, Field("reason", "field.reason", "text", False, REASON)),
     # the secretariat
     _form(
@@ -156,6 +175,13 @@ ACTIONS: tuple[Action, ...] = (
         "clarification-withdrawal",
         _text("reason"),
         Field("reason", "field.reason", "text", True, REASON),
+        _MEETING,
+    ),
+    _form(
+        "objection-dismissals",
+        _standing_objection,
+        Field("company", "field.objection_company", "objection", True),
+        Field("reason", "field.dismissal", "textarea", True, TEXT),
         _MEETING,
     ),
     _form(
