@@ -183,6 +183,9 @@ class Ringi:
             raise NotAllowed("only the secretariat opens meetings")
         self.store.open_meeting(number, held_at, actor, title)
 
+    def reschedule_meeting(self, number: int, held_at: datetime, reason: str, actor: Actor) -> None:
+        self.store.reschedule_meeting(number, held_at, reason, actor)
+
     # --- reads ------------------------------------------------------------------------
 
     def view(self, number: int) -> RequestView:

@@ -297,6 +297,24 @@ class RingiStore(Application[UUID]):
             return
         raise Conflict(f"could not open meeting {number}: the calendar kept changing; try again")
 
+    def reschedule_meeting(
+        self, number: int, held_at: datetime, reason: str, actor: Actor
+    ) -> Meeting:
+        """Move meeting ``number`` to ``held_at``, in the calendar and on the meeting
+        itself, in one transaction (see ``Meeting.reschedule``)."""
+        for _ in _attempts():
+            meeting = self.meeting(number)
+            meeting.reschedule(held_at, reason, datetime.now(tz=held_at.tzinfo), actor)
+            calendar = self._get_or_none(CALENDAR_ID)
+            assert isinstance(calendar, MeetingCalendar)  # the meeting was opened in it
+            calendar.reschedule(number, held_at)
+            try:
+                self.save(calendar, meeting)
+            except IntegrityError:
+                continue
+            return meeting
+        raise Conflict(f"could not reschedule meeting {number}: it kept changing; try again")
+
     def meetings(self) -> dict[int, datetime]:
         calendar = self._get_or_none(CALENDAR_ID)
         return (

@@ -116,6 +116,12 @@ def matrix(
             {SEC: 201},
         ),
         Cell("POST", "/v1/meetings/40/publications", {"formats": ["csv"]}, {SEC: 201}),
+        Cell(
+            "PATCH",
+            "/v1/meetings/40",
+            {"held_at": "2150-01-17T14:00:00+09:00", "reason": "延期"},
+            {SEC: 200},
+        ),
         # --- reading: everyone ------------------------------------------------------------
         Cell("GET", r, None, everyone()),
         Cell("GET", "/v1/requests", None, everyone()),
@@ -227,7 +233,7 @@ async def test_every_endpoint_by_every_caller(api: Api) -> None:
                 assert log_position(api) == before, f"{where} was refused but wrote"
             wrote = log_position(api) > before
             assert wrote == (
-                cell.method in ("POST", "DELETE")
+                cell.method in ("POST", "PATCH", "DELETE")
                 and response.status_code in (200, 201)
                 and "/bulk/requests" not in cell.path
                 and "/audit/" not in cell.path

@@ -230,3 +230,37 @@ async def test_a_retry_racing_its_first_call_publishes_once(api: Api) -> None:
     assert (first.publication, first.digest) == (1, retried.json()["digest"])
     assert hashlib.sha256(first.files["md"]).hexdigest() == retried.json()["formats"]["md"]
     assert len(api.store.meeting(37).publications) == 1
+
+
+async def test_the_secretariat_reschedules_a_meeting_and_its_register_follows(api: Api) -> None:
+    """Meeting 37 brought forward a day: its register is cut at the end of the new day,
+    so the answers recorded on the old one are no longer in it."""
+    path, released = "/v1/meetings/37", "2019年2月リリース予定です。"
+    register = {"meeting": 37, "format": "json"}
+    before = await api.call("A社", "GET", PATH, params=register)
+    assert released in before.text
+    body = {"held_at": "2018-12-19T00:00:00+09:00", "reason": "会場の都合で前倒し"}
+    key = {"Idempotency-Key": "move-37"}
+    moved = await api.call("secretariat", "PATCH", path, body, headers=key)
+    assert moved.status_code == 200, moved.text
+    assert moved.json() == {"number": 37, "held_at": "2018-12-19T00:00:00+09:00"}
+    events = api.store.recorder.max_notification_id()
+    again = await api.call("secretariat", "PATCH", path, body, headers=key)
+    assert again.status_code == 200 and again.json() == moved.json()
+    assert api.store.recorder.max_notification_id() == events  # the retry wrote nothing
+
+    after = await api.call("A社", "GET", PATH, params=register)
+    assert released not in after.text
+    assert after.headers["Ringi-Register-Digest"] != before.headers["Ringi-Register-Digest"]
+    shown = (await api.call("auditor", "GET", path)).json()
+    assert shown["held_at"] == "2018-12-19T00:00:00+09:00"
+
+    for who, body_, status, words in [
+        ("A社", body, 403, "only secretariat"),
+        ("secretariat", {"held_at": "2018-09-01T00:00:00+09:00"}, 409, "not after"),
+        ("secretariat", {"held_at": "2018-12-19"}, 422, "held_at"),
+    ]:
+        refused = await api.call(who, "PATCH", path, body_)
+        assert refused.status_code == status and words in refused.text, refused.text
+    missing = await api.call("secretariat", "PATCH", "/v1/meetings/99", body)
+    assert missing.status_code == 404

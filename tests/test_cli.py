@@ -195,6 +195,26 @@ def test_a_question_is_answered_at_a_meeting_and_closed(installation: Installati
     assert ok(installation.ringi("meeting", "list", "--json")).json()[0]["number"] == 27
 
 
+def test_a_meeting_is_rescheduled_from_the_command_line(installation: Installation) -> None:
+    ok(installation.ringi("meeting", "open", "61", "--date", "2031-07-20"))
+    ok(installation.ringi("meeting", "open", "62", "--date", "2031-10-20"))
+    moved = ok(
+        installation.ringi(
+            "meeting", "reschedule", "61", "--date", "2031-07-27", "--reason", "延期"
+        )
+    )
+    assert "2031-07-27" in moved.out
+    held = {
+        m["number"]: m["held_at"]
+        for m in ok(installation.ringi("meeting", "list", "--json")).json()
+    }
+    assert held[61].startswith("2031-07-27T00:00:00+09:00")
+    refused(installation.ringi("meeting", "reschedule", "61", "--date", "2031-11-01"), "not before")
+    refused(
+        installation.ringi("meeting", "reschedule", "63", "--date", "2031-11-01"), "not been opened"
+    )
+
+
 def test_hold_resumes_to_the_stage_it_left(installation: Installation) -> None:
     number = file_request(installation)
     ok(installation.ringi("hold", str(number), "--reason", "FIT法改正の動向待ち"))

@@ -347,6 +347,27 @@ def test_a_publication_under_one_command_id_is_made_once(store: RingiStore) -> N
     assert verify_publications(store) == []
 
 
+def test_a_meeting_moved_after_its_register_was_published_keeps_that_register(
+    store: RingiStore,
+) -> None:
+    """A published register printed the meeting's date of the time: moving the
+    meeting later changes neither what --meeting N shows nor its digest."""
+    life = Lifecycle(store)
+    until_35(life)
+    published = publish(store, 35, formats=["md"], actor=SECRETARIAT)
+    store.reschedule_meeting(35, jst("2018-06-28", 0), "会場の都合で延期", SECRETARIAT)
+    assert store.meetings()[35] == jst("2018-06-28", 0)
+
+    assert verify_publications(store) == []
+    shown = register_document(store, meeting=35)
+    assert shown.digest() == published.digest
+    assert render(shown, "md") == published.files["md"]
+    # published again, the register is cut and dated by the new day
+    again = publish(store, 35, formats=["md"], actor=SECRETARIAT)
+    assert again.digest != published.digest
+    assert verify_publications(store) == []
+
+
 def test_an_edited_event_breaks_the_published_digests_it_was_in(
     store: RingiStore, settings: Settings
 ) -> None:

@@ -46,6 +46,7 @@ from ringi.domain.commands import (
 )
 from ringi.domain.errors import Conflict, NotAllowed, Refused
 from ringi.domain.lifecycle import JST, pending_timers
+from ringi.domain.meeting import PLACEHOLDER_DATE
 from ringi.domain.notifications import SECRETARIAT, NotificationKind
 from ringi.domain.vocabulary import Category, CloseReason, Role
 from ringi.store import Outcome, RingiStore
@@ -418,6 +419,34 @@ def test_a_link_names_a_request_that_was_filed(ringi_store: RingiStore) -> None:
     assert ringi_store.numbers() == [number]
     ringi_store.file(number + 1, filing().model_copy(update={"related": [number]}), s.policy, T0)
     assert ringi_store.view(number + 1).related == [number]
+
+
+def test_a_meeting_is_rescheduled_between_its_neighbours(ringi_store: RingiStore) -> None:
+    """Postponed, or an imported placeholder date corrected: the calendar and the
+    meeting move together, in meeting order; a refusal moves nothing."""
+    store = ringi_store
+    days = {1: day(10), 2: day(40), 3: day(70)}
+    for number, held_at in days.items():
+        title = f"第{number}回" + (f" {PLACEHOLDER_DATE}" if number == 2 else "")
+        store.open_meeting(number, held_at, secretariat(), title=title)
+    assert store.meeting(2).date_is_placeholder
+
+    store.reschedule_meeting(2, day(47), "会場の都合で延期", secretariat())
+    assert store.meetings() == {1: day(10), 2: day(47), 3: day(70)}
+    moved = store.meeting(2)
+    assert moved.held_at == day(47) and not moved.date_is_placeholder
+    assert store.next_meeting_after(day(41)) == (2, day(47))
+
+    before = store.recorder.max_notification_id()
+    for held_at, words in [(day(10), "not after"), (day(70), "not before"), (day(47), "already")]:
+        with pytest.raises(Refused, match=words):
+            store.reschedule_meeting(2, held_at, "", secretariat())
+    with pytest.raises(NotAllowed):
+        store.reschedule_meeting(2, day(50), "", member("B社"))
+    with pytest.raises(Refused, match="has not been opened"):
+        store.reschedule_meeting(9, day(50), "", secretariat())
+    assert store.recorder.max_notification_id() == before
+    assert store.meetings()[2] == day(47)
 
 
 def test_a_command_on_no_request_is_refused(ringi_store: RingiStore) -> None:

@@ -413,6 +413,34 @@ async def test_the_secretariat_publishes_a_meetings_register_from_its_page(api: 
         assert missing.status_code == 404 and len(publications()) == 1
 
 
+async def test_the_secretariat_reschedules_a_meeting_from_its_register_page(api: Api) -> None:
+    for number, day in ((1, "2030-01-10"), (2, "2030-02-10")):
+        body = {"number": number, "held_at": f"{day}T00:00:00+09:00"}
+        await post_api(api, "secretariat", "/v1/meetings", body)
+    async with browser(api, "A社") as member:
+        page = await member.page("/web/register?meeting=1")
+        assert not page.find("form", data_action="reschedule-meeting")
+        refused = await member.post("/web/meetings/1/reschedule", {"date": "2030-01-17"})
+        assert refused.status_code == 403
+    async with browser(api, "secretariat") as b:
+        page = await b.page("/web/register?meeting=1")
+        assert page.one("form", data_action="reschedule-meeting")
+        done = await b.post("/web/meetings/1/reschedule", {"date": "2030-01-17", "reason": "延期"})
+        assert done.status_code == 303, done.text[:500]
+        shown = await b.page(done.headers["location"])
+        assert shown.one(data_testid="rescheduled")
+        assert api.store.meetings()[1] == datetime(2030, 1, 17, tzinfo=JST)
+        twice = await b.post("/web/meetings/1/reschedule", {"date": "2030-01-17"})
+        assert twice.status_code == 303  # a second click: done once
+        clash = await b.post("/web/meetings/1/reschedule", {"date": "2030-02-11"})
+        assert clash.status_code == 409 and "not before" in clash.text
+        bad = await b.post("/web/meetings/1/reschedule", {"date": "17/01/2030"})
+        assert bad.status_code == 422
+        missing = await b.post("/web/meetings/9/reschedule", {"date": "2030-01-17"})
+        assert missing.status_code == 404
+    assert api.store.meetings()[1] == datetime(2030, 1, 17, tzinfo=JST)
+
+
 async def test_the_secretariat_opens_a_meeting_from_the_register_page(api: Api) -> None:
     async with browser(api, "A社") as member:
         assert not (await member.page("/web/register")).find("form", data_action="open-meeting")

@@ -247,6 +247,11 @@ class OpenMeetingBody(Body):
     title: Reason = ""
 
 
+class RescheduleMeetingBody(Body):
+    held_at: Moment = Field(description="when it is held now")
+    reason: Reason = ""
+
+
 class BulkFetchBody(Body):
     numbers: list[Number] = Field(min_length=1, max_length=10_000)
 

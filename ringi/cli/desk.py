@@ -66,6 +66,10 @@ class Session(Protocol):
         self, number: int, held_at: datetime, actor: Actor, title: str
     ) -> None: ...
 
+    async def reschedule_meeting(
+        self, number: int, held_at: datetime, reason: str, actor: Actor
+    ) -> None: ...
+
     async def meetings(self) -> dict[int, datetime]: ...
 
     async def request(self, number: int) -> tuple[RequestView, list[TimelineEntry]]: ...
@@ -105,6 +109,11 @@ class LocalSession:
 
     async def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str) -> None:
         self._writer().open_meeting(number, held_at, actor, title)
+
+    async def reschedule_meeting(
+        self, number: int, held_at: datetime, reason: str, actor: Actor
+    ) -> None:
+        await asyncio.to_thread(self._writer().reschedule_meeting, number, held_at, reason, actor)
 
     async def meetings(self) -> dict[int, datetime]:
         return self.store.meetings()

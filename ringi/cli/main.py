@@ -779,6 +779,25 @@ def meeting_open(
     desk(ctx).run(work)
 
 
+@meeting_app.command("reschedule")
+def meeting_reschedule(
+    ctx: typer.Context,
+    number: Annotated[int, typer.Argument(help="the meeting's number (第N回)", min=1)],
+    date: Annotated[str, typer.Option("--date", help="when it is held now")],
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    user: User = None,
+) -> None:
+    """[secretariat] Move a meeting to another day (postponed, or a placeholder date
+    corrected); it stays between the meetings numbered around it."""
+    held_at = parse_when(date)
+
+    async def work(session: Session) -> None:
+        await session.reschedule_meeting(number, held_at, reason, secretariat(user))
+        echo(f"meeting {number} (第{number}回) rescheduled, held {held_at.isoformat()}")
+
+    desk(ctx).run(work)
+
+
 @meeting_app.command("list")
 def meeting_list(ctx: typer.Context, as_json: Json = False) -> None:
     """List the meetings."""

@@ -148,6 +148,12 @@ class RemoteSession:
             "/v1/meetings", {"number": number, "held_at": held_at.isoformat(), "title": title}
         )
 
+    async def reschedule_meeting(
+        self, number: int, held_at: datetime, reason: str, actor: Actor
+    ) -> None:
+        body = {"held_at": held_at.isoformat(), "reason": reason}
+        _check(await self.http.patch(f"/v1/meetings/{number}", json=body))
+
     async def meetings(self) -> dict[int, datetime]:
         found = _check(await self.http.get("/v1/meetings"))
         return {int(m["number"]): datetime.fromisoformat(m["held_at"]) for m in found}

@@ -40,10 +40,55 @@ class Meeting(ChainedAggregate):
         self.held_at = held_at
         self.title = title
         self.publications: list[Publication] = []
+        #: (when it was rescheduled, the date it had until then), oldest first
+        self.moves: list[tuple[datetime, datetime]] = []
 
     @property
     def date_is_placeholder(self) -> bool:
-        return PLACEHOLDER_DATE in self.title
+        return PLACEHOLDER_DATE in self.title and not self.moves
+
+    def held_at_when(self, moment: datetime) -> datetime:
+        """The date the meeting had at ``moment`` (a publication's): what a register
+        published then printed, whatever the meeting was moved to later."""
+        for moved_at, previous in self.moves:
+            if moment < moved_at:
+                return previous
+        return self.held_at
+
+    def placeholder_when(self, moment: datetime) -> bool:
+        return PLACEHOLDER_DATE in self.title and not (self.moves and self.moves[0][0] <= moment)
+
+    def reschedule(self, held_at: datetime, reason: str, at: datetime, actor: Actor) -> None:
+        """Move the meeting to another day (postponed, or an imported placeholder
+        date corrected). What is recorded stays as it was: answers keep their
+        meeting, publications their cutoff, and deadlines already set from this
+        meeting's date keep that date; what is decided from now on takes the new
+        one (this meeting's register, the next meeting for a final call)."""
+        if actor.role is not Role.SECRETARIAT:
+            raise NotAllowed("only the secretariat reschedules meetings")
+        if held_at == self.held_at:
+            raise Refused(
+                f"meeting {self.number} (第{self.number}回) is already held at {held_at.isoformat()}"
+            )
+        self._rescheduled(
+            held_at=held_at,
+            previous=self.held_at,
+            reason=reason,
+            at=at,
+            actor=actor.model_dump(mode="json"),
+        )
+
+    @event("MeetingRescheduled")
+    def _rescheduled(
+        self,
+        held_at: datetime,
+        previous: datetime,
+        reason: str,
+        at: datetime,
+        actor: dict[str, Any],
+    ) -> None:
+        self.moves.append((at, previous))
+        self.held_at = held_at
 
     def publish_register(
         self,
@@ -158,6 +203,28 @@ class MeetingCalendar(Aggregate):
 
     @event("MeetingAdded")
     def _added(self, number: int, held_at: datetime) -> None:
+        self.meetings[number] = held_at
+
+    def reschedule(self, number: int, held_at: datetime) -> None:
+        """Move meeting ``number``; it stays between the meetings numbered around it."""
+        if number not in self.meetings:
+            raise Refused(f"meeting {number} (第{number}回) has not been opened")
+        earlier = [h for n, h in self.meetings.items() if n < number]
+        later = [h for n, h in self.meetings.items() if n > number]
+        if earlier and held_at <= max(earlier):
+            raise Refused(
+                f"meeting {number} (第{number}回) cannot be held at {held_at.isoformat()}: "
+                f"not after the meeting before it ({max(earlier).isoformat()})"
+            )
+        if later and held_at >= min(later):
+            raise Refused(
+                f"meeting {number} (第{number}回) cannot be held at {held_at.isoformat()}: "
+                f"not before the meeting after it ({min(later).isoformat()})"
+            )
+        self._moved(number=number, held_at=held_at)
+
+    @event("MeetingMoved")
+    def _moved(self, number: int, held_at: datetime) -> None:
         self.meetings[number] = held_at
 
     def next_after(self, at: datetime) -> tuple[int, datetime] | None:

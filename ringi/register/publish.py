@@ -24,12 +24,11 @@ from typing import Literal, cast
 
 from pydantic import BaseModel
 
-from ..domain.meeting import Meeting, Publication
 from ..domain.vocabulary import Actor
 from ..store import RingiStore
 from .document import RegisterDocument, document_of
 from .render import Format, Lang, render
-from .replay import Cutoff, meeting_cutoff, replay, replay_many
+from .replay import meeting_cutoff, publication_cutoff, replay, replay_many
 
 
 class PublicationFinding(BaseModel):
@@ -120,19 +119,6 @@ def republished(store: RingiStore, meeting: int, index: int) -> Published:
         position=publication.position,
         files={fmt: render(document, fmt, lang) for fmt in formats},
         publication=index,
-    )
-
-
-def publication_cutoff(number: int, meeting: Meeting, publication: Publication) -> Cutoff:
-    """What ``publication`` of meeting ``number`` was folded from."""
-    return Cutoff(
-        at=publication.cutoff,
-        position=publication.position,
-        since=publication.since,
-        meeting=number,
-        held_at=meeting.held_at,
-        date_is_placeholder=meeting.date_is_placeholder,
-        published=True,
     )
 
 

@@ -58,6 +58,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 
 from ..domain.errors import Refused
 from ..domain.lifecycle import JST, end_of_day
+from ..domain.meeting import Meeting, Publication
 from ..domain.request import Request, request_id
 from ..domain.view import RequestView
 from ..store import RingiStore
@@ -89,16 +90,7 @@ def meeting_cutoff(store: RingiStore, number: int, *, published: bool = True) ->
     published (and ``published``), otherwise the end of its day."""
     meeting = store.meeting(number)
     if published and meeting.publications:
-        latest = meeting.publications[-1]
-        return Cutoff(
-            at=latest.cutoff,
-            position=latest.position,
-            since=latest.since,
-            meeting=number,
-            held_at=meeting.held_at,
-            date_is_placeholder=meeting.date_is_placeholder,
-            published=True,
-        )
+        return publication_cutoff(number, meeting, meeting.publications[-1])
     earlier = [held for n, held in store.meetings().items() if n < number]
     return Cutoff(
         at=end_of_day(meeting.held_at),
@@ -106,6 +98,20 @@ def meeting_cutoff(store: RingiStore, number: int, *, published: bool = True) ->
         meeting=number,
         held_at=meeting.held_at,
         date_is_placeholder=meeting.date_is_placeholder,
+    )
+
+
+def publication_cutoff(number: int, meeting: Meeting, publication: Publication) -> Cutoff:
+    """What ``publication`` of meeting ``number`` was folded from, with the meeting's
+    date as it stood then: a meeting moved later keeps the register it published."""
+    return Cutoff(
+        at=publication.cutoff,
+        position=publication.position,
+        since=publication.since,
+        meeting=number,
+        held_at=meeting.held_at_when(publication.at),
+        date_is_placeholder=meeting.placeholder_when(publication.at),
+        published=True,
     )
 
 

@@ -126,6 +126,9 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "meeting.date": ("開催日", "Date held"),
     "meeting.title": ("名称 (任意)", "Title (optional)"),
     "meeting.opened": ("第{n}回を開きました。", "Meeting {n} is open."),
+    "meeting.reschedule": ("第{n}回の開催日を変更する", "Reschedule meeting {n}"),
+    "meeting.new_date": ("新しい開催日", "New date"),
+    "meeting.rescheduled": ("第{n}回の開催日を変更しました。", "Meeting {n} is rescheduled."),
     "meeting.invalid": (
         "回は1以上の整数、開催日は年月日 (YYYY-MM-DD) で入力してください。",
         "Give the number as a whole number from 1 and the date as YYYY-MM-DD.",

@@ -216,6 +216,7 @@ def build_router(web: Web) -> APIRouter:
         page = await ctx.in_thread(reads.register_page, store, query, now)
         published = request.query_params.get("published", "")
         opened = _number(request.query_params.get("opened", ""))
+        rescheduled = _number(request.query_params.get("rescheduled", ""))
         return render(
             request,
             state,
@@ -224,6 +225,7 @@ def build_router(web: Web) -> APIRouter:
             meeting_error=meeting_error,
             meeting_values=meeting_values or {},
             opened=opened,
+            rescheduled=rescheduled,
             page=page,
             published=published if re.fullmatch(r"[0-9a-f]{64}", published) else None,
             query=query,
@@ -279,6 +281,36 @@ def build_router(web: Web) -> APIRouter:
                     request, state, status=409, meeting_error=str(refused), meeting_values=form
                 )
         return RedirectResponse(f"/web/register?meeting={number}&opened={number}", 303)
+
+    @router.post("/web/meetings/{number}/reschedule")
+    async def reschedule_meeting(request: Request, number: str) -> Response:
+        """The secretariat moves a meeting to another day (from the start of that day
+        in Japan, as it opens them)."""
+        state, who, form = await web.posted(request)
+        web.require(request, state, who, Role.SECRETARIAT)
+        t = state.t
+        meeting = _number(number)
+        if meeting is None or meeting not in await ctx.in_thread(store.meetings):
+            return web.error(
+                request, state, 404, t("error.not_found", reason=f"meeting {number!r}")
+            )
+        try:
+            day = date.fromisoformat(form.get("date", "").strip())
+        except ValueError:
+            return await register_response(
+                request, state, status=422, meeting_error=t("meeting.invalid"), meeting_values=form
+            )
+        held_at = datetime.combine(day, time(0), JST)
+        reason = form.get("reason", "").strip()
+        try:
+            await ctx.in_thread(ctx.ringi.reschedule_meeting, meeting, held_at, reason, who.actor())
+        except DomainError as refused:
+            # the same move sent twice (a second click) is done once
+            if (await ctx.in_thread(store.meetings)).get(meeting) != held_at:
+                return await register_response(
+                    request, state, status=409, meeting_error=str(refused), meeting_values=form
+                )
+        return RedirectResponse(f"/web/register?meeting={meeting}&rescheduled={meeting}", 303)
 
     @router.post("/web/register/publish")
     async def publish_register(request: Request) -> Response:

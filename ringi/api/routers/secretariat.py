@@ -7,8 +7,9 @@ endpoints by ``request_actions``; opening a meeting is written here."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import Request, status
+from fastapi import Path, Request, status
 
 from ...domain.errors import Refused
 from ...domain.vocabulary import Role
@@ -19,9 +20,10 @@ from ..context import (
     Write,
     allowed,
     guarded_router,
+    require_meetings,
 )
 from ..errors import documented
-from ..models import MeetingOut, OpenMeetingBody
+from ..models import MAX_NUMBER, MeetingOut, OpenMeetingBody, RescheduleMeetingBody
 from . import request_actions
 
 SECRETARIAT = allowed(Role.SECRETARIAT)
@@ -57,3 +59,39 @@ async def open_meeting(
     if key is not None:
         await ctx.in_thread(ctx.keys.resolve, who, key, body.number)
     return MeetingOut(number=body.number, held_at=store.meetings()[body.number])
+
+
+@router.patch(
+    "/meetings/{number}",
+    openapi_extra=SECRETARIAT,
+    responses=documented(404, 409),
+    summary="Reschedule a meeting (第N回): postponed, or an imported placeholder date corrected",
+    description="The meeting stays between the meetings numbered around it (409 otherwise). "
+    "What was recorded keeps its date: answers their meeting, publications their cutoff, "
+    "deadlines already set from this meeting's date that date; what is decided from now on "
+    "takes the new one. 404: no such meeting.",
+)
+async def reschedule_meeting(
+    number: Annotated[int, Path(ge=1, le=MAX_NUMBER)],
+    body: RescheduleMeetingBody,
+    who: Caller,
+    ctx: Ctx,
+    request: Request,
+    key: IdempotencyKey = None,
+) -> MeetingOut:
+    store = ctx.ringi.store
+    await ctx.in_thread(require_meetings, store, number)
+    write = Write(ctx, who, request, key, body)
+    record = await write.claim()
+    if record is None or record.number is None:  # not the retry of a call that finished
+        try:
+            await ctx.in_thread(
+                ctx.ringi.reschedule_meeting, number, body.held_at, body.reason, write.actor
+            )
+        except Refused:
+            # a retry whose first call moved the meeting but stopped before noting it
+            if record is None or store.meetings()[number] != body.held_at:
+                raise
+        if key is not None:
+            await ctx.in_thread(ctx.keys.resolve, who, key, number)
+    return MeetingOut(number=number, held_at=store.meetings()[number])
