@@ -77,6 +77,7 @@ def matrix(
         Cell("POST", f"{r}/open-support", None, {SEC: 409}),  # a 要望 gathers support already
         Cell("POST", f"{r}/ask-clarification", {"question": "Web・APIいずれ？"}, {SEC: 200}),
         Cell("POST", f"{r}/clarification-withdrawal", {"reason": "会議で確認済み"}, {SEC: 200}),
+        Cell("POST", f"{r}/proposer", {"company": "B社"}, {SEC: 409}),  # A社 proposed it
         Cell(
             "POST",
             f"{r}/objection-dismissals",

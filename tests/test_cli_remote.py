@@ -294,6 +294,10 @@ def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:
             c.DismissObjection(actor=desk, company="C社", reason="r", meeting=1),
             m.DismissObjectionBody,
         ),
+        c.IdentifyProposer: (
+            c.IdentifyProposer(actor=desk, company="C社", meeting=1),
+            m.ProposerBody,
+        ),
         c.ExtendDeadline: (
             c.ExtendDeadline(actor=desk, deadline=now, reason="r", meeting=1),
             m.ExtendDeadlineBody,

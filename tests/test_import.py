@@ -14,10 +14,12 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from ringi.domain.commands import (
+    AppendNote,
     Close,
     Endorse,
     EvaluateCost,
     FileRequest,
+    IdentifyProposer,
     RecordAnswer,
     Resume,
     TimerKind,
@@ -298,6 +300,32 @@ def test_imported_requests_run_under_the_lifecycle_rules(store: RingiStore) -> N
         store.execute(103, RecordAnswer(actor=SECRETARIAT, text="追加"), now)
     with pytest.raises(Refused, match="'imported' is the reason"):
         store.execute(13, Close(actor=SECRETARIAT, reason=CloseReason.IMPORTED), now)
+
+
+def test_the_secretariat_names_an_imported_requests_proposer(store: RingiStore) -> None:
+    """The register does not say who proposed a request; once the secretariat names
+    the company, it acts as the proposer, and an endorsement it gave since the
+    import no longer counts it twice (the register's count includes it)."""
+    imported(store)
+    now = NOW
+    assert store.execute(74, Endorse(actor=Actor.member("B社")), now).view.support == 3
+    with pytest.raises(NotAllowed, match="only the proposer"):
+        store.execute(74, AppendNote(actor=Actor.member("B社"), text="追記"), now)
+
+    named = store.execute(74, IdentifyProposer(actor=SECRETARIAT, company="B社"), now).view
+    assert (named.proposer, named.support, named.endorsers) == ("B社", 2, [])
+    assert store.execute(74, AppendNote(actor=Actor.member("B社"), text="追記"), now).written
+    with pytest.raises(Refused, match="already counted"):
+        store.execute(74, Endorse(actor=Actor.member("B社")), now)
+
+    version = store.view(74).version
+    with pytest.raises(Refused, match="names its proposer already: B社"):
+        store.execute(74, IdentifyProposer(actor=SECRETARIAT, company="C社"), now)
+    with pytest.raises(NotAllowed):
+        store.execute(39, IdentifyProposer(actor=Actor.member("B社"), company="B社"), now)
+    assert store.view(74).version == version
+    with pytest.raises(Refused, match="name the company"):
+        store.execute(39, IdentifyProposer(actor=SECRETARIAT, company=UNKNOWN_PROPOSER), now)
 
 
 def test_only_the_secretariat_imports(store: RingiStore) -> None:

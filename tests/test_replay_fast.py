@@ -37,6 +37,7 @@ from ringi.domain.commands import (
     ExtendDeadline,
     FileRequest,
     Hold,
+    IdentifyProposer,
     OpenHearing,
     OpenObjectionWindow,
     OpenSupport,
@@ -241,6 +242,8 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RingiStore]:
     parsed = parse_register(FIXTURE.read_bytes(), str(FIXTURE))
     made = plan_import(parsed, known=store.meetings())
     store.import_register(made.meetings, made.requests, Policy(), SECRETARIAT)
+    later = datetime(2019, 1, 10, tzinfo=JST)  # after the register's last meeting
+    store.execute(74, IdentifyProposer(actor=SECRETARIAT, company="B社"), later)
     rng = random.Random(20172)  # its lives reach every kind of event (the test below checks)
     batch: list[object] = []
     for number in range(1000, 1240):

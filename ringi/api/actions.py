@@ -209,6 +209,17 @@ ACTIONS: tuple[Action[Any], ...] = (
         named="dismiss_objection",
     ),
     Action(
+        "proposer",
+        c.IdentifyProposer,
+        m.ProposerBody,
+        lambda b, base, _: c.IdentifyProposer(**base, company=b.company, meeting=b.meeting),
+        "Name the proposer of an imported request",
+        description="A register imported from a spreadsheet does not say who proposed each "
+        "request; once named, that company appends notes, answers clarifications and "
+        "withdraws as the proposer. 409 if the request names its proposer already.",
+        named="identify_proposer",
+    ),
+    Action(
         "extend-deadline",
         c.ExtendDeadline,
         m.ExtendDeadlineBody,

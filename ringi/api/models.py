@@ -247,6 +247,10 @@ class OpenMeetingBody(Body):
     title: Reason = ""
 
 
+class ProposerBody(AtMeeting):
+    company: Target = Field(description="the company that proposed the imported request")
+
+
 class RescheduleMeetingBody(Body):
     held_at: Moment = Field(description="when it is held now")
     reason: Reason = ""

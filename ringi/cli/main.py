@@ -419,6 +419,27 @@ def dismiss_objection(
     _act(ctx, number, command, as_json)
 
 
+@app.command("identify-proposer")
+def identify_proposer(
+    ctx: typer.Context,
+    number: Number,
+    company: Annotated[str, typer.Option("--company", help="the company that proposed it")],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Name the proposer of an imported request (its register did not)."""
+    command = _command(
+        c.IdentifyProposer,
+        actor=secretariat(user),
+        company=company,
+        meeting=meeting,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
 @app.command("extend-deadline")
 def extend_deadline(
     ctx: typer.Context,

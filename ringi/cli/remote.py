@@ -53,6 +53,7 @@ ROUTES: dict[type[c.Command], tuple[str, tuple[str, ...]]] = {
     c.AskClarification: ("ask-clarification", ("question", "meeting")),
     c.WithdrawClarification: ("clarification-withdrawal", ("reason", "meeting")),
     c.DismissObjection: ("objection-dismissals", ("company", "reason", "meeting")),
+    c.IdentifyProposer: ("proposer", ("company", "meeting")),
     c.ExtendDeadline: ("extend-deadline", ("deadline", "reason", "meeting")),
     c.OpenHearing: ("open-hearing", ("meeting",)),
     c.RecordFindings: ("findings", ("text", "meeting")),

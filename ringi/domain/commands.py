@@ -109,6 +109,14 @@ class DismissObjection(_Command):
     reason: Text
 
 
+class IdentifyProposer(_Command):
+    """The secretariat names the company that proposed an imported request (the
+    register it came from does not): from then on that company is its proposer."""
+
+    kind: Literal["identify_proposer"] = "identify_proposer"
+    company: str = Field(min_length=1, max_length=200)
+
+
 class ExtendDeadline(_Command):
     kind: Literal["extend_deadline"] = "extend_deadline"
     deadline: datetime
@@ -222,6 +230,7 @@ Command = Annotated[
     | AskClarification
     | WithdrawClarification
     | DismissObjection
+    | IdentifyProposer
     | ExtendDeadline
     | OpenHearing
     | RecordFindings

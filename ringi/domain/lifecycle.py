@@ -40,6 +40,7 @@ from .commands import (
     ExtendDeadline,
     FileRequest,
     Hold,
+    IdentifyProposer,
     OpenHearing,
     OpenObjectionWindow,
     OpenSupport,
@@ -215,6 +216,11 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
             window = _require_objection_window_open(view, at)
             if window.standing_by(cmd.company) is None:
                 raise Refused(f"{cmd.company} has no standing objection to {no} in this window")
+        case IdentifyProposer():
+            if view.proposer != UNKNOWN_PROPOSER:
+                raise Refused(f"{no} names its proposer already: {view.proposer}")
+            if cmd.company.strip() in ("", UNKNOWN_PROPOSER):
+                raise Refused(f"name the company that proposed {no}")
         case ExtendDeadline():
             current = view.current_deadline
             if current is None:

@@ -30,6 +30,7 @@ from .commands import (
     ExtendDeadline,
     FileRequest,
     Hold,
+    IdentifyProposer,
     OpenHearing,
     OpenObjectionWindow,
     OpenSupport,
@@ -310,6 +311,14 @@ class Request(ChainedAggregate):
                     (cmd.company, SECRETARIAT),
                     f"Your objection to No.{self.state.number} was ruled not blocking",
                     cmd.reason,
+                )
+            case IdentifyProposer():
+                self._proposer_identified(
+                    company=cmd.company.strip(),
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
                 )
             case Withdraw():
                 self._closed(
@@ -737,6 +746,22 @@ class Request(ChainedAggregate):
         for c in self.state.clarifications:
             if c.clarification_id == clarification_id:
                 c.reply, c.replied_at = text, at
+        self._touch(at, command_id)
+
+    @event("ProposerIdentified")
+    def _proposer_identified(
+        self,
+        company: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        state = self.state
+        state.proposer = company
+        # the register's count includes its proposer: an endorsement it gave since the
+        # import counted it twice
+        state.endorsements = [e for e in state.endorsements if e.company != company]
         self._touch(at, command_id)
 
     @event("ClarificationWithdrawn")

@@ -185,6 +185,12 @@ ACTIONS: tuple[Action, ...] = (
         _MEETING,
     ),
     _form(
+        "proposer",
+        _text("company"),
+        Field("company", "field.company", "text", True, 200),
+        _MEETING,
+    ),
+    _form(
         "extend-deadline",
         lambda _: {"deadline": end_of_day(_FAR)},
         Field("deadline", "field.deadline", "date", moment=True),
