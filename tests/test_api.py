@@ -479,6 +479,13 @@ async def test_every_action_through_the_api(
     await ok(sec, f"/v1/requests/{o}/resume")
     closed = await ok(sec, f"/v1/requests/{o}/close", {"reason": "duplicate", "duplicate_of": n})
     assert closed["request"]["closure"]["duplicate_of"] == n
+    # another, whose support is gathered until meeting 33 ("第33回まで")
+    o2 = await api.file(category="意見")
+    both = {"until_meeting": 33, "deadline": "2030-06-01T00:00:00+09:00"}
+    refused = await api.call(sec, "POST", f"/v1/requests/{o2}/open-support", both)
+    assert refused.status_code == 422 and "not both" in refused.text
+    state = await ok(sec, f"/v1/requests/{o2}/open-support", {"until_meeting": 33})
+    assert state["request"]["support_deadline"] == "2030-06-21T14:00:00+09:00"
 
     # a member withdraws its own request
     w = await api.file("C社")

@@ -215,6 +215,19 @@ def test_a_meeting_is_rescheduled_from_the_command_line(installation: Installati
     )
 
 
+def test_support_is_opened_until_a_meeting(installation: Installation) -> None:
+    ok(installation.ringi("meeting", "open", "71", "--date", "2032-01-10"))
+    n = str(file_request(installation, "A社", "--category", "意見"))
+    usage_error(
+        installation.ringi("open-support", n, "--deadline", "2032-01-01", "--until-meeting", "71"),
+        "not both",
+    )
+    refused(installation.ringi("open-support", n, "--until-meeting", "72"), "not been opened")
+    ok(installation.ringi("open-support", n, "--until-meeting", "71"))
+    deadline = state(installation, int(n))["request"]["support_deadline"]
+    assert deadline.startswith("2032-01-10T00:00:00")
+
+
 def test_hold_resumes_to_the_stage_it_left(installation: Installation) -> None:
     number = file_request(installation)
     ok(installation.ringi("hold", str(number), "--reason", "FIT法改正の動向待ち"))

@@ -91,16 +91,27 @@ class Action(Generic[B]):
         return made
 
 
+async def _until(
+    deadline: datetime | None, until_meeting: int | None, known: Known
+) -> datetime | None:
+    """The deadline a body gives: its own, or the day meeting N is held."""
+    if until_meeting is None:
+        return deadline
+    meetings = await known.meetings()
+    if until_meeting not in meetings:
+        raise Refused(
+            f"meeting {until_meeting} (第{until_meeting}回) has not been opened; "
+            "open it with its date first"
+        )
+    return meetings[until_meeting]
+
+
+async def _open_support(body: m.OpenSupportBody, base: Base, known: Known) -> c.Command:
+    return c.OpenSupport(**base, deadline=await _until(body.deadline, body.until_meeting, known))
+
+
 async def _extend(body: m.ExtendDeadlineBody, base: Base, known: Known) -> c.Command:
-    deadline = body.deadline
-    if body.until_meeting is not None:
-        meetings = await known.meetings()
-        if body.until_meeting not in meetings:
-            raise Refused(
-                f"meeting {body.until_meeting} (第{body.until_meeting}回) has not been opened; "
-                "open it with its date first"
-            )
-        deadline = meetings[body.until_meeting]
+    deadline = await _until(body.deadline, body.until_meeting, known)
     assert deadline is not None  # the body holds exactly one of the two
     return c.ExtendDeadline(**base, deadline=deadline, reason=body.reason, meeting=body.meeting)
 
@@ -174,7 +185,7 @@ ACTIONS: tuple[Action[Any], ...] = (
         "open-support",
         c.OpenSupport,
         m.OpenSupportBody,
-        lambda b, base, _: c.OpenSupport(**base, deadline=b.deadline),
+        _open_support,
         "Open support gathering for a filed opinion (意見)",
         body_optional=True,
     ),

@@ -149,6 +149,15 @@ class BulkEndorseBody(AtMeeting):
 
 class OpenSupportBody(Body):
     deadline: Moment | None = Field(None, description="default: the policy's support window")
+    until_meeting: Number | None = Field(
+        None, description="instead of a deadline: until meeting N (第N回) is held"
+    )
+
+    @model_validator(mode="after")
+    def _at_most_one_deadline(self) -> OpenSupportBody:
+        if self.deadline is not None and self.until_meeting is not None:
+            raise ValueError("give deadline or until_meeting, not both")
+        return self
 
 
 class QuestionBody(AtMeeting):

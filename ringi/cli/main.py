@@ -340,18 +340,36 @@ def open_support(
     deadline: Annotated[
         str | None, typer.Option("--deadline", help="YYYY-MM-DD (through that day) or ISO time")
     ] = None,
+    until_meeting: Annotated[
+        int | None, typer.Option("--until-meeting", help="until meeting N (第N回) is held")
+    ] = None,
     user: User = None,
     key: Key = None,
     as_json: Json = False,
 ) -> None:
-    """[secretariat] Open support gathering for a filed opinion."""
-    command = _command(
-        c.OpenSupport,
-        actor=secretariat(user),
-        deadline=parse_until(deadline, "--deadline") if deadline else None,
-        command_id=key,
-    )
-    _act(ctx, number, command, as_json)
+    """[secretariat] Open support gathering for a filed opinion (by default for the
+    policy's support window)."""
+    if deadline is not None and until_meeting is not None:
+        raise fail("give --deadline DATE or --until-meeting N, not both", USAGE)
+
+    async def work(session: Session) -> None:
+        until: datetime | None = None
+        if until_meeting is not None:
+            until = await _meeting_day(session, until_meeting)
+        elif deadline is not None:
+            until = parse_until(deadline, "--deadline")
+        command = _command(c.OpenSupport, actor=secretariat(user), deadline=until, command_id=key)
+        _print_view(await session.act(number, command), as_json)
+
+    desk(ctx).run(work)
+
+
+async def _meeting_day(session: Session, number: int) -> datetime:
+    """When meeting ``number`` is held: the deadline "until meeting N" means."""
+    meetings = await session.meetings()
+    if number not in meetings:
+        raise fail(f"meeting {number} has not been opened; open it with its date first")
+    return meetings[number]
 
 
 @app.command("ask-clarification")
@@ -462,12 +480,7 @@ def extend_deadline(
 
     async def work(session: Session) -> None:
         if until_meeting is not None:
-            meetings = await session.meetings()
-            if until_meeting not in meetings:
-                raise fail(
-                    f"meeting {until_meeting} has not been opened; open it with its date first"
-                )
-            deadline = meetings[until_meeting]
+            deadline = await _meeting_day(session, until_meeting)
         else:
             assert until is not None
             deadline = parse_until(until, "--until")

@@ -164,6 +164,7 @@ ACTIONS: tuple[Action, ...] = (
         "open-support",
         _always,
         Field("deadline", "field.support_deadline", "date", moment=True),
+        Field("until_meeting", "field.until_meeting", "meeting"),
     ),
     _form(
         "ask-clarification",
