@@ -982,6 +982,18 @@ REMINDERS: list[
 ]
 
 
+def test_a_hold_review_sent_late_is_not_followed_by_the_ones_missed_meanwhile() -> None:
+    """Held three years unreviewed (an imported register's old dates, say): one
+    review is sent, and the next falls due on the hold's cadence after it, not at
+    once for each review missed meanwhile."""
+    request = run(hold_at_day_2())
+    late = day(182) + timedelta(days=3 * 365)  # six review periods (180 days) and more
+    allows(request, TimerFired.at(TimerKind.HOLD_REVIEW, day(182)), late)
+    assert lifecycle.pending_timers(request.view()) == [
+        TimerFired.at(TimerKind.HOLD_REVIEW, day(182) + 7 * Policy().hold_review)
+    ]
+
+
 @pytest.mark.parametrize(
     ("history", "kind", "due", "after"),
     [pytest.param(*case[1:], id=case[0]) for case in REMINDERS],

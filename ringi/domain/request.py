@@ -1037,7 +1037,11 @@ class Request(ChainedAggregate):
     ) -> None:
         self.state.reminders_sent.append(lifecycle.reminder_key(TimerKind(kind), due))
         if kind == TimerKind.HOLD_REVIEW.value:
-            self.state.last_hold_review = due
+            # the reviews keep their cadence from the hold, but one sent late (an
+            # imported register's old dates, a worker down for months) stands for
+            # those that fell due meanwhile: no burst of them follows it
+            period = self.state.policy.hold_review
+            self.state.last_hold_review = due + period * ((at - due) // period)
         self._touch(at, command_id)
 
 
