@@ -80,6 +80,12 @@ def matrix(
         Cell("POST", f"{r}/proposer", {"company": "B社"}, {SEC: 409}),  # A社 proposed it
         Cell(
             "POST",
+            f"{r}/carry-forward",
+            {"stage": "implementation", "reason": "第35回で問題なし"},
+            {SEC: 409},  # not imported
+        ),
+        Cell(
+            "POST",
             f"{r}/objection-dismissals",
             {"company": "C社", "reason": "移行期間を設ける"},
             {SEC: 409},  # no objection window

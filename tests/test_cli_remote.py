@@ -20,7 +20,7 @@ from ringi.api import models as m
 from ringi.cli.remote import ROUTES, body_of
 from ringi.domain import commands as c
 from ringi.domain.cost import CostBearer, CostInputs, CostItem
-from ringi.domain.vocabulary import Actor, CloseReason
+from ringi.domain.vocabulary import Actor, CloseReason, Stage
 from tests.cli_harness import RINGI, Installation, Result, free_port
 
 OTHERS = ("B社", "C社", "D社", "E社")
@@ -297,6 +297,10 @@ def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:
         c.IdentifyProposer: (
             c.IdentifyProposer(actor=desk, company="C社", meeting=1),
             m.ProposerBody,
+        ),
+        c.CarryForward: (
+            c.CarryForward(actor=desk, stage=Stage.IMPLEMENTATION, reason="r", meeting=1),
+            m.CarryForwardBody,
         ),
         c.ExtendDeadline: (
             c.ExtendDeadline(actor=desk, deadline=now, reason="r", meeting=1),

@@ -15,6 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from ringi.domain.commands import (
     AppendNote,
+    Approve,
+    CarryForward,
     Close,
     Endorse,
     EvaluateCost,
@@ -326,6 +328,47 @@ def test_the_secretariat_names_an_imported_requests_proposer(store: RingiStore) 
     assert store.view(74).version == version
     with pytest.raises(Refused, match="name the company"):
         store.execute(39, IdentifyProposer(actor=SECRETARIAT, company=UNKNOWN_PROPOSER), now)
+
+
+def test_an_imported_request_is_carried_forward_to_where_its_answers_say(
+    store: RingiStore,
+) -> None:
+    """No.39's answers say its objection window passed and its release is planned,
+    but the register's last column (a count) puts it in the hearing: the secretariat
+    carries it forward, once, instead of replaying an evaluation and a window today."""
+    imported(store)
+    now = NOW
+    assert store.view(39).stage is Stage.HEARING
+    carry = CarryForward(
+        actor=SECRETARIAT, stage=Stage.IMPLEMENTATION, reason="第35回: 意見照会で問題なし"
+    )
+    moved = store.execute(39, carry, now).view
+    assert moved.stage is Stage.IMPLEMENTATION
+    approved = store.execute(
+        39, Approve(actor=SECRETARIAT, planned_release=date(2030, 2, 1)), now
+    ).view
+    assert approved.planned_release == date(2030, 2, 1)
+    (carried,) = [e for e in store.timeline(39) if e.event == "CarriedForward"]
+    assert carried.details["reason"] == "第35回: 意見照会で問題なし"
+
+    back = carry.model_copy(update={"stage": Stage.HEARING, "command_id": "back"})
+    filing = FileRequest(
+        actor=Actor.member("A社"), category=Category.REQUEST, target="API", body="b"
+    )
+    filed = store.reserve_number(filing.command_id)
+    store.file(filed, filing, Policy(), NOW)
+    for number, command, words in [
+        (39, back, "carried forward, not back"),
+        (filed, carry, "only an imported request"),
+        (37, carry, "on hold"),  # 保留
+        (74, carry.model_copy(update={"stage": Stage.OBJECTION_WINDOW}), "carried forward to"),
+    ]:
+        before = store.view(number).version
+        with pytest.raises(Refused, match=words):
+            store.execute(number, command, now)
+        assert store.view(number).version == before
+    with pytest.raises(NotAllowed):
+        store.execute(74, carry.model_copy(update={"actor": Actor.member("B社")}), now)
 
 
 def test_only_the_secretariat_imports(store: RingiStore) -> None:

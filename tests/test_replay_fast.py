@@ -27,6 +27,7 @@ from ringi.domain.commands import (
     AppendNote,
     Approve,
     AskClarification,
+    CarryForward,
     ChangeReleaseDate,
     Close,
     Command,
@@ -55,7 +56,7 @@ from ringi.domain.errors import Refused
 from ringi.domain.lifecycle import JST, pending_timers
 from ringi.domain.policy import Policy
 from ringi.domain.request import Request
-from ringi.domain.vocabulary import Actor, Category, CloseReason
+from ringi.domain.vocabulary import Actor, Category, CloseReason, Stage
 from ringi.register import fold
 from ringi.register.document import document_of
 from ringi.register.fold import APPLIERS, REQUEST_TOPICS, Unfoldable
@@ -244,6 +245,8 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RingiStore]:
     store.import_register(made.meetings, made.requests, Policy(), SECRETARIAT)
     later = datetime(2019, 1, 10, tzinfo=JST)  # after the register's last meeting
     store.execute(74, IdentifyProposer(actor=SECRETARIAT, company="B社"), later)
+    carry = CarryForward(actor=SECRETARIAT, stage=Stage.IMPLEMENTATION, reason="第35回で問題なし")
+    store.execute(39, carry, later)
     rng = random.Random(20172)  # its lives reach every kind of event (the test below checks)
     batch: list[object] = []
     for number in range(1000, 1240):

@@ -32,6 +32,7 @@ from ringi.web import i18n
 from ringi.web.settings import SECRET_FILE
 from tests.api_harness import Api, serving
 from tests.helpers import event_names, events
+from tests.test_import import imported
 from tests.web_harness import Element, actions, browser, parse, text
 
 
@@ -641,6 +642,32 @@ async def test_objections_are_withdrawn_by_their_member_and_ruled_on_by_the_secr
         assert "objection-dismissals" not in actions(page)  # nothing left standing
     window = api.store.view(n).objection_window
     assert window is not None and window.standing == []
+
+
+async def test_an_imported_request_is_carried_forward_and_named_from_its_page(api: Api) -> None:
+    imported(api.store)  # No.39: a count of 5, so the import placed it in the hearing
+    ordinary = await api.file("A社")
+    async with browser(api, "secretariat") as desk:
+        assert not {"carry-forward", "proposer"} & actions(
+            await desk.page(f"/web/requests/{ordinary}")
+        )
+        page = await desk.page("/web/requests/39")
+        assert {"carry-forward", "proposer"} <= actions(page)
+        form = page.one("form", data_action="carry-forward")
+        offered = [o.attrs["value"] for o in form.one("select", name="stage").find("option")]
+        assert offered == ["cost_evaluation", "implementation"]  # forward, never back
+        done = await desk.post(
+            "/web/requests/39/carry-forward",
+            {"stage": "implementation", "reason": "第35回: 意見照会で問題なし"},
+        )
+        assert done.status_code == 303, done.text[:500]
+        named = await desk.post("/web/requests/39/proposer", {"company": "G電力"})
+        assert named.status_code == 303, named.text[:500]
+        page = await desk.page("/web/requests/39")
+        assert page.one(data_testid="stage").attrs["data-stage"] == "implementation"
+        assert not {"carry-forward", "proposer"} & actions(page)
+    view = api.store.view(39)
+    assert (view.stage, view.proposer) == (Stage.IMPLEMENTATION, "G電力")
 
 
 async def test_the_audit_page_lists_meetings_diffs_and_the_integrity_check(api: Api) -> None:

@@ -23,7 +23,7 @@ from ..domain import commands as c
 from ..domain import lifecycle
 from ..domain.errors import Refused
 from ..domain.view import RequestView
-from ..domain.vocabulary import Actor, Role
+from ..domain.vocabulary import Actor, Role, Stage
 from . import models as m
 
 if TYPE_CHECKING:
@@ -229,6 +229,20 @@ ACTIONS: tuple[Action[Any], ...] = (
         "request; once named, that company appends notes, answers clarifications and "
         "withdraws as the proposer. 409 if the request names its proposer already.",
         named="identify_proposer",
+    ),
+    Action(
+        "carry-forward",
+        c.CarryForward,
+        m.CarryForwardBody,
+        lambda b, base, _: c.CarryForward(
+            **base, stage=Stage(b.stage), reason=b.reason, meeting=b.meeting
+        ),
+        "Carry an imported request forward to where its answers say it stands",
+        description="An imported register shows only a count or 保留 / クローズ, so the import "
+        "places a request by that alone (a count that met the threshold: the hearing). The "
+        "secretariat carries it forward, never back: to the cost evaluation, or to "
+        "implementation (then approve it with its planned release). Only an imported "
+        "request (要望), not on hold.",
     ),
     Action(
         "extend-deadline",

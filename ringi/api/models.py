@@ -11,7 +11,7 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -258,6 +258,13 @@ class OpenMeetingBody(Body):
 
 class ProposerBody(AtMeeting):
     company: Target = Field(description="the company that proposed the imported request")
+
+
+class CarryForwardBody(AtMeeting):
+    stage: Literal["hearing", "cost_evaluation", "implementation"] = Field(
+        description="where the imported request really stands, as its answers say"
+    )
+    reason: Text = Field(description="what in the register says so")
 
 
 class RescheduleMeetingBody(Body):

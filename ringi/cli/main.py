@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -452,6 +453,35 @@ def identify_proposer(
         c.IdentifyProposer,
         actor=secretariat(user),
         company=company,
+        meeting=meeting,
+        command_id=key,
+    )
+    _act(ctx, number, command, as_json)
+
+
+class CarryStage(StrEnum):
+    hearing = "hearing"
+    cost_evaluation = "cost_evaluation"
+    implementation = "implementation"
+
+
+@app.command("carry-forward")
+def carry_forward(
+    ctx: typer.Context,
+    number: Number,
+    stage: Annotated[CarryStage, typer.Option("--stage", help="where its answers say it stands")],
+    reason: Annotated[str, typer.Option("--reason", help="what in the register says so")],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Carry an imported request forward to where its answers say it stands."""
+    command = _command(
+        c.CarryForward,
+        actor=secretariat(user),
+        stage=Stage(stage.value),
+        reason=reason,
         meeting=meeting,
         command_id=key,
     )

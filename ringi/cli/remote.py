@@ -54,6 +54,7 @@ ROUTES: dict[type[c.Command], tuple[str, tuple[str, ...]]] = {
     c.WithdrawClarification: ("clarification-withdrawal", ("reason", "meeting")),
     c.DismissObjection: ("objection-dismissals", ("company", "reason", "meeting")),
     c.IdentifyProposer: ("proposer", ("company", "meeting")),
+    c.CarryForward: ("carry-forward", ("stage", "reason", "meeting")),
     c.ExtendDeadline: ("extend-deadline", ("deadline", "reason", "meeting")),
     c.OpenHearing: ("open-hearing", ("meeting",)),
     c.RecordFindings: ("findings", ("text", "meeting")),

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from .cost import CostInputs
-from .vocabulary import Actor, Category, CloseReason
+from .vocabulary import Actor, Category, CloseReason, Stage
 
 Text = Annotated[str, Field(min_length=1, max_length=20_000)]
 
@@ -115,6 +115,18 @@ class IdentifyProposer(_Command):
 
     kind: Literal["identify_proposer"] = "identify_proposer"
     company: str = Field(min_length=1, max_length=200)
+
+
+class CarryForward(_Command):
+    """The secretariat states where an imported request really stands: its register
+    shows only a count or 保留 / クローズ, so the import places it by that alone
+    (No.39, released as planned, is imported into the hearing). Its answers say
+    the rest; the secretariat reads them and carries the request forward, once,
+    instead of replaying years of stages today."""
+
+    kind: Literal["carry_forward"] = "carry_forward"
+    stage: Stage
+    reason: Text
 
 
 class ExtendDeadline(_Command):
@@ -231,6 +243,7 @@ Command = Annotated[
     | WithdrawClarification
     | DismissObjection
     | IdentifyProposer
+    | CarryForward
     | ExtendDeadline
     | OpenHearing
     | RecordFindings

@@ -30,6 +30,7 @@ from .commands import (
     AppendNote,
     Approve,
     AskClarification,
+    CarryForward,
     ChangeReleaseDate,
     Close,
     Command,
@@ -90,6 +91,11 @@ OPEN_STAGES = frozenset(s for s in Stage if not s.is_terminal)
 #: the stages after the threshold where endorsements are still taken until the
 #: support deadline: the request is open and its implementation not yet decided
 SUPPORT_AFTER_THRESHOLD = frozenset({Stage.HEARING, Stage.COST_EVALUATION, Stage.OBJECTION_WINDOW})
+
+#: where the secretariat may carry an imported request forward (``CarryForward``), in
+#: the lifecycle's order; a hold, a close and an objection window have commands of
+#: their own, and gathering support is where the import starts what it cannot place
+CARRY_FORWARD_TO = (Stage.HEARING, Stage.COST_EVALUATION, Stage.IMPLEMENTATION)
 
 #: what may still happen to a released or closed request: correcting what was
 #: recorded, which is a new event pointing at the old one (DESIGN.md). Without it
@@ -221,6 +227,25 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
                 raise Refused(f"{no} names its proposer already: {view.proposer}")
             if cmd.company.strip() in ("", UNKNOWN_PROPOSER):
                 raise Refused(f"name the company that proposed {no}")
+        case CarryForward():
+            if view.imported is None:
+                raise Refused(
+                    f"only an imported request is carried forward; {no} moves by the lifecycle"
+                )
+            if view.stage is Stage.ON_HOLD:
+                raise Refused(f"{no} is on hold; resume it before carrying it forward")
+            if view.category is not Category.REQUEST:
+                raise Refused(
+                    f"{no} is {view.category.value}: only a request (要望) is heard and evaluated"
+                )
+            if cmd.stage not in CARRY_FORWARD_TO:
+                names = ", ".join(s.value for s in CARRY_FORWARD_TO)
+                raise Refused(f"an imported request is carried forward to {names}")
+            reached = CARRY_FORWARD_TO.index(view.stage) if view.stage in CARRY_FORWARD_TO else -1
+            if CARRY_FORWARD_TO.index(cmd.stage) <= reached:
+                raise Refused(
+                    f"{no} is in stage {view.stage.value}: it is carried forward, not back"
+                )
         case ExtendDeadline():
             current = view.current_deadline
             if current is None:

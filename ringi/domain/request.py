@@ -20,6 +20,7 @@ from .commands import (
     AppendNote,
     Approve,
     AskClarification,
+    CarryForward,
     ChangeReleaseDate,
     Close,
     Command,
@@ -311,6 +312,15 @@ class Request(ChainedAggregate):
                     (cmd.company, SECRETARIAT),
                     f"Your objection to No.{self.state.number} was ruled not blocking",
                     cmd.reason,
+                )
+            case CarryForward():
+                self._carried_forward(
+                    stage=cmd.stage.value,
+                    reason=cmd.reason,
+                    at=at,
+                    actor=_actor(actor),
+                    command_id=cid,
+                    meeting=meeting,
                 )
             case IdentifyProposer():
                 self._proposer_identified(
@@ -746,6 +756,19 @@ class Request(ChainedAggregate):
         for c in self.state.clarifications:
             if c.clarification_id == clarification_id:
                 c.reply, c.replied_at = text, at
+        self._touch(at, command_id)
+
+    @event("CarriedForward")
+    def _carried_forward(
+        self,
+        stage: str,
+        reason: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        self.state.stage = Stage(stage)
         self._touch(at, command_id)
 
     @event("ProposerIdentified")

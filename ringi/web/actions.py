@@ -27,7 +27,7 @@ from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.errors import Refused
 from ..domain.lifecycle import end_of_day
 from ..domain.view import RequestView
-from ..domain.vocabulary import Actor, CloseReason, Role
+from ..domain.vocabulary import Actor, CloseReason, Role, Stage
 
 Kind = Literal[
     "text",
@@ -39,6 +39,7 @@ Kind = Literal[
     "close_reason",
     "answer",
     "objection",
+    "carry_stage",
 ]
 
 #: close reasons a person may choose (withdrawn is the proposer's own action;
@@ -189,6 +190,13 @@ ACTIONS: tuple[Action, ...] = (
         "proposer",
         _text("company"),
         Field("company", "field.company", "text", True, 200),
+        _MEETING,
+    ),
+    _form(
+        "carry-forward",
+        lambda view: {"stage": Stage.IMPLEMENTATION, "reason": "?"},
+        Field("stage", "field.stage", "carry_stage", True),
+        Field("reason", "field.carry_reason", "textarea", True, TEXT),
         _MEETING,
     ),
     _form(

@@ -29,6 +29,7 @@ from ..api.limits import RateLimiter
 from ..api.models import FileBody
 from ..api.tokens import Principal, Unauthenticated
 from ..domain import commands as c
+from ..domain import lifecycle
 from ..domain.errors import DomainError, NotAllowed, NotFound
 from ..domain.lifecycle import JST
 from ..domain.vocabulary import Category, Role, Stage
@@ -368,6 +369,7 @@ def build_router(web: Web) -> APIRouter:
             actions=offered,
             meetings=known,
             close_reasons=a.CHOOSABLE_CLOSE_REASONS,
+            carry_stages=lifecycle.CARRY_FORWARD_TO,
             refusal=refusal,
             failed=failed,
             errors=errors or {},
