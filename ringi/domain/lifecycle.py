@@ -140,7 +140,8 @@ def imported_stage(
 
     The register shows only a count or 保留 / クローズ, so: クローズ is closed; a
     request (要望) whose count reaches the threshold is in the hearing (what came
-    after is in its answers, which ringi does not interpret), one below it gathers
+    after is in its answers, which ringi does not interpret: the secretariat
+    carries the request forward, ``CarryForward``), one below it gathers
     support (with no deadline: it has been open over a year, so its workflow
     issues the final call at once, as for any request); an opinion or question
     waits for the secretariat (filed). 保留 is on hold, resuming to where a
