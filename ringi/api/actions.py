@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from ..domain import commands as c
 from ..domain import lifecycle
-from ..domain.errors import Refused
+from ..domain.meeting import meeting_day
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Role, Stage
 from . import models as m
@@ -97,13 +97,7 @@ async def _until(
     """The deadline a body gives: its own, or the day meeting N is held."""
     if until_meeting is None:
         return deadline
-    meetings = await known.meetings()
-    if until_meeting not in meetings:
-        raise Refused(
-            f"meeting {until_meeting} (第{until_meeting}回) has not been opened; "
-            "open it with its date first"
-        )
-    return meetings[until_meeting]
+    return meeting_day(await known.meetings(), until_meeting)
 
 
 async def _open_support(body: m.OpenSupportBody, base: Base, known: Known) -> c.Command:

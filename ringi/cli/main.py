@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from ..database import SchemaError
 from ..domain import commands as c
 from ..domain.cost import CostBearer, CostInputs, CostItem
+from ..domain.meeting import meeting_day
 from ..domain.view import RequestView
 from ..domain.vocabulary import Category, CloseReason, Stage
 from ..logging import LogFormat
@@ -356,21 +357,13 @@ def open_support(
     async def work(session: Session) -> None:
         until: datetime | None = None
         if until_meeting is not None:
-            until = await _meeting_day(session, until_meeting)
+            until = meeting_day(await session.meetings(), until_meeting)
         elif deadline is not None:
             until = parse_until(deadline, "--deadline")
         command = _command(c.OpenSupport, actor=secretariat(user), deadline=until, command_id=key)
         _print_view(await session.act(number, command), as_json)
 
     desk(ctx).run(work)
-
-
-async def _meeting_day(session: Session, number: int) -> datetime:
-    """When meeting ``number`` is held: the deadline "until meeting N" means."""
-    meetings = await session.meetings()
-    if number not in meetings:
-        raise fail(f"meeting {number} has not been opened; open it with its date first")
-    return meetings[number]
 
 
 @app.command("ask-clarification")
@@ -510,7 +503,7 @@ def extend_deadline(
 
     async def work(session: Session) -> None:
         if until_meeting is not None:
-            deadline = await _meeting_day(session, until_meeting)
+            deadline = meeting_day(await session.meetings(), until_meeting)
         else:
             assert until is not None
             deadline = parse_until(until, "--until")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -17,6 +18,15 @@ from .vocabulary import Actor, Role
 #: in a meeting's title: its date is not known (an imported register does not
 #: give it) and ``held_at`` is a placeholder that only keeps the meetings in order
 PLACEHOLDER_DATE = "[日付不明: 仮の日付]"
+
+
+def meeting_day(meetings: Mapping[int, datetime], number: int) -> datetime:
+    """When meeting ``number`` is held: what a deadline "until meeting N" means."""
+    if number not in meetings:
+        raise Refused(
+            f"meeting {number} (第{number}回) has not been opened; open it with its date first"
+        )
+    return meetings[number]
 
 
 def meeting_id(number: int) -> UUID:
