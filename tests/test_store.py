@@ -445,6 +445,9 @@ def test_a_meeting_is_rescheduled_between_its_neighbours(ringi_store: RingiStore
         store.reschedule_meeting(2, day(50), "", member("B社"))
     with pytest.raises(Refused, match="has not been opened"):
         store.reschedule_meeting(9, day(50), "", secretariat())
+    # opened out of order: refused too (meetings are numbered in the order they are held)
+    with pytest.raises(Refused, match="not after the meeting before it"):
+        store.open_meeting(4, day(60), secretariat(), title="第4回")
     assert store.recorder.max_notification_id() == before
     assert store.meetings()[2] == day(47)
 

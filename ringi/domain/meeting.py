@@ -209,6 +209,7 @@ class MeetingCalendar(Aggregate):
     def add(self, number: int, held_at: datetime) -> None:
         if number in self.meetings:
             raise Refused(f"meeting {number} (第{number}回) is already open")
+        self._require_in_order(number, held_at)
         self._added(number=number, held_at=held_at)
 
     @event("MeetingAdded")
@@ -219,6 +220,12 @@ class MeetingCalendar(Aggregate):
         """Move meeting ``number``; it stays between the meetings numbered around it."""
         if number not in self.meetings:
             raise Refused(f"meeting {number} (第{number}回) has not been opened")
+        self._require_in_order(number, held_at)
+        self._moved(number=number, held_at=held_at)
+
+    def _require_in_order(self, number: int, held_at: datetime) -> None:
+        """Meetings are numbered in the order they are held: N after N-1, before N+1
+        (the register's cutoffs, "the next meeting" and "until meeting N" rely on it)."""
         earlier = [h for n, h in self.meetings.items() if n < number]
         later = [h for n, h in self.meetings.items() if n > number]
         if earlier and held_at <= max(earlier):
@@ -231,7 +238,6 @@ class MeetingCalendar(Aggregate):
                 f"meeting {number} (第{number}回) cannot be held at {held_at.isoformat()}: "
                 f"not before the meeting after it ({min(later).isoformat()})"
             )
-        self._moved(number=number, held_at=held_at)
 
     @event("MeetingMoved")
     def _moved(self, number: int, held_at: datetime) -> None:
