@@ -11,6 +11,7 @@ back as the page with the validator's reason, status 409.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import quote
@@ -254,34 +255,50 @@ def build_router(web: Web) -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
+    async def meeting_written(
+        request: Request,
+        state: PageState,
+        form: dict[str, str],
+        number: int,
+        held_at: datetime,
+        write: Callable[[], object],
+    ) -> Response | None:
+        """Open or move a meeting: the page with the refusal (409), or None once the
+        meeting is held at ``held_at`` (the same form sent twice is done once)."""
+        try:
+            await ctx.in_thread(write)
+        except DomainError as refused:
+            if (await ctx.in_thread(store.meetings)).get(number) != held_at:
+                return await register_response(
+                    request, state, status=409, meeting_error=str(refused), meeting_values=form
+                )
+        return None
+
     @router.post("/web/meetings")
     async def open_meeting(request: Request) -> Response:
         """The secretariat opens (schedules) a meeting, held on a day (from the start of
         that day in Japan, as an imported register's meetings are)."""
         state, who, form = await web.posted(request)
         web.require(request, state, who, Role.SECRETARIAT)
-        t = state.t
-        number = _number(form.get("number", "").strip())
-        try:
-            day = date.fromisoformat(form.get("date", "").strip())
-        except ValueError:
-            day = None
-        if number is None or day is None:
+        number, held_at = _number(form.get("number", "").strip()), _held_on(form)
+        if number is None or held_at is None:
             return await register_response(
-                request, state, status=422, meeting_error=t("meeting.invalid"), meeting_values=form
+                request,
+                state,
+                status=422,
+                meeting_error=state.t("meeting.invalid"),
+                meeting_values=form,
             )
-        held_at = datetime.combine(day, time(0), JST)
-        try:
-            await ctx.in_thread(
-                ctx.ringi.open_meeting, number, held_at, who.actor(), form.get("title", "").strip()
-            )
-        except DomainError as refused:
-            # the same meeting sent twice (a second click) is done once
-            if (await ctx.in_thread(store.meetings)).get(number) != held_at:
-                return await register_response(
-                    request, state, status=409, meeting_error=str(refused), meeting_values=form
-                )
-        return RedirectResponse(f"/web/register?meeting={number}&opened={number}", 303)
+        title = form.get("title", "").strip()
+        refused = await meeting_written(
+            request,
+            state,
+            form,
+            number,
+            held_at,
+            lambda: ctx.ringi.open_meeting(number, held_at, who.actor(), title),
+        )
+        return refused or RedirectResponse(f"/web/register?meeting={number}&opened={number}", 303)
 
     @router.post("/web/meetings/{number}/reschedule")
     async def reschedule_meeting(request: Request, number: str) -> Response:
@@ -295,23 +312,23 @@ def build_router(web: Web) -> APIRouter:
             return web.error(
                 request, state, 404, t("error.not_found", reason=f"meeting {number!r}")
             )
-        try:
-            day = date.fromisoformat(form.get("date", "").strip())
-        except ValueError:
+        held_at = _held_on(form)
+        if held_at is None:
             return await register_response(
                 request, state, status=422, meeting_error=t("meeting.invalid"), meeting_values=form
             )
-        held_at = datetime.combine(day, time(0), JST)
         reason = form.get("reason", "").strip()
-        try:
-            await ctx.in_thread(ctx.ringi.reschedule_meeting, meeting, held_at, reason, who.actor())
-        except DomainError as refused:
-            # the same move sent twice (a second click) is done once
-            if (await ctx.in_thread(store.meetings)).get(meeting) != held_at:
-                return await register_response(
-                    request, state, status=409, meeting_error=str(refused), meeting_values=form
-                )
-        return RedirectResponse(f"/web/register?meeting={meeting}&rescheduled={meeting}", 303)
+        refused = await meeting_written(
+            request,
+            state,
+            form,
+            meeting,
+            held_at,
+            lambda: ctx.ringi.reschedule_meeting(meeting, held_at, reason, who.actor()),
+        )
+        return refused or RedirectResponse(
+            f"/web/register?meeting={meeting}&rescheduled={meeting}", 303
+        )
 
     @router.post("/web/register/publish")
     async def publish_register(request: Request) -> Response:
@@ -526,6 +543,15 @@ def _command_id(who: Principal, form: dict[str, str]) -> str:
     if _KEY.fullmatch(key):
         return keyed_command_id(who.token_id, f"web:{key}")
     return c.new_command_id()
+
+
+def _held_on(form: dict[str, str]) -> datetime | None:
+    """The day a meeting form gives, from the start of that day in Japan (None if
+    it gives none)."""
+    try:
+        return datetime.combine(date.fromisoformat(form.get("date", "").strip()), time(0), JST)
+    except ValueError:
+        return None
 
 
 def _number(text: str) -> int | None:
