@@ -354,6 +354,41 @@ def test_a_standing_objection_beside_a_dismissed_one_still_blocks() -> None:
     assert request.view().stage is Stage.COST_EVALUATION
 
 
+def test_support_withdrawn_after_the_hearing_opened_keeps_the_request_from_implementation() -> None:
+    """Enough support is the first of the three conditions for implementing, and
+    endorsements taken after the threshold may be withdrawn until implementation is
+    decided: the objection window opens only with enough support, and a window that
+    ends with too little sends the request back to the evaluation, like an objection."""
+    request = request_in(State.COST_EVALUATION)
+    allows(request, WithdrawEndorsement(actor=member("E社")), day(7))
+    refusal = str(refuses(request, OpenObjectionWindow(actor=secretariat()), day(7)))
+    assert "support of 4 companies" in refusal and "needs 5" in refusal
+    allows(request, Endorse(actor=member(OUTSIDER)), day(8))
+    allows(request, OpenObjectionWindow(actor=secretariat()), day(8))
+
+    allows(request, WithdrawEndorsement(actor=member("D社")), day(9))
+    end = day(8) + Policy().objection_window
+    allows(request, TimerFired.at(TimerKind.OBJECTION_WINDOW_END, end), end)
+
+    view = request.view()
+    window = view.objection_window
+    assert window is not None and window.ended and window.standing == []
+    assert (view.stage, view.support, window.short_of_support) == (Stage.COST_EVALUATION, 4, True)
+
+
+def test_a_window_that_ends_with_enough_support_and_no_objection_leads_to_implementation() -> None:
+    request = request_in(State.OBJECTION_WINDOW)
+    allows(request, WithdrawEndorsement(actor=member("E社")), day(8))
+    allows(request, Endorse(actor=member(OUTSIDER)), day(9))
+    end = objection_window_ends()
+    allows(request, TimerFired.at(TimerKind.OBJECTION_WINDOW_END, end), end)
+
+    view = request.view()
+    window = view.objection_window
+    assert window is not None and not window.short_of_support
+    assert (view.stage, view.support) == (Stage.IMPLEMENTATION, 5)
+
+
 def test_a_support_deadline_with_too_little_support_closes_the_request() -> None:
     request = request_in(State.GATHERING_SUPPORT)
     deadline = day(90)

@@ -272,6 +272,8 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
             latest = view.latest_evaluation
             if latest is None or not latest.cost_effective:
                 raise Refused(f"{no} has no cost-effective evaluation; only those go to objection")
+            if not view.threshold_met:
+                raise Refused(short_of_support(view))
         case Approve():
             _require_stage(view, Stage.IMPLEMENTATION, "approve implementation")
             if view.approved_at is not None:
@@ -402,6 +404,17 @@ def _require_support_window_open(view: RequestView, at: datetime) -> None:
         raise Refused(
             f"the support window of {no} closed at {view.support_deadline:%Y-%m-%d %H:%M %Z}"
         )
+
+
+def short_of_support(view: RequestView) -> str:
+    """Why ``view`` may not go on to implementation: enough support is the first
+    of the three conditions for implementing (DESIGN.md), and endorsements taken
+    after the threshold may be withdrawn until implementation is decided. It is
+    checked when the objection window opens and again when it ends."""
+    return (
+        f"No.{view.number} has the support of {view.support} companies; "
+        f"implementing it needs {view.policy.support_threshold}"
+    )
 
 
 def support_window_not_open(view: RequestView) -> Refused:

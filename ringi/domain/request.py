@@ -523,9 +523,14 @@ class Request(ChainedAggregate):
             case TimerKind.OBJECTION_WINDOW_END:
                 window = state.objection_window
                 assert window is not None
-                # only the objections still standing block implementation
+                # only the objections still standing block implementation, and the
+                # support may have fallen below the threshold while the window ran
                 self._objection_window_ended(
-                    objections=len(window.standing), at=at, actor=timer, command_id=cid
+                    objections=len(window.standing),
+                    at=at,
+                    actor=timer,
+                    command_id=cid,
+                    short_of_support=not state.threshold_met,
                 )
             case TimerKind.DEADLINE_APPROACHING:
                 self._reminded(
@@ -899,14 +904,22 @@ class Request(ChainedAggregate):
 
     @event("ObjectionWindowEnded")
     def _objection_window_ended(
-        self, objections: int, at: datetime, actor: dict[str, Any], command_id: str
+        self,
+        objections: int,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        short_of_support: bool = False,  # not recorded before support could fall
     ) -> None:
         window = self.state.objection_window
         assert window is not None
         window.ended = True
-        # no blocking objection is the third condition for implementing; one still
-        # standing sends the request back to the secretariat's evaluation
-        self.state.stage = Stage.IMPLEMENTATION if objections == 0 else Stage.COST_EVALUATION
+        window.short_of_support = short_of_support
+        # enough support and no blocking objection are the first and third conditions
+        # for implementing; either unmet sends the request back to the secretariat's
+        # evaluation
+        blocked = objections > 0 or short_of_support
+        self.state.stage = Stage.COST_EVALUATION if blocked else Stage.IMPLEMENTATION
         self._touch(at, command_id)
 
     @event("ImplementationApproved")

@@ -86,11 +86,18 @@ class ObjectionWindow(BaseModel):
     meeting: int | None = None
     objections: list[Objection] = Field(default_factory=list)
     ended: bool = False
+    #: the window ended with the support below the threshold (so not in implementation)
+    short_of_support: bool = False
 
     @property
     def standing(self) -> list[Objection]:
         """The objections that block implementation when the window ends."""
         return [o for o in self.objections if o.standing]
+
+    @property
+    def cleared(self) -> bool:
+        """Ended with no objection standing and enough support: on to implementation."""
+        return self.ended and not self.standing and not self.short_of_support
 
     def standing_by(self, company: str) -> Objection | None:
         return next((o for o in self.standing if o.company == company), None)

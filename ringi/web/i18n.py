@@ -192,6 +192,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "request.objections": ("意見照会で出た問題", "Objections raised"),
     "request.objection_withdrawn": ("取り下げ", "withdrawn"),
     "request.objection_dismissed": ("妨げとしない", "ruled not blocking"),
+    "request.window_short_of_support": (
+        "意見照会の終了時に賛同数が条件を下回っていたため、費用対効果評価に戻りました",
+        "The window ended with support below the threshold: back to the cost evaluation",
+    ),
     "request.clarifications": (
         "確認事項 (提案者と事務局のみ閲覧可)",
         "Clarifications (proposer and secretariat only)",

@@ -258,7 +258,7 @@ def lifecycle_steps(view: RequestView) -> tuple[list[Step], Stage | None]:
         Stage.COST_EVALUATION: bool(view.evaluations),
         Stage.OBJECTION_WINDOW: bool(view.objection_windows),
         Stage.IMPLEMENTATION: view.approved_at is not None
-        or any(w.ended and not w.standing for w in view.objection_windows),
+        or any(w.cleared for w in view.objection_windows),
         Stage.RELEASED: view.stage is Stage.RELEASED,
     }
     if view.stage in MAIN_LINE:
