@@ -467,11 +467,13 @@ class Request(ChainedAggregate):
             case TimerFired():
                 self._timer_fired(cmd, at, next_meeting)
         if self.state.stage is not stage_before:
+            tag = f" (第{meeting}回)" if meeting else ""
             self._notify(
                 cid,
                 NotificationKind.STAGE_CHANGED,
                 self._interested(),
-                f"No.{self.state.number}: {stage_before.value} → {self.state.stage.value}",
+                f"No.{self.state.number}: {stage_before.value} → {self.state.stage.value}{tag}",
+                self._why_the_stage_changed(),
             )
 
     # --- what timers do ---------------------------------------------------------
@@ -595,6 +597,25 @@ class Request(ChainedAggregate):
     def _interested(self) -> tuple[str, ...]:
         """The proposer, the endorsers and the secretariat."""
         return (self.state.proposer, *self.state.endorsers, SECRETARIAT)
+
+    def _why_the_stage_changed(self) -> str:
+        """What a member told of a new stage needs besides its name: the reason for a
+        hold or a close, what kept an objection window from leading to implementation."""
+        state = self.state
+        window = state.objection_window
+        match state.stage:
+            case Stage.ON_HOLD:
+                return state.hold_reason or ""
+            case Stage.CLOSED if state.closure is not None:
+                closure = state.closure
+                same = f" (No.{closure.duplicate_of})" if closure.duplicate_of else ""
+                return f"{closure.reason.value}{same}: {closure.note}".rstrip(": ")
+            case Stage.COST_EVALUATION if window is not None and window.ended:
+                reasons = [f"{o.company}: {o.reason}" for o in window.standing]
+                if window.short_of_support:
+                    reasons.append(lifecycle.short_of_support(state))
+                return "\n".join(reasons)
+        return ""
 
     def _notify(
         self, cid: str, kind: NotificationKind, to: tuple[str, ...], subject: str, body: str = ""
