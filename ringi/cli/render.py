@@ -9,6 +9,7 @@ import typer
 
 from ..domain.lifecycle import JST, end_of_day, pending_timers
 from ..domain.view import RequestView
+from ..domain.vocabulary import Category
 from ..store import TimelineEntry
 
 
@@ -50,7 +51,8 @@ def when(moment: datetime | None) -> str:
 
 def summary(view: RequestView) -> str:
     line = f"No.{view.number}: {view.stage.value} ({view.stage.label_ja})"
-    if view.stage.value in ("filed", "gathering_support", "hearing"):
+    supported = view.category is not Category.QUESTION  # questions are answered, not backed
+    if supported and view.stage.value in ("filed", "gathering_support", "hearing"):
         line += f", support {view.support}/{view.policy.support_threshold}"
     deadline = view.current_deadline
     if deadline:
@@ -94,6 +96,9 @@ def request_text(view: RequestView, timeline: list[TimelineEntry], now: datetime
             fixed = f" [corrects {answer.corrects}]" if answer.corrects else ""
             gone = f" [corrected by {answer.superseded_by}]" if answer.superseded_by else ""
             out.append(f"    {answer.answer_id} {tag}{fixed}{gone} {answer.text}{flags}")
+    for finding in view.findings:
+        out.append(f"  hearing {finding.at.astimezone(JST):%Y-%m-%d}: {finding.text}")
+    out += _clarification_lines(view)
     for evaluation in view.evaluations:
         ratio = f"{evaluation.ratio}" if evaluation.ratio is not None else "-"
         verdict = "cost-effective" if evaluation.cost_effective else "not cost-effective"
@@ -103,6 +108,8 @@ def request_text(view: RequestView, timeline: list[TimelineEntry], now: datetime
         )
     for window in view.objection_windows:
         state = "ended" if window.ended else f"until {when(window.ends_at)}"
+        if window.short_of_support:
+            state += " with support below the threshold"
         out.append(
             f"  objection window {when(window.opened_at)} {state}: {len(window.objections)} objection(s)"
         )
@@ -111,13 +118,30 @@ def request_text(view: RequestView, timeline: list[TimelineEntry], now: datetime
     if timers:
         out += ["", "  timers:"]
         out += [f"    {timer.timer.value:<24} {when(timer.due)}" for timer in timers]
-    out += ["", "  timeline:"]
+    if timeline:
+        out += ["", "  timeline:"]
     for entry in timeline:
         actor = entry.actor or {}
         who = actor.get("company") or actor.get("role") or "-"
         meeting = f" 第{entry.meeting}回" if entry.meeting else ""
         out.append(f"    v{entry.version:<3} {when(entry.at)}  {entry.event:<26} {who}{meeting}")
     return "\n".join(out)
+
+
+def _clarification_lines(view: RequestView) -> list[str]:
+    """The clarification thread, as far as the view carries it: a view read for
+    someone who may not read the thread arrives without it (``as_read_by``)."""
+    out: list[str] = []
+    for c in view.clarifications:
+        out.append(f"  clarification {c.clarification_id} {when(c.asked_at)}: {c.question}")
+        if c.reply is not None:
+            out.append(f"    reply {when(c.replied_at)}: {c.reply}")
+        elif c.withdrawn_at is not None:
+            reason = f": {c.withdrawal_reason}" if c.withdrawal_reason else ""
+            out.append(f"    withdrawn {when(c.withdrawn_at)}{reason}")
+        else:
+            out.append(f"    reply due {when(c.reply_due)}")
+    return out
 
 
 def echo(text: str) -> None:
