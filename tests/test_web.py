@@ -374,6 +374,12 @@ async def test_the_register_is_downloaded_whole_in_every_format(api: Api) -> Non
         assert "ringi-register-now-ja.md" in now.headers["content-disposition"]
         bad = await b.get("/web/register/download?format=pdf")
         assert bad.status_code == 404
+        # a meeting never opened is not found, not quietly today's register
+        for path in ("/web/register", "/web/register/download"):
+            missing = await b.get(f"{path}?format=csv&meeting=99")
+            assert missing.status_code == 404, path
+            assert "meeting &#39;99&#39;" in missing.text
+            assert "content-disposition" not in missing.headers
 
     async with browser(api) as anonymous:  # not signed in: to the sign-in page, no file
         away = await anonymous.get("/web/register/download?format=csv")

@@ -200,9 +200,25 @@ def build_router(web: Web) -> APIRouter:
 
     # --- the register ---------------------------------------------------------------------
 
+    async def opened_meeting(given: str) -> int | None:
+        """The number of the meeting ``given`` names, if that meeting has been opened."""
+        number = _number(given)
+        return (
+            number if number is not None and number in await ctx.in_thread(store.meetings) else None
+        )
+
+    def no_such_meeting(request: Request, state: PageState, given: str) -> Response:
+        # a register or a download for a meeting that does not exist is not today's
+        reason = f"meeting {given!r}"
+        return web.error(request, state, 404, state.t("error.not_found", reason=reason))
+
     @router.get("/web/register")
     async def register(request: Request) -> Response:
         state, _ = await web.signed_in(request)
+        # a number names a meeting (a filter the page does not know is ignored)
+        given = request.query_params.get("meeting", "").strip()
+        if _number(given) is not None and await opened_meeting(given) is None:
+            return no_such_meeting(request, state, given)
         return await register_response(request, state)
 
     async def register_response(
@@ -247,6 +263,10 @@ def build_router(web: Web) -> APIRouter:
         if fmt not in FORMATS or lang not in LANGS:
             reason = f"format {fmt!r} / lang {lang!r}"
             return web.error(request, state, 404, state.t("error.not_found", reason=reason))
+        # a number names a meeting (a filter the page does not know is ignored)
+        given = request.query_params.get("meeting", "").strip()
+        if _number(given) is not None and await opened_meeting(given) is None:
+            return no_such_meeting(request, state, given)
         now = datetime.now(tz=UTC)
         data, name = await ctx.in_thread(reads.register_file, store, query.meeting, fmt, lang, now)
         return Response(
@@ -307,11 +327,9 @@ def build_router(web: Web) -> APIRouter:
         state, who, form = await web.posted(request)
         web.require(request, state, who, Role.SECRETARIAT)
         t = state.t
-        meeting = _number(number)
-        if meeting is None or meeting not in await ctx.in_thread(store.meetings):
-            return web.error(
-                request, state, 404, t("error.not_found", reason=f"meeting {number!r}")
-            )
+        meeting = await opened_meeting(number)
+        if meeting is None:
+            return no_such_meeting(request, state, number)
         held_at = _held_on(form)
         if held_at is None:
             return await register_response(
