@@ -10,7 +10,7 @@ record nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import product
 
 import pytest
@@ -1095,3 +1095,19 @@ def test_an_opinion_gathers_support_once_the_secretariat_opens_it() -> None:
 
     assert opinion.view().stage is Stage.GATHERING_SUPPORT
     assert opinion.view().support_deadline == day(60)
+
+
+def test_a_refusal_gives_its_times_in_japan_whatever_zone_they_were_recorded_in() -> None:
+    """A timer records UTC; a clerk reads Japan's time. A refusal that compares a
+    deadline given in JST with one recorded in UTC gives both in JST."""
+    request = request_in(State.GATHERING_SUPPORT)
+    current = request.view().support_deadline
+    assert current is not None
+    in_utc = current.astimezone(UTC)
+    earlier = ExtendDeadline(actor=secretariat(), deadline=in_utc - timedelta(hours=1))
+
+    refusal = str(refuses(request, earlier, day(2)))
+
+    expected = current.astimezone(JST)
+    assert f"the current one, {expected:%Y-%m-%d %H:%M} JST" in refusal
+    assert "UTC" not in refusal and "+00:00" not in refusal

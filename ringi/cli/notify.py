@@ -27,7 +27,7 @@ from ..sealing import Sealer, new_key
 from ..store import RingiStore
 from .context import USAGE, fail, installation, print_json, secretariat, with_store
 from .desk import through_api
-from .render import echo
+from .render import echo, when
 
 if TYPE_CHECKING:
     pass
@@ -157,8 +157,7 @@ def subscriptions(ctx: typer.Context, as_json: Json = False) -> None:
     for s in found:
         kinds = ",".join(k.value for k in s.kinds) or "every kind"
         echo(
-            f"{s.id}\t{s.recipient}\t{s.channel.value}\t{s.target}\t{kinds}"
-            f"\tsince {s.since:%Y-%m-%d %H:%M}"
+            f"{s.id}\t{s.recipient}\t{s.channel.value}\t{s.target}\t{kinds}\tsince {when(s.since)}"
         )
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 import typer
 
-from ..domain.lifecycle import JST, end_of_day, pending_timers
+from ..domain.lifecycle import JST, end_of_day, pending_timers, shown
 from ..domain.view import RequestView
 from ..domain.vocabulary import Category
 from ..store import TimelineEntry
@@ -46,7 +46,7 @@ def parse_day(text: str) -> date:
 
 
 def when(moment: datetime | None) -> str:
-    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M JST") if moment else "-"
+    return shown(moment) if moment else "-"
 
 
 def summary(view: RequestView) -> str:

@@ -25,6 +25,7 @@ from ..config import Settings
 from ..domain.vocabulary import Role
 from ..store import RingiStore
 from .context import guarded, installation, print_json
+from .render import when
 
 T = TypeVar("T")
 
@@ -159,10 +160,10 @@ def token_list(
         print_json([info.model_dump(mode="json") for info in infos])
         return
     for info in infos:
-        state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
+        state = f"revoked {when(info.revoked_at)}" if info.revoked_at else "active"
         typer.echo(
             f"{info.token_id}  {info.role.value:<11} {info.company or '-':<12} "
-            f"{info.name:<20} issued {info.issued_at:%Y-%m-%d %H:%M}  {state}"
+            f"{info.name:<20} issued {when(info.issued_at)}  {state}"
         )
 
 

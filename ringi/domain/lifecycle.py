@@ -66,6 +66,18 @@ from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Role, St
 JST = timezone(timedelta(hours=9), "JST")
 
 
+def shown(moment: datetime) -> str:
+    """A moment as people here read it, in messages, pages and registers alike:
+    date and time in Japan, whatever zone it was recorded in (timers record UTC)."""
+    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
+
+
+def shown_day(moment: datetime) -> str:
+    """The day of a moment in Japan (a deadline recorded in UTC at 20:00 is the
+    next day here)."""
+    return moment.astimezone(JST).strftime("%Y-%m-%d")
+
+
 def end_of_day(day: date) -> datetime:
     """The last instant of ``day`` in Japan (of a moment's day in Japan): a day
     given as a deadline ("2017年9月まで") or as a cutoff lasts to its end."""
@@ -253,8 +265,8 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
                 raise Refused(f"{no} has no deadline running in stage {view.stage.value}")
             if cmd.deadline <= current:
                 raise Refused(
-                    f"the new deadline {cmd.deadline:%Y-%m-%d %H:%M %Z} is not later than "
-                    f"the current one, {current:%Y-%m-%d %H:%M %Z}"
+                    f"the new deadline {shown(cmd.deadline)} is not later than "
+                    f"the current one, {shown(current)}"
                 )
         case OpenHearing():
             _require_stage(view, Stage.GATHERING_SUPPORT, "open the hearing")
@@ -310,10 +322,12 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
             due = {(t.timer, t.due) for t in pending_timers(view)}
             if (cmd.timer, cmd.due) not in due:
                 raise Refused(
-                    f"the {cmd.timer.value} timer of {no} for {cmd.due} no longer applies"
+                    f"the {cmd.timer.value} timer of {no} for {shown(cmd.due)} no longer applies"
                 )
             if cmd.due > at:
-                raise Refused(f"the {cmd.timer.value} timer of {no} is not due until {cmd.due}")
+                raise Refused(
+                    f"the {cmd.timer.value} timer of {no} is not due until {shown(cmd.due)}"
+                )
 
 
 def _not_the_unknown_proposer(actor: Actor) -> None:
@@ -387,7 +401,7 @@ def _require_objection_window_open(view: RequestView, at: datetime) -> Objection
     if view.stage is not Stage.OBJECTION_WINDOW or window is None or window.ended:
         raise Refused(f"{no} has no objection window open (stage: {view.stage.value})")
     if at >= window.ends_at:
-        raise Refused(f"the objection window of {no} closed at {window.ends_at:%Y-%m-%d %H:%M %Z}")
+        raise Refused(f"the objection window of {no} closed at {shown(window.ends_at)}")
     return window
 
 
@@ -401,9 +415,7 @@ def _require_support_window_open(view: RequestView, at: datetime) -> None:
     if not (gathering or met_early):
         raise support_window_not_open(view)
     if view.support_deadline is not None and at >= view.support_deadline:
-        raise Refused(
-            f"the support window of {no} closed at {view.support_deadline:%Y-%m-%d %H:%M %Z}"
-        )
+        raise Refused(f"the support window of {no} closed at {shown(view.support_deadline)}")
 
 
 def short_of_support(view: RequestView) -> str:

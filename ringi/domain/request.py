@@ -515,7 +515,7 @@ class Request(ChainedAggregate):
                 self._final_call_issued(
                     deadline=deadline, at=at, actor=timer, command_id=cid, meeting=meeting
                 )
-                until = f"meeting {meeting}" if meeting else f"{deadline:%Y-%m-%d}"
+                until = f"meeting {meeting}" if meeting else lifecycle.shown_day(deadline)
                 self._notify(
                     cid,
                     NotificationKind.FINAL_CALL,
@@ -535,6 +535,7 @@ class Request(ChainedAggregate):
                     short_of_support=not state.threshold_met,
                 )
             case TimerKind.DEADLINE_APPROACHING:
+                assert state.support_deadline is not None  # the timer runs only with one
                 self._reminded(
                     kind=cmd.timer.value, due=cmd.due, at=at, actor=timer, command_id=cid
                 )
@@ -542,7 +543,7 @@ class Request(ChainedAggregate):
                     cid,
                     NotificationKind.DEADLINE_APPROACHING,
                     self._interested(),
-                    f"No.{no}: support deadline {state.support_deadline:%Y-%m-%d}, "
+                    f"No.{no}: support deadline {lifecycle.shown_day(state.support_deadline)}, "
                     f"support {state.support} of {state.policy.support_threshold}",
                 )
             case TimerKind.CLARIFICATION_REMINDER:
@@ -556,6 +557,7 @@ class Request(ChainedAggregate):
                     f"No.{no}: the clarification question is still unanswered",
                 )
             case TimerKind.HOLD_REVIEW:
+                assert state.held_at is not None  # the timer runs only on hold
                 self._reminded(
                     kind=cmd.timer.value, due=cmd.due, at=at, actor=timer, command_id=cid
                 )
@@ -563,7 +565,7 @@ class Request(ChainedAggregate):
                     cid,
                     NotificationKind.HOLD_REVIEW_DUE,
                     (SECRETARIAT,),
-                    f"No.{no} has been on hold since {state.held_at:%Y-%m-%d}: review it",
+                    f"No.{no} has been on hold since {lifecycle.shown_day(state.held_at)}: review it",
                     state.hold_reason or "",
                 )
             case TimerKind.PLANNED_RELEASE:

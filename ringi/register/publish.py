@@ -24,6 +24,7 @@ from typing import Literal, cast
 
 from pydantic import BaseModel
 
+from ..domain.lifecycle import shown
 from ..domain.vocabulary import Actor
 from ..store import RingiStore
 from .document import RegisterDocument, document_of
@@ -152,14 +153,14 @@ def verify_publications(store: RingiStore) -> list[PublicationFinding]:
                 published_at=publication.at,
                 recorded=publication.digest,
                 message=f"meeting {number} (第{number}回): the register published "
-                f"{publication.at:%Y-%m-%d %H:%M} cannot be replayed: {error}",
+                f"{shown(publication.at)} cannot be replayed: {error}",
             )
             for number, publication, _ in subjects
         ]
     for (number, publication, _), folded in zip(subjects, replays, strict=True):
         document = document_of(folded)
         digest = document.digest()
-        label = f"meeting {number} (第{number}回): the register published {publication.at:%Y-%m-%d %H:%M}"
+        label = f"meeting {number} (第{number}回): the register published {shown(publication.at)}"
         if digest != publication.digest:
             findings.append(
                 PublicationFinding(

@@ -24,13 +24,13 @@ import json
 import re
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from ..domain.lifecycle import JST
+from ..domain.lifecycle import shown as when
 from ..domain.vocabulary import Category
 from .document import RegisterDocument, RegisterRow, RowAnswer, RowNote, Status
 
@@ -152,10 +152,6 @@ WORDS: dict[Lang, Words] = {
         generated="ringi: replayed from events",
     ),
 }
-
-
-def when(moment: datetime) -> str:
-    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
 
 
 def title(doc: RegisterDocument, lang: Lang) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..domain.cost import CostBearer
+from ..domain.lifecycle import shown
 from ..domain.vocabulary import Category, CloseReason, Role, Stage
 from ..register.document import Status
-from ..register.render import LANGS, WORDS, Lang, when
+from ..register.render import LANGS, WORDS, Lang
 
 DEFAULT_LANG: Lang = "ja"
 __all__ = ["DEFAULT_LANG", "LANGS", "Lang", "Translator", "parse_lang"]
@@ -502,7 +503,7 @@ class Translator:
     @staticmethod
     def when(moment: datetime | None) -> str:
         """ISO date and time in Japan, as the register prints them."""
-        return when(moment) if moment is not None else "—"
+        return shown(moment) if moment is not None else "—"
 
 
 def parse_lang(value: str | None) -> Lang | None:
