@@ -49,7 +49,7 @@ from ringi.domain.lifecycle import JST
 from ringi.domain.policy import Policy
 from ringi.domain.vocabulary import Actor, Category, CloseReason, Stage
 from ringi.register.diff import diff_meetings
-from ringi.register.document import RegisterDocument, document_of, register_document
+from ringi.register.document import RegisterDocument, Status, document_of, register_document
 from ringi.register.publish import publish, verify_publications
 from ringi.register.render import FORMATS, LANGS, cells, render
 from ringi.register.replay import (
@@ -283,6 +283,31 @@ def test_an_answer_corrected_after_the_end_does_not_bring_the_request_back(
         ("a2", "a1", None),
     ]
     assert released.answers[-1].corrects == "a4" and released.updated_at == jst("2019-04-01")
+
+
+def test_a_correction_reported_at_a_meeting_shows_the_ended_request_in_its_register(
+    life: Lifecycle,
+) -> None:
+    """Tagged with meeting 39, a correction of No.2's answer (closed at 35) is what
+    the secretariat reports there: the 39th register has the row with the corrected
+    answer; the 38th, before it, does not."""
+    store = life.store
+    for n, day in {38: "2019-03-20", 39: "2019-06-20"}.items():
+        store.open_meeting(n, jst(day, 0), SECRETARIAT, title=f"第{n}回")
+    life.do(
+        2,
+        jst("2019-06-20", 11),
+        CorrectAnswer(
+            actor=SECRETARIAT, answer_id="a1", text="上限は50件です。", reason="誤記", meeting=39
+        ),
+    )
+
+    r38, r39 = (register_document(store, meeting=n) for n in (38, 39))
+    assert [r.number for r in r38.rows] == [1, 3, 4]
+    assert [r.number for r in r39.rows] == [2, 3, 4]
+    (row,) = [r for r in r39.rows if r.number == 2]
+    assert [(a.text, a.meeting) for a in row.answers][-1] == ("上限は50件です。", 39)
+    assert row.status is Status.CLOSED
 
 
 # --- publishing ---------------------------------------------------------------------------

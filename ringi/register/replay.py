@@ -131,13 +131,23 @@ class Replay:
     views: dict[int, RequestView]
 
     def rows(self) -> list[RequestView]:
-        """The register's rows: open at the cutoff, or closed since ``since``."""
-        since = self.cutoff.since
+        """The register's rows: open at the cutoff, or closed since ``since``, or
+        ended earlier but given an answer tagged with this meeting since then (a
+        correction the secretariat reports at the meeting; one it does not tag
+        leaves the request where it ended)."""
+        since, meeting = self.cutoff.since, self.cutoff.meeting
         return [
             view
             for _, view in sorted(self.views.items())
-            if view.is_open or since is None or _ended_at(view) > since
+            if view.is_open
+            or since is None
+            or _ended_at(view) > since
+            or (meeting is not None and _answered_at(view, meeting, since))
         ]
+
+
+def _answered_at(view: RequestView, meeting: int, since: datetime) -> bool:
+    return any(a.meeting == meeting and a.at > since for a in view.answers)
 
 
 def _ended_at(view: RequestView) -> datetime:
