@@ -344,6 +344,7 @@ class RingiStore(Application[UUID]):
         at: datetime,
         actor: Actor,
         command_id: str | None = None,
+        edition: int = 1,
     ) -> int:
         """Record the publication of meeting ``number``'s register (資料2); its
         number among the meeting's publications (see ``Meeting.publish_register``)."""
@@ -359,6 +360,7 @@ class RingiStore(Application[UUID]):
                 at=at,
                 actor=actor,
                 command_id=command_id,
+                edition=edition,
             )
             try:
                 self.save(meeting)  # nothing to save for a command already handled

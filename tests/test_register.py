@@ -17,10 +17,12 @@ the store, as the workflow would send them):
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date, datetime
 
 import psycopg
@@ -308,6 +310,44 @@ def test_a_correction_reported_at_a_meeting_shows_the_ended_request_in_its_regis
     (row,) = [r for r in r39.rows if r.number == 2]
     assert [(a.text, a.meeting) for a in row.answers][-1] == ("上限は50件です。", 39)
     assert row.status is Status.CLOSED
+
+
+def test_a_register_published_by_earlier_rules_replays_by_them(life: Lifecycle) -> None:
+    """A publication records the edition of the rules that chose its rows and
+    replays by it: the 39th register published before a tagged correction brought
+    ended requests back (edition 1, as every publication recorded without an
+    edition) still verifies, and a new publication of it has the row."""
+    store = life.store
+    store.open_meeting(39, jst("2019-06-20", 0), SECRETARIAT, title="第39回")
+    life.do(
+        2,
+        jst("2019-06-20", 11),
+        CorrectAnswer(
+            actor=SECRETARIAT, answer_id="a1", text="上限は50件です。", reason="誤記", meeting=39
+        ),
+    )
+    cutoff = replace(meeting_cutoff(store, 39, published=False), edition=1)
+    folded = replay(store, cutoff)
+    old = document_of(folded)
+    assert 2 not in [r.number for r in old.rows]
+    store.publish_register(  # as the first edition's code recorded it: no edition
+        39,
+        cutoff=cutoff.at,
+        since=cutoff.since,
+        position=folded.position,
+        digest=old.digest(),
+        formats={"json": hashlib.sha256(render(old, "json", "ja")).hexdigest()},
+        lang="ja",
+        at=jst("2019-06-21"),
+        actor=SECRETARIAT,
+    )
+
+    assert verify_publications(store) == []
+    assert register_document(store, meeting=39).digest() == old.digest()
+    again = publish(store, 39, formats=["json"], actor=SECRETARIAT)
+    assert 2 in [r.number for r in again.document.rows]
+    assert store.meeting(39).publications[-1].edition == 2
+    assert verify_publications(store) == []
 
 
 # --- publishing ---------------------------------------------------------------------------

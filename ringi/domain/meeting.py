@@ -112,10 +112,12 @@ class Meeting(ChainedAggregate):
         at: datetime,
         actor: Actor,
         command_id: str | None = None,
+        edition: int = 1,
     ) -> int:
         """Record that the register (資料2) of this meeting was published: which
         events it was folded from (domain time up to ``cutoff``, the event log up
-        to ``position``; closed since ``since`` shown), the SHA-256 of its
+        to ``position``; closed since ``since`` shown), by which edition of the
+        rules that choose its rows (``edition``), the SHA-256 of its
         canonical content and of each rendered format. Returns the publication's
         number (1 for the first). A ``command_id`` this meeting has published
         under already records nothing and returns that publication: a retried
@@ -137,6 +139,7 @@ class Meeting(ChainedAggregate):
             at=at,
             actor=actor.model_dump(mode="json"),
             command_id=command_id,
+            edition=edition,
         )
         return len(self.publications)
 
@@ -161,6 +164,7 @@ class Meeting(ChainedAggregate):
         at: datetime,
         actor: dict[str, Any],
         command_id: str | None = None,  # absent from publications recorded before it was kept
+        edition: int = 1,  # absent from publications made by the first edition's rules
     ) -> None:
         self.publications.append(
             Publication(
@@ -173,6 +177,7 @@ class Meeting(ChainedAggregate):
                 at=at,
                 actor=Actor.model_validate(actor),
                 command_id=command_id,
+                edition=edition,
             )
         )
 
@@ -190,6 +195,9 @@ class Publication(BaseModel):
     actor: Actor
     #: the command it was made under (an API Idempotency-Key's, a web form's)
     command_id: str | None = None
+    #: the edition of the rules that chose its rows (``ringi.register.replay.EDITION``):
+    #: a publication replays by the rules it was made with, so that its digest holds
+    edition: int = 1
 
 
 CALENDAR_ID = uuid5(NAMESPACE, "meeting-calendar")

@@ -91,6 +91,7 @@ def publish(
         at=at,
         actor=actor,
         command_id=command_id,
+        edition=cutoff.edition,
     )
     if command_id is not None and store.meeting(meeting).publications[made - 1].at != at:
         return republished(store, meeting, made)  # the retry's first attempt came first

@@ -66,6 +66,13 @@ from .fold import REQUEST_TOPICS, Folder, Unfoldable, request_rows
 
 PAGE = 2_000
 
+#: The edition of the rules that choose a register's rows. A publication records
+#: the edition it was made with and replays by it, so that a rule added later does
+#: not change what an earlier register said (nor break its digest).
+#: 1: open at the cutoff, or ended since the previous meeting's.
+#: 2: also an ended request given an answer tagged with this meeting since then.
+EDITION = 2
+
 
 class ReplayError(Refused):
     """The stored events do not fold (a broken or tampered log)."""
@@ -83,6 +90,7 @@ class Cutoff:
     held_at: datetime | None = None
     date_is_placeholder: bool = False
     published: bool = False
+    edition: int = EDITION  # of the rules that choose the rows
 
 
 def meeting_cutoff(store: RingiStore, number: int, *, published: bool = True) -> Cutoff:
@@ -112,6 +120,7 @@ def publication_cutoff(number: int, meeting: Meeting, publication: Publication) 
         held_at=meeting.held_at_when(publication.at),
         date_is_placeholder=meeting.placeholder_when(publication.at),
         published=True,
+        edition=publication.edition,
     )
 
 
@@ -135,14 +144,16 @@ class Replay:
         ended earlier but given an answer tagged with this meeting since then (a
         correction the secretariat reports at the meeting; one it does not tag
         leaves the request where it ended)."""
-        since, meeting = self.cutoff.since, self.cutoff.meeting
+        since = self.cutoff.since
+        # the meeting whose tagged answers bring an ended request back (edition 2)
+        reported = self.cutoff.meeting if self.cutoff.edition >= 2 else None
         return [
             view
             for _, view in sorted(self.views.items())
             if view.is_open
             or since is None
             or _ended_at(view) > since
-            or (meeting is not None and _answered_at(view, meeting, since))
+            or (reported is not None and _answered_at(view, reported, since))
         ]
 
 
