@@ -180,11 +180,14 @@ def test_a_question_is_answered_at_a_meeting_and_closed(installation: Installati
         installation.ringi("answer", str(number), "--text", "x", "--meeting", "99"), "meeting 99"
     )
     refused(installation.ringi("close", str(number), "--reason", "answered"), "no recorded answer")
-    ok(
+    answered = ok(
         installation.ringi(
             "answer", str(number), "--text", "現行仕様どおりです。", "--meeting", "27"
         )
     )
+    # recorded years after meeting 27's day: done, and told where the register shows it
+    assert "meeting 27 (第27回) was held on 2017-07-20" in answered.err
+    assert "next meeting's register" in answered.err
     ok(installation.ringi("close", str(number), "--reason", "answered", "--meeting", "27"))
 
     request = state(installation, number)["request"]

@@ -49,6 +49,7 @@ from ringi.domain.commands import (
 )
 from ringi.domain.errors import NotAllowed, Refused
 from ringi.domain.lifecycle import JST, pending_timers
+from ringi.domain.meeting import after_its_day
 from ringi.domain.policy import Policy
 from ringi.domain.request import Request
 from ringi.domain.vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Role, Stage
@@ -1111,3 +1112,12 @@ def test_a_refusal_gives_its_times_in_japan_whatever_zone_they_were_recorded_in(
     expected = current.astimezone(JST)
     assert f"the current one, {expected:%Y-%m-%d %H:%M} JST" in refusal
     assert "UTC" not in refusal and "+00:00" not in refusal
+
+
+def test_recording_after_a_meetings_day_is_told_which_register_shows_it() -> None:
+    meetings = {27: datetime(2017, 7, 20, tzinfo=JST)}
+    on_the_day = datetime(2017, 7, 20, 23, 59, tzinfo=JST)
+    assert after_its_day(meetings, 27, on_the_day) is None
+    assert after_its_day(meetings, 28, on_the_day + timedelta(days=9)) is None  # not opened
+    late = after_its_day(meetings, 27, datetime(2017, 7, 20, 15, 0, tzinfo=UTC))  # 00:00 JST
+    assert late is not None and "held on 2017-07-20" in late and "next meeting's" in late

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from ..database import SchemaError
 from ..domain import commands as c
 from ..domain.cost import CostBearer, CostInputs, CostItem
-from ..domain.meeting import meeting_day
+from ..domain.meeting import after_its_day, meeting_day
 from ..domain.view import RequestView
 from ..domain.vocabulary import Category, CloseReason, Stage
 from ..logging import LogFormat
@@ -154,8 +154,17 @@ def _act(ctx: typer.Context, number: int, command: c.Command, as_json: bool) -> 
     async def work(session: Session) -> None:
         view = await session.act(number, command)
         _print_view(view, as_json)
+        await _after_the_meeting(session, command.meeting)
 
     desk(ctx).run(work)
+
+
+async def _after_the_meeting(session: Session, meeting: int | None) -> None:
+    """Done, but tagged with a meeting whose day is over: say which register shows it."""
+    if meeting is not None:
+        note = after_its_day(await session.meetings(), meeting, datetime.now(tz=UTC))
+        if note:
+            typer.echo(f"ringi: note: {note}", err=True)
 
 
 # --- members ---------------------------------------------------------------------------
@@ -197,6 +206,7 @@ def file_(
     async def work(session: Session) -> None:
         view = await session.file(command)
         print_json(view.model_dump(mode="json")) if as_json else echo(str(view.number))
+        await _after_the_meeting(session, command.meeting)
 
     desk(ctx).run(work)
 
@@ -517,6 +527,7 @@ def extend_deadline(
         )
         view = await session.act(number, command)
         _print_view(view, as_json)
+        await _after_the_meeting(session, meeting)
 
     desk(ctx).run(work)
 
@@ -622,6 +633,7 @@ def evaluate_cost(
             )
         view = await session.act(number, chosen)
         _print_view(view, as_json)
+        await _after_the_meeting(session, chosen.meeting)
 
     desk(ctx).run(work)
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from .chain import ChainedAggregate
 from .errors import NotAllowed, Refused
+from .lifecycle import JST, end_of_day
 from .request import NAMESPACE
 from .vocabulary import Actor, Role
 
@@ -27,6 +28,20 @@ def meeting_day(meetings: Mapping[int, datetime], number: int) -> datetime:
             f"meeting {number} (第{number}回) has not been opened; open it with its date first"
         )
     return meetings[number]
+
+
+def after_its_day(meetings: Mapping[int, datetime], number: int, at: datetime) -> str | None:
+    """What to tell whoever records something tagged with meeting ``number`` at
+    ``at``, after the meeting's day in Japan has ended: the register of meeting N is
+    folded as of the end of its day, so what is recorded later is in the next
+    meeting's register, whatever its tag (``ringi.register.replay``)."""
+    held = meetings.get(number)
+    if held is None or at <= end_of_day(held):
+        return None
+    return (
+        f"meeting {number} (第{number}回) was held on {held.astimezone(JST):%Y-%m-%d}: what is "
+        f"recorded now is tagged with it but shows in the next meeting's register, not {number}'s"
+    )
 
 
 def meeting_id(number: int) -> UUID:
