@@ -273,7 +273,7 @@ def append(
 def answer_clarification(
     ctx: typer.Context,
     number: Number,
-    text: Annotated[str, typer.Option("--text")],
+    text: Annotated[str, typer.Option("--text", "--answer", help="your answer")],
     company: As = None,
     user: User = None,
     key: Key = None,
