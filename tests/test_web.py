@@ -251,6 +251,24 @@ async def test_a_refusal_is_shown_with_the_validators_reason_and_writes_nothing(
         second = await desk.post(f"/web/requests/{n}/answers", {"text": "検討します", **key})
         assert first.status_code == second.status_code == 303
         assert len(events(api.store, n, "AnswerRecorded")) == 1
+        assert not (await desk.page(first.headers["location"])).find(data_testid="after-meeting")
+
+
+async def test_an_answer_tagged_with_a_meeting_already_held_says_where_it_shows(api: Api) -> None:
+    n = await api.file("A社")
+    for number, day in ((1, "2020-01-10"), (2, "2199-01-10")):
+        body = {"number": number, "held_at": f"{day}T00:00:00+09:00"}
+        await post_api(api, "secretariat", "/v1/meetings", body)
+    async with browser(api, "secretariat") as desk:
+        for meeting, told in ((2, False), (1, True)):
+            answer = {"text": f"第{meeting}回の回答", "meeting": str(meeting)}
+            done = await desk.post(f"/web/requests/{n}/answers", answer)
+            assert done.status_code == 303, done.text[:500]
+            page = await desk.page(done.headers["location"])
+            assert page.one(data_testid="done")
+            notes = page.find(data_testid="after-meeting")
+            assert bool(notes) is told, meeting
+        assert "第1回の開催日は過ぎています" in text(notes[0])
 
 
 # --- filing ---------------------------------------------------------------------------------

@@ -213,6 +213,11 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "There is nothing you can do here now.",
     ),
     "request.done": ("記録しました: {action}", "Recorded: {action}"),
+    "request.after_meeting_day": (
+        "第{meeting}回の開催日は過ぎています。この記録は第{meeting}回ではなく次の会議の資料2に載ります。",
+        "Meeting {meeting} has been held: this record shows in the next meeting's register, "
+        "not in meeting {meeting}'s.",
+    ),
     "request.private": ("非公開 (提案者と事務局のみ)", "private (proposer and secretariat only)"),
     "request.related": ("関連", "Related"),
     "timeline.when": ("日時", "When"),

@@ -33,6 +33,7 @@ from ..domain import commands as c
 from ..domain import lifecycle
 from ..domain.errors import DomainError, NotAllowed, NotFound
 from ..domain.lifecycle import JST
+from ..domain.meeting import after_its_day
 from ..domain.vocabulary import Category, Role, Stage
 from ..register.publish import publish
 from ..register.render import FORMATS, LANGS, MEDIA_TYPES
@@ -410,6 +411,7 @@ def build_router(web: Web) -> APIRouter:
             errors=errors or {},
             values=values or {},
             done=done if done in a.BY_SLUG else None,
+            after_meeting=_number(request.query_params.get("after_meeting", "")) if done else None,
         )
 
     @router.get("/web/requests/{number}")
@@ -459,7 +461,13 @@ def build_router(web: Web) -> APIRouter:
         except (TimeoutError, RPCError):
             log.warning("web action unavailable", number=n, action=slug)
             return web.error(request, state, 503, t("error.unavailable"))
-        return RedirectResponse(f"/web/requests/{n}?done={slug}", status_code=303)
+        # tagged with a meeting whose day is over: say which register will show it
+        tag = command.meeting
+        late = tag is not None and after_its_day(
+            await ctx.in_thread(store.meetings), tag, datetime.now(tz=UTC)
+        )
+        suffix = f"&after_meeting={tag}" if late else ""
+        return RedirectResponse(f"/web/requests/{n}?done={slug}{suffix}", status_code=303)
 
     # --- filing ---------------------------------------------------------------------------
 
