@@ -154,6 +154,30 @@ async def test_a_retried_write_with_the_same_key_writes_once(api: Api) -> None:
     assert log_position(api) == before
 
 
+async def test_a_write_tagged_with_a_meeting_already_held_carries_a_note(api: Api) -> None:
+    """Recorded after meeting 1's day, an answer tagged with it shows in the next
+    meeting's register; the API says so in ``notes``, as the pages and the command
+    line do. Untagged, or tagged with a meeting still to come: no note."""
+    for number, day in ((1, "2020-01-10"), (2, "2199-01-10")):
+        body = {"number": number, "held_at": f"{day}T00:00:00+09:00"}
+        assert (await api.call("secretariat", "POST", "/v1/meetings", body)).status_code == 201
+    filed = await api.call(
+        "A社", "POST", "/v1/requests", {"target": "API", "body": "一括で", "meeting": 1}
+    )
+    assert filed.status_code == 201
+    assert "meeting 1 (第1回) was held on 2020-01-10" in filed.json()["notes"][0]
+    n = filed.json()["request"]["number"]
+    for body, notes in (
+        ({"text": "検討します", "meeting": 1}, 1),
+        ({"text": "検討します。", "meeting": 2}, 0),
+        ({"text": "検討します!"}, 0),
+    ):
+        answered = await api.call("secretariat", "POST", f"/v1/requests/{n}/answers", body)
+        assert answered.status_code == 200, answered.text
+        assert len(answered.json()["notes"]) == notes, body
+    assert "next meeting's register" in filed.json()["notes"][0]
+
+
 async def test_a_retried_filing_with_the_same_key_files_once(api: Api) -> None:
     body = {"target": "API", "body": "再点検の結果を一括で"}
     key = {"Idempotency-Key": "file-2026-001"}

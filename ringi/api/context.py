@@ -34,6 +34,7 @@ from .errors import ApiError, ErrorDetail, documented
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyRecord, Keys, command_id, first_result
 from .idempotency import fingerprint as fingerprint_of
 from .limits import RateLimiter
+from .models import Recorded
 from .readmodel import Changes, Freshness, ReadModel, Reads, TokenCache, caught_up, read_store
 from .settings import ApiSettings
 from .tokens import Principal, TokenRegistry, Unauthenticated
@@ -304,6 +305,13 @@ async def carry_out(
     view = await ctx.timed(ctx.ringi.act(number, command))
     ctx.reads.ahead(number)
     return view
+
+
+async def recorded(ctx: ApiContext, view: RequestView, meeting: int | None) -> Recorded:
+    """The answer to a write tagged with ``meeting``: the state it left, and a note
+    if the meeting's day is over (what it recorded shows in the next register)."""
+    meetings = await ctx.in_thread(ctx.ringi.store.meetings) if meeting is not None else {}
+    return Recorded.of_write(view, meetings, meeting, datetime.now(tz=UTC))
 
 
 def check_actor(view: RequestView, command: Command) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -28,7 +29,7 @@ from pydantic import (
 
 from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.lifecycle import PRIVATE_EVENTS, pending_timers
-from ..domain.meeting import Meeting, Publication
+from ..domain.meeting import Meeting, Publication, after_its_day
 from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
 from ..domain.view import RequestView
@@ -294,6 +295,29 @@ class RequestState(BaseModel):
     @classmethod
     def of(cls, view: RequestView) -> RequestState:
         return cls(request=view, support=view.support, deadline=view.current_deadline)
+
+
+class Recorded(RequestState):
+    """A request as a write left it, with what its writer should know."""
+
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what was recorded but may surprise: tagged with a meeting whose day is "
+        "over, it shows in the next meeting's register",
+    )
+
+    @classmethod
+    def of_write(
+        cls, view: RequestView, meetings: Mapping[int, datetime], meeting: int | None, at: datetime
+    ) -> Recorded:
+        """``view`` as a write tagged with ``meeting``, at ``at``, left it."""
+        note = after_its_day(meetings, meeting, at) if meeting is not None else None
+        return cls(
+            request=view,
+            support=view.support,
+            deadline=view.current_deadline,
+            notes=[note] if note else [],
+        )
 
 
 class RequestDetail(RequestState):

@@ -22,6 +22,7 @@ from ..context import (
     allowed,
     carry_out,
     guarded_router,
+    recorded,
 )
 from ..errors import ApiError, ErrorDetail, classify, documented
 from ..models import (
@@ -30,7 +31,7 @@ from ..models import (
     EndorseItem,
     FileBody,
     ItemError,
-    RequestState,
+    Recorded,
     RequestSummary,
 )
 from . import request_actions
@@ -63,7 +64,7 @@ async def file_request(
     request: Request,
     response: Response,
     key: IdempotencyKey = None,
-) -> RequestState:
+) -> Recorded:
     write = Write(ctx, who, request, key, body)
     view = await write.file(
         lambda base: c.FileRequest(
@@ -76,7 +77,7 @@ async def file_request(
         )
     )
     response.headers["Location"] = f"/v1/requests/{view.number}"
-    return RequestState.of(view)
+    return await recorded(ctx, view, body.meeting)
 
 
 # after filing and before the bulk call: the OpenAPI document keeps this order

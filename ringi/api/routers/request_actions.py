@@ -16,15 +16,15 @@ from fastapi import APIRouter, Path, Request
 
 from ...domain.vocabulary import Role
 from ..actions import ACTIONS, Action, Known, base
-from ..context import ApiContext, Caller, Ctx, IdempotencyKey, Write, allowed
+from ..context import ApiContext, Caller, Ctx, IdempotencyKey, Write, allowed, recorded
 from ..errors import documented
-from ..models import MAX_NUMBER, Body, RequestState
+from ..models import MAX_NUMBER, Body, Recorded
 from ..tokens import Principal
 
 ACTS = documented(404, 409, 503, 504)
 No = Path(ge=1, le=MAX_NUMBER, description="the request's No.")
 
-Endpoint = Callable[..., Awaitable[RequestState]]
+Endpoint = Callable[..., Awaitable[Recorded]]
 
 
 def add(router: APIRouter, role: Role) -> None:
@@ -54,7 +54,7 @@ def endpoint(action: Action[Any]) -> Endpoint:
         number: int,
         body: Body | None,
         key: str | None,
-    ) -> RequestState:
+    ) -> Recorded:
         write = Write(ctx, who, request, key, body)  # the body as sent: the key's fingerprint
         given = body if body is not None else action.body()
         command = await action.command_for(
@@ -62,7 +62,7 @@ def endpoint(action: Action[Any]) -> Endpoint:
         )
         # built already, as its build may have to await a read; act carries it out
         view = await write.act(number, lambda _: command)
-        return RequestState.of(view)
+        return await recorded(ctx, view, command.meeting)
 
     # FastAPI reads the parameters from the signature: give it the action's body model
     setattr(act, "__signature__", signature(action))  # noqa: B010 (mypy refuses the attribute)
@@ -91,5 +91,5 @@ def signature(action: Action[Any]) -> inspect.Signature:
             *optional,
             param("key", IdempotencyKey, None),
         ],
-        return_annotation=RequestState,
+        return_annotation=Recorded,
     )
