@@ -23,12 +23,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from .config import Settings
 from .domain import lifecycle
-from .domain.commands import Command, FileRequest
+from .domain.commands import Command, ExtendDeadline, FileRequest
 from .domain.errors import NotAllowed, NotFound, Refused
 from .domain.imported import ImportedMeeting, ImportedRequest
 from .domain.lifecycle import check_filing
+from .domain.meeting import FollowedMeeting
 from .domain.view import RequestView
 from .domain.vocabulary import Actor, Role
+from .register.replay import Cutoff, replay
 from .store import ImportOutcome, RingiStore, TimelineEntry
 from .temporal import connect
 from .workflows.messages import RequestStart, workflow_id
@@ -183,8 +185,60 @@ class Ringi:
             raise NotAllowed("only the secretariat opens meetings")
         self.store.open_meeting(number, held_at, actor, title)
 
-    def reschedule_meeting(self, number: int, held_at: datetime, reason: str, actor: Actor) -> None:
-        self.store.reschedule_meeting(number, held_at, reason, actor)
+    async def reschedule_meeting(
+        self,
+        number: int,
+        held_at: datetime,
+        reason: str,
+        actor: Actor,
+        *,
+        again: bool = False,
+    ) -> FollowedMeeting:
+        """Move meeting ``number`` to ``held_at``, and the support deadlines that run
+        until it along with it (``follow_meeting``). ``again``: this may be the same
+        move sent a second time (a retry, a second click); a meeting already held at
+        ``held_at`` is then no refusal, and the deadlines are followed again (the
+        first attempt may have stopped half-way)."""
+        try:
+            await asyncio.to_thread(self.store.reschedule_meeting, number, held_at, reason, actor)
+        except Refused:
+            if not again or self.store.meetings().get(number) != held_at:
+                raise
+        return await self.follow_meeting(number, actor)
+
+    async def follow_meeting(self, number: int, actor: Actor) -> FollowedMeeting:
+        """Give every support deadline that runs "until meeting ``number``" the
+        meeting's date, through each request's workflow, as an extension the actor
+        (who moved the meeting) makes: a deadline moves later with its meeting and is
+        kept when the meeting comes earlier (``lifecycle.follows_meeting``). Safe to
+        run again (each extension's command id names the meeting, its date and the
+        request), as after a reschedule that stopped half-way; it answers with the
+        state it leaves, so a second run answers as the first."""
+        held_at = (await asyncio.to_thread(self.store.meetings))[number]
+        everything = Cutoff(at=datetime(9999, 1, 1, tzinfo=UTC))  # every request as it stands
+        views = (await asyncio.to_thread(replay, self.store, everything)).views
+        followed = FollowedMeeting(number=number, held_at=held_at)
+        for view in views.values():
+            deadline = view.support_deadline
+            if not lifecycle.follows_meeting(view, number) or deadline is None:
+                continue
+            if deadline > held_at:
+                followed.kept.append(view.number)
+                continue
+            if deadline < held_at:
+                extension = ExtendDeadline(
+                    actor=actor,
+                    deadline=held_at,
+                    until_meeting=number,
+                    reason=f"第{number}回の日程変更に伴い",
+                    command_id=f"follow-meeting:{number}:{held_at.isoformat()}:{view.number}",
+                )
+                try:
+                    await self.act(view.number, extension)
+                except Refused:  # changed meanwhile (closed, or extended by hand)
+                    continue
+            followed.following.append(view.number)
+        return followed
 
     # --- reads ------------------------------------------------------------------------
 

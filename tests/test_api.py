@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from ringi.api import ApiSettings
 from ringi.domain.commands import FileRequest
+from ringi.domain.lifecycle import JST
 from ringi.domain.vocabulary import Actor, Category, Stage
 from ringi.service import Ringi
 from tests.api_harness import Api, serving
@@ -176,6 +177,51 @@ async def test_a_write_tagged_with_a_meeting_already_held_carries_a_note(api: Ap
         assert answered.status_code == 200, answered.text
         assert len(answered.json()["notes"]) == notes, body
     assert "next meeting's register" in filed.json()["notes"][0]
+
+
+async def test_a_support_deadline_until_a_meeting_follows_it_later_and_stays_if_earlier(
+    api: Api,
+) -> None:
+    """ "次回会議(第1回)までに": a deadline given as a meeting runs to the meeting's
+    day wherever it moves later (an extension recorded on each request, through its
+    workflow); moved earlier, the deadline members were told stays. A deadline
+    given as a date does not move; a retried move answers as the first."""
+    sec = "secretariat"
+    for number, day in ((1, "2030-01-10"), (2, "2030-06-10")):
+        body = {"number": number, "held_at": f"{day}T00:00:00+09:00"}
+        assert (await api.call(sec, "POST", "/v1/meetings", body)).status_code == 201
+    until_1, by_date, until_2 = [await api.file(category="意見") for _ in range(3)]
+    for n, body in (
+        (until_1, {"until_meeting": 1}),
+        (by_date, {"deadline": "2030-01-10T00:00:00+09:00"}),
+        (until_2, {"until_meeting": 2}),
+    ):
+        opened = await api.call(sec, "POST", f"/v1/requests/{n}/open-support", body)
+        assert opened.status_code == 200, opened.text
+
+    def deadline_of(n: int) -> datetime:
+        view = api.store.view(n)
+        assert view.support_deadline is not None
+        return view.support_deadline.astimezone(JST)
+
+    later = {"held_at": "2030-01-20T00:00:00+09:00", "reason": "延期"}
+    key = {"Idempotency-Key": "move-meeting-1"}
+    moved = await api.call(sec, "PATCH", "/v1/meetings/1", later, headers=key)
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["deadlines_following"], moved.json()["deadlines_kept"]) == ([until_1], [])
+    assert deadline_of(until_1) == datetime(2030, 1, 20, tzinfo=JST)
+    assert deadline_of(by_date) == datetime(2030, 1, 10, tzinfo=JST)  # a date: unmoved
+    assert deadline_of(until_2) == datetime(2030, 6, 10, tzinfo=JST)  # another meeting's
+    (extension,) = events(api.store, until_1, "SupportDeadlineExtended")
+    assert extension.actor is not None and extension.actor["role"] == "secretariat"
+    again = await api.call(sec, "PATCH", "/v1/meetings/1", later, headers=key)
+    assert again.json() == moved.json()
+    assert len(events(api.store, until_1, "SupportDeadlineExtended")) == 1
+
+    earlier = {"held_at": "2030-01-15T00:00:00+09:00"}
+    kept = await api.call(sec, "PATCH", "/v1/meetings/1", earlier)
+    assert (kept.json()["deadlines_following"], kept.json()["deadlines_kept"]) == ([], [until_1])
+    assert deadline_of(until_1) == datetime(2030, 1, 20, tzinfo=JST)
 
 
 async def test_a_retried_filing_with_the_same_key_files_once(api: Api) -> None:

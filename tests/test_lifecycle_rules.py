@@ -972,6 +972,42 @@ def test_a_final_call_runs_until_the_next_meeting_when_one_is_scheduled() -> Non
 
     view = request.view()
     assert (view.final_call_at, view.support_deadline) == (day(365), day(380))
+    assert view.support_until_meeting == 27  # "by the next meeting (第27回)": it follows it
+
+
+def test_a_final_call_behind_an_earlier_deadline_keeps_that_deadline_and_no_meeting() -> None:
+    """The deadline running already comes before the next meeting: the final call
+    keeps it, and neither it nor the notification speaks of the meeting."""
+    request = run(
+        scenario(State.GATHERING_SUPPORT).then(
+            day(10), ExtendDeadline(actor=secretariat(), deadline=day(370))
+        )
+    )
+    request.take_notifications()
+
+    request.handle(TimerFired.at(TimerKind.FINAL_CALL, day(365)), day(365), (27, day(380)))
+
+    view = request.view()
+    assert (view.support_deadline, view.support_until_meeting) == (day(370), None)
+    (call,) = request.take_notifications()
+    assert "meeting 27" not in call.subject and "2018-06-06" in call.subject
+
+
+def test_a_deadline_until_a_meeting_is_known_as_such_until_a_date_or_a_hold_replaces_it() -> None:
+    request = request_in(State.FILED)  # an opinion, waiting for the secretariat
+    allows(request, OpenSupport(actor=secretariat(), deadline=day(40), until_meeting=27), day(2))
+    assert request.view().support_until_meeting == 27
+    extend = ExtendDeadline(actor=secretariat(), deadline=day(60), until_meeting=28)
+    allows(request, extend, day(3))
+    assert (request.view().support_deadline, request.view().support_until_meeting) == (day(60), 28)
+    allows(request, ExtendDeadline(actor=secretariat(), deadline=day(70)), day(4))
+    assert request.view().support_until_meeting is None
+
+    allows(request, ExtendDeadline(actor=secretariat(), deadline=day(80), until_meeting=29), day(5))
+    allows(request, Hold(actor=secretariat(), reason="保留"), day(6))
+    allows(request, Resume(actor=secretariat()), day(8))
+    view = request.view()
+    assert (view.support_deadline, view.support_until_meeting) == (day(82), None)
 
 
 #: (what, the history, the reminder that falls due, what runs after it is sent)

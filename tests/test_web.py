@@ -442,6 +442,8 @@ async def test_the_secretariat_reschedules_a_meeting_from_its_register_page(api:
     for number, day in ((1, "2030-01-10"), (2, "2030-02-10")):
         body = {"number": number, "held_at": f"{day}T00:00:00+09:00"}
         await post_api(api, "secretariat", "/v1/meetings", body)
+    n = await api.file("A社", category="意見")
+    await post_api(api, "secretariat", f"/v1/requests/{n}/open-support", {"until_meeting": 1})
     async with browser(api, "A社") as member:
         page = await member.page("/web/register?meeting=1")
         assert not page.find("form", data_action="reschedule-meeting")
@@ -453,8 +455,9 @@ async def test_the_secretariat_reschedules_a_meeting_from_its_register_page(api:
         done = await b.post("/web/meetings/1/reschedule", {"date": "2030-01-17", "reason": "延期"})
         assert done.status_code == 303, done.text[:500]
         shown = await b.page(done.headers["location"])
-        assert shown.one(data_testid="rescheduled")
+        assert "賛同期限 1件を新しい開催日に合わせました" in text(shown.one(data_testid="rescheduled"))
         assert api.store.meetings()[1] == datetime(2030, 1, 17, tzinfo=JST)
+        assert api.store.view(n).support_deadline == datetime(2030, 1, 17, tzinfo=JST)
         twice = await b.post("/web/meetings/1/reschedule", {"date": "2030-01-17"})
         assert twice.status_code == 303  # a second click: done once
         clash = await b.post("/web/meetings/1/reschedule", {"date": "2030-02-11"})

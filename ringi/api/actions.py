@@ -101,13 +101,20 @@ async def _until(
 
 
 async def _open_support(body: m.OpenSupportBody, base: Base, known: Known) -> c.Command:
-    return c.OpenSupport(**base, deadline=await _until(body.deadline, body.until_meeting, known))
+    deadline = await _until(body.deadline, body.until_meeting, known)
+    return c.OpenSupport(**base, deadline=deadline, until_meeting=body.until_meeting)
 
 
 async def _extend(body: m.ExtendDeadlineBody, base: Base, known: Known) -> c.Command:
     deadline = await _until(body.deadline, body.until_meeting, known)
     assert deadline is not None  # the body holds exactly one of the two
-    return c.ExtendDeadline(**base, deadline=deadline, reason=body.reason, meeting=body.meeting)
+    return c.ExtendDeadline(
+        **base,
+        deadline=deadline,
+        reason=body.reason,
+        meeting=body.meeting,
+        until_meeting=body.until_meeting,
+    )
 
 
 async def _evaluate(body: m.EvaluateCostBody, base: Base, known: Known) -> c.Command:

@@ -29,7 +29,7 @@ from pydantic import (
 
 from ..domain.cost import CostBearer, CostInputs, CostItem
 from ..domain.lifecycle import PRIVATE_EVENTS, pending_timers
-from ..domain.meeting import Meeting, Publication, after_its_day
+from ..domain.meeting import FollowedMeeting, Meeting, Publication, after_its_day
 from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
 from ..domain.view import RequestView
@@ -419,6 +419,28 @@ class BulkFetchResult(BaseModel):
 class MeetingOut(BaseModel):
     number: int
     held_at: datetime
+
+
+class RescheduledMeeting(MeetingOut):
+    deadlines_following: list[int] = Field(
+        default_factory=list,
+        description="requests gathering support until this meeting: their deadline is now "
+        "its new date (moved along, as an extension recorded on each)",
+    )
+    deadlines_kept: list[int] = Field(
+        default_factory=list,
+        description="requests gathering support until this meeting whose deadline stays "
+        "later, because the meeting comes earlier: what members were told they have, they keep",
+    )
+
+    @classmethod
+    def of(cls, followed: FollowedMeeting) -> RescheduledMeeting:
+        return cls(
+            number=followed.number,
+            held_at=followed.held_at,
+            deadlines_following=followed.following,
+            deadlines_kept=followed.kept,
+        )
 
 
 class PublicationOut(BaseModel):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import typer
 
 from ..domain.commands import Command, FileRequest
+from ..domain.meeting import FollowedMeeting
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, Stage
 from ..service import Ringi
@@ -68,7 +69,7 @@ class Session(Protocol):
 
     async def reschedule_meeting(
         self, number: int, held_at: datetime, reason: str, actor: Actor
-    ) -> None: ...
+    ) -> FollowedMeeting: ...
 
     async def meetings(self) -> dict[int, datetime]: ...
 
@@ -112,8 +113,8 @@ class LocalSession:
 
     async def reschedule_meeting(
         self, number: int, held_at: datetime, reason: str, actor: Actor
-    ) -> None:
-        await asyncio.to_thread(self._writer().reschedule_meeting, number, held_at, reason, actor)
+    ) -> FollowedMeeting:
+        return await self._writer().reschedule_meeting(number, held_at, reason, actor)
 
     async def meetings(self) -> dict[int, datetime]:
         return self.store.meetings()

@@ -370,7 +370,13 @@ def open_support(
             until = meeting_day(await session.meetings(), until_meeting)
         elif deadline is not None:
             until = parse_until(deadline, "--deadline")
-        command = _command(c.OpenSupport, actor=secretariat(user), deadline=until, command_id=key)
+        command = _command(
+            c.OpenSupport,
+            actor=secretariat(user),
+            deadline=until,
+            until_meeting=until_meeting,
+            command_id=key,
+        )
         _print_view(await session.act(number, command), as_json)
 
     desk(ctx).run(work)
@@ -523,6 +529,7 @@ def extend_deadline(
             deadline=deadline,
             reason=reason,
             meeting=meeting,
+            until_meeting=until_meeting,
             command_id=key,
         )
         view = await session.act(number, command)
@@ -861,8 +868,17 @@ def meeting_reschedule(
     held_at = parse_when(date)
 
     async def work(session: Session) -> None:
-        await session.reschedule_meeting(number, held_at, reason, secretariat(user))
+        followed = await session.reschedule_meeting(number, held_at, reason, secretariat(user))
         echo(f"meeting {number} (第{number}回) rescheduled, held {held_at.isoformat()}")
+        if followed.following:
+            listed = ", ".join(f"No.{n}" for n in followed.following)
+            echo(f"gathering support until meeting {number}, now until its new date: {listed}")
+        if followed.kept:
+            listed = ", ".join(f"No.{n}" for n in followed.kept)
+            echo(
+                f"gathering support until meeting {number}, kept to the later date they "
+                f"were given (the meeting comes earlier): {listed}"
+            )
 
     desk(ctx).run(work)
 

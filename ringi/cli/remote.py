@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from ..audit.seal import Seal, checked
 from ..audit.trail import HistoryEntry
 from ..domain import commands as c
+from ..domain.meeting import FollowedMeeting
 from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
 from ..domain.view import RequestView
@@ -49,13 +50,13 @@ ROUTES: dict[type[c.Command], tuple[str, tuple[str, ...]]] = {
     c.RaiseObjection: ("objections", ("reason",)),
     c.WithdrawObjection: ("objection-withdrawal", ("reason",)),
     c.Withdraw: ("withdraw", ("reason",)),
-    c.OpenSupport: ("open-support", ("deadline",)),
+    c.OpenSupport: ("open-support", ("deadline", "until_meeting")),
     c.AskClarification: ("ask-clarification", ("question", "meeting")),
     c.WithdrawClarification: ("clarification-withdrawal", ("reason", "meeting")),
     c.DismissObjection: ("objection-dismissals", ("company", "reason", "meeting")),
     c.IdentifyProposer: ("proposer", ("company", "meeting")),
     c.CarryForward: ("carry-forward", ("stage", "reason", "meeting")),
-    c.ExtendDeadline: ("extend-deadline", ("deadline", "reason", "meeting")),
+    c.ExtendDeadline: ("extend-deadline", ("deadline", "reason", "meeting", "until_meeting")),
     c.OpenHearing: ("open-hearing", ("meeting",)),
     c.RecordFindings: ("findings", ("text", "meeting")),
     c.EvaluateCost: ("cost-evaluation", ("inputs", "meeting")),
@@ -92,6 +93,8 @@ def body_of(command: c.Command) -> dict[str, Any]:
             body.update({k: v for k, v in value.items() if v is not None})
         elif value is not None:
             body[name] = value
+    if "until_meeting" in body:  # the API finds the meeting's day itself
+        body.pop("deadline", None)
     return body
 
 
@@ -152,9 +155,15 @@ class RemoteSession:
 
     async def reschedule_meeting(
         self, number: int, held_at: datetime, reason: str, actor: Actor
-    ) -> None:
+    ) -> FollowedMeeting:
         body = {"held_at": held_at.isoformat(), "reason": reason}
-        _check(await self.http.patch(f"/v1/meetings/{number}", json=body))
+        moved = _check(await self.http.patch(f"/v1/meetings/{number}", json=body))
+        return FollowedMeeting(
+            number=number,
+            held_at=datetime.fromisoformat(moved["held_at"]),
+            following=list(moved["deadlines_following"]),
+            kept=list(moved["deadlines_kept"]),
+        )
 
     async def meetings(self) -> dict[int, datetime]:
         found = _check(await self.http.get("/v1/meetings"))

@@ -84,6 +84,8 @@ class Withdraw(_Command):
 class OpenSupport(_Command):
     kind: Literal["open_support"] = "open_support"
     deadline: datetime | None = None
+    #: the deadline is "until meeting N" (held at ``deadline``): it follows the meeting
+    until_meeting: int | None = Field(None, ge=1)
 
 
 class AskClarification(_Command):
@@ -133,6 +135,9 @@ class ExtendDeadline(_Command):
     kind: Literal["extend_deadline"] = "extend_deadline"
     deadline: datetime
     reason: str = ""
+    #: the new deadline is "until meeting N" (held at ``deadline``): a support
+    #: deadline given so follows the meeting when it is rescheduled later
+    until_meeting: int | None = Field(None, ge=1)
 
 
 class OpenHearing(_Command):

@@ -429,6 +429,17 @@ def short_of_support(view: RequestView) -> str:
     )
 
 
+def follows_meeting(view: RequestView, number: int) -> bool:
+    """Whether ``view``'s running support deadline is "until meeting ``number``"
+    (so a later date for the meeting moves it along, never an earlier one: what
+    members were told they have, they keep)."""
+    return (
+        view.stage is Stage.GATHERING_SUPPORT
+        and not view.support_window_closed
+        and view.support_until_meeting == number
+    )
+
+
 def support_window_not_open(view: RequestView) -> Refused:
     return Refused(
         f"the support window of No.{view.number} is not open (stage: {view.stage.value})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -42,6 +43,20 @@ def after_its_day(meetings: Mapping[int, datetime], number: int, at: datetime) -
         f"meeting {number} (第{number}回) was held on {held.astimezone(JST):%Y-%m-%d}: what is "
         f"recorded now is tagged with it but shows in the next meeting's register, not {number}'s"
     )
+
+
+@dataclass
+class FollowedMeeting:
+    """What a meeting's new date did to the support deadlines that run until it
+    (``lifecycle.follows_meeting``)."""
+
+    number: int
+    held_at: datetime
+    #: requests gathering support until the meeting, their deadline now its date
+    following: list[int] = field(default_factory=list)
+    #: those whose deadline stays later: the meeting came earlier, and what members
+    #: were told they have, they keep
+    kept: list[int] = field(default_factory=list)
 
 
 def meeting_id(number: int) -> UUID:

@@ -342,7 +342,7 @@ class Request(ChainedAggregate):
                 )
             case OpenSupport():
                 deadline = cmd.deadline or at + self.state.policy.support_window
-                self._open_support(deadline, at, actor, cid)
+                self._open_support(deadline, at, actor, cid, cmd.until_meeting)
             case ExtendDeadline():
                 if self.state.stage is Stage.GATHERING_SUPPORT:
                     self._support_deadline_extended(
@@ -352,6 +352,7 @@ class Request(ChainedAggregate):
                         actor=_actor(actor),
                         command_id=cid,
                         meeting=meeting,
+                        until_meeting=cmd.until_meeting,
                     )
                 else:
                     self._objection_window_extended(
@@ -510,8 +511,9 @@ class Request(ChainedAggregate):
                 deadline, meeting = at + state.policy.final_call_grace, None
                 if next_meeting is not None and next_meeting[1] > at:
                     meeting, deadline = next_meeting
-                if state.support_deadline is not None:
-                    deadline = min(deadline, state.support_deadline)
+                if state.support_deadline is not None and state.support_deadline < deadline:
+                    # the deadline running already comes first: not the meeting's
+                    deadline, meeting = state.support_deadline, None
                 self._final_call_issued(
                     deadline=deadline, at=at, actor=timer, command_id=cid, meeting=meeting
                 )
@@ -590,9 +592,20 @@ class Request(ChainedAggregate):
                     at=at, actor=_actor(Actor.timer()), command_id=cid, meeting=None
                 )
 
-    def _open_support(self, deadline: datetime, at: datetime, actor: Actor, cid: str) -> None:
+    def _open_support(
+        self,
+        deadline: datetime,
+        at: datetime,
+        actor: Actor,
+        cid: str,
+        until_meeting: int | None = None,
+    ) -> None:
         self._support_gathering_opened(
-            deadline=deadline, at=at, actor=_actor(actor), command_id=cid
+            deadline=deadline,
+            at=at,
+            actor=_actor(actor),
+            command_id=cid,
+            until_meeting=until_meeting,
         )
         self._after_support_changed(at, cid)
 
@@ -643,10 +656,16 @@ class Request(ChainedAggregate):
 
     @event("SupportGatheringOpened")
     def _support_gathering_opened(
-        self, deadline: datetime, at: datetime, actor: dict[str, Any], command_id: str
+        self,
+        deadline: datetime,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        until_meeting: int | None = None,  # not recorded before deadlines followed meetings
     ) -> None:
         self.state.stage = Stage.GATHERING_SUPPORT
         self.state.support_deadline = deadline
+        self.state.support_until_meeting = until_meeting
         self._touch(at, command_id)
 
     @event("Endorsed")
@@ -677,8 +696,10 @@ class Request(ChainedAggregate):
         actor: dict[str, Any],
         command_id: str,
         meeting: int | None,
+        until_meeting: int | None = None,  # not recorded before deadlines followed meetings
     ) -> None:
         self.state.support_deadline = deadline
+        self.state.support_until_meeting = until_meeting
         self._touch(at, command_id)
 
     @event("FinalCallIssued")
@@ -692,6 +713,9 @@ class Request(ChainedAggregate):
     ) -> None:
         self.state.final_call_at = at
         self.state.support_deadline = deadline
+        # "closed unless supported by the next meeting (第27回)": the deadline is that
+        # meeting's, and follows it
+        self.state.support_until_meeting = meeting
         self._touch(at, command_id)
 
     @event("SupportWindowClosed")
@@ -1012,6 +1036,7 @@ class Request(ChainedAggregate):
         assert state.held_from is not None
         if state.support_deadline is not None and not state.support_window_closed:
             state.support_deadline += held_for
+            state.support_until_meeting = None  # moved by the time held: no meeting's day now
         window = state.objection_window
         if window is not None and not window.ended:
             window.ends_at += held_for

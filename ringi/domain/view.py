@@ -147,6 +147,8 @@ class RequestView(BaseModel):
 
     endorsements: list[Endorsement] = Field(default_factory=list)
     support_deadline: datetime | None = None
+    #: the support deadline is "until meeting N": it follows that meeting's date
+    support_until_meeting: int | None = None
     support_window_closed: bool = False
     threshold_met_at: datetime | None = None
     final_call_at: datetime | None = None

@@ -130,6 +130,14 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "meeting.reschedule": ("第{n}回の開催日を変更する", "Reschedule meeting {n}"),
     "meeting.new_date": ("新しい開催日", "New date"),
     "meeting.rescheduled": ("第{n}回の開催日を変更しました。", "Meeting {n} is rescheduled."),
+    "meeting.deadlines_following": (
+        "第{n}回までの賛同期限 {count}件を新しい開催日に合わせました。",
+        "{count} support deadline(s) until meeting {n} now run to its new date.",
+    ),
+    "meeting.deadlines_kept": (
+        "第{n}回までの賛同期限 {count}件は、会議が早まったため元の期限のままです。",
+        "{count} support deadline(s) until meeting {n} keep their later date: the meeting comes earlier.",
+    ),
     "meeting.invalid": (
         "回は1以上の整数、開催日は年月日 (YYYY-MM-DD) で入力してください。",
         "Give the number as a whole number from 1 and the date as YYYY-MM-DD.",

@@ -236,6 +236,11 @@ def build_router(web: Web) -> APIRouter:
         published = request.query_params.get("published", "")
         opened = _number(request.query_params.get("opened", ""))
         rescheduled = _number(request.query_params.get("rescheduled", ""))
+        # how many support deadlines until the rescheduled meeting follow it, and stay
+        followed = {
+            name: int(given) if (given := request.query_params.get(name, "")).isdigit() else 0
+            for name in ("following", "kept")
+        }
         return render(
             request,
             state,
@@ -245,6 +250,7 @@ def build_router(web: Web) -> APIRouter:
             meeting_values=meeting_values or {},
             opened=opened,
             rescheduled=rescheduled,
+            followed=followed,
             page=page,
             published=published if re.fullmatch(r"[0-9a-f]{64}", published) else None,
             query=query,
@@ -284,8 +290,8 @@ def build_router(web: Web) -> APIRouter:
         held_at: datetime,
         write: Callable[[], object],
     ) -> Response | None:
-        """Open or move a meeting: the page with the refusal (409), or None once the
-        meeting is held at ``held_at`` (the same form sent twice is done once)."""
+        """Open a meeting: the page with the refusal (409), or None once the meeting
+        is held at ``held_at`` (the same form sent twice is done once)."""
         try:
             await ctx.in_thread(write)
         except DomainError as refused:
@@ -337,16 +343,17 @@ def build_router(web: Web) -> APIRouter:
                 request, state, status=422, meeting_error=t("meeting.invalid"), meeting_values=form
             )
         reason = form.get("reason", "").strip()
-        refused = await meeting_written(
-            request,
-            state,
-            form,
-            meeting,
-            held_at,
-            lambda: ctx.ringi.reschedule_meeting(meeting, held_at, reason, who.actor()),
-        )
-        return refused or RedirectResponse(
-            f"/web/register?meeting={meeting}&rescheduled={meeting}", 303
+        try:  # the same form sent twice is done once, and its deadlines followed again
+            followed = await ctx.ringi.reschedule_meeting(
+                meeting, held_at, reason, who.actor(), again=True
+            )
+        except DomainError as refused:
+            return await register_response(
+                request, state, status=409, meeting_error=str(refused), meeting_values=form
+            )
+        counts = f"&following={len(followed.following)}&kept={len(followed.kept)}"
+        return RedirectResponse(
+            f"/web/register?meeting={meeting}&rescheduled={meeting}{counts}", 303
         )
 
     @router.post("/web/register/publish")

@@ -23,7 +23,13 @@ from ..context import (
     require_meetings,
 )
 from ..errors import documented
-from ..models import MAX_NUMBER, MeetingOut, OpenMeetingBody, RescheduleMeetingBody
+from ..models import (
+    MAX_NUMBER,
+    MeetingOut,
+    OpenMeetingBody,
+    RescheduledMeeting,
+    RescheduleMeetingBody,
+)
 from . import request_actions
 
 SECRETARIAT = allowed(Role.SECRETARIAT)
@@ -67,9 +73,9 @@ async def open_meeting(
     responses=documented(404, 409),
     summary="Reschedule a meeting (第N回): postponed, or an imported placeholder date corrected",
     description="The meeting stays between the meetings numbered around it (409 otherwise). "
-    "What was recorded keeps its date: answers their meeting, publications their cutoff, "
-    "deadlines already set from this meeting's date that date; what is decided from now on "
-    "takes the new one. 404: no such meeting.",
+    "What was recorded keeps its date: answers their meeting, publications their cutoff. "
+    "A support deadline set 'until this meeting' follows it to a later date (an extension "
+    "recorded on the request) and is kept when the meeting comes earlier. 404: no such meeting.",
 )
 async def reschedule_meeting(
     number: Annotated[int, Path(ge=1, le=MAX_NUMBER)],
@@ -78,20 +84,20 @@ async def reschedule_meeting(
     ctx: Ctx,
     request: Request,
     key: IdempotencyKey = None,
-) -> MeetingOut:
+) -> RescheduledMeeting:
     store = ctx.ringi.store
     await ctx.in_thread(require_meetings, store, number)
     write = Write(ctx, who, request, key, body)
     record = await write.claim()
-    if record is None or record.number is None:  # not the retry of a call that finished
-        try:
-            await ctx.in_thread(
-                ctx.ringi.reschedule_meeting, number, body.held_at, body.reason, write.actor
-            )
-        except Refused:
-            # a retry whose first call moved the meeting but stopped before noting it
-            if record is None or store.meetings()[number] != body.held_at:
-                raise
-        if key is not None:
-            await ctx.in_thread(ctx.keys.resolve, who, key, number)
-    return MeetingOut(number=number, held_at=store.meetings()[number])
+    if record is not None and record.number is not None:
+        # the retry of a call that finished: nothing is moved again (the meeting may
+        # have moved since); the deadlines are followed to where it is now
+        return RescheduledMeeting.of(await ctx.ringi.follow_meeting(number, write.actor))
+    # a retry whose first call moved the meeting but stopped before noting it, maybe
+    # before every deadline followed: done again, not refused
+    followed = await ctx.ringi.reschedule_meeting(
+        number, body.held_at, body.reason, write.actor, again=record is not None
+    )
+    if key is not None:
+        await ctx.in_thread(ctx.keys.resolve, who, key, number)
+    return RescheduledMeeting.of(followed)
