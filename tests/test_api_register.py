@@ -243,7 +243,12 @@ async def test_the_secretariat_reschedules_a_meeting_and_its_register_follows(ap
     key = {"Idempotency-Key": "move-37"}
     moved = await api.call("secretariat", "PATCH", path, body, headers=key)
     assert moved.status_code == 200, moved.text
-    assert moved.json() == {"number": 37, "held_at": "2018-12-19T00:00:00+09:00"}
+    assert moved.json() == {
+        "number": 37,
+        "held_at": "2018-12-19T00:00:00+09:00",
+        "deadlines_following": [],  # nothing gathers support until meeting 37
+        "deadlines_kept": [],
+    }
     events = api.store.recorder.max_notification_id()
     again = await api.call("secretariat", "PATCH", path, body, headers=key)
     assert again.status_code == 200 and again.json() == moved.json()
