@@ -31,7 +31,7 @@ from ringi.domain.lifecycle import JST, pending_timers
 from ringi.domain.policy import Policy
 from ringi.domain.request import Request
 from ringi.domain.view import RequestView
-from ringi.domain.vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Stage
+from ringi.domain.vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Role, Stage
 from ringi.register.document import register_document
 from ringi.register.importer import (
     PLACEHOLDER_EPOCH,
@@ -220,6 +220,25 @@ def test_imported_history_is_dated_by_meeting_and_numbers_continue(store: RingiS
     number = store.reserve_number(filing.command_id)
     assert number == 104
     assert store.file(number, filing, Policy(), NOW).view.number == 104
+
+
+def test_an_imported_meeting_keeps_its_date(store: RingiStore) -> None:
+    """The imported answers are dated by their meetings: meeting 36 moved to its real
+    day (2018) would leave 37's answers (dated 2002) in 36's register. Refused, with
+    the way to give the dates; a meeting opened by hand afterwards still moves."""
+    imported(store)
+    length, r36 = log_length(store), register_document(store, meeting=36)
+    actor = Actor(role=Role.SECRETARIAT, user="事務局")
+    for number in (36, 37):
+        with pytest.raises(
+            Refused, match=rf"meeting {number} .*imported register.*--meeting-dates"
+        ):
+            store.reschedule_meeting(number, datetime(2018, 11, 20, tzinfo=JST), "", actor)
+    assert log_length(store) == length
+    assert register_document(store, meeting=36) == r36
+    store.open_meeting(38, datetime(2030, 1, 10, tzinfo=JST), actor)
+    store.reschedule_meeting(38, datetime(2030, 1, 17, tzinfo=JST), "延期", actor)
+    assert store.meetings()[38] == datetime(2030, 1, 17, tzinfo=JST)
 
 
 def test_meeting_dates_are_used_and_the_others_placed_between_them(store: RingiStore) -> None:

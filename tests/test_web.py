@@ -455,7 +455,9 @@ async def test_the_secretariat_reschedules_a_meeting_from_its_register_page(api:
         done = await b.post("/web/meetings/1/reschedule", {"date": "2030-01-17", "reason": "延期"})
         assert done.status_code == 303, done.text[:500]
         shown = await b.page(done.headers["location"])
-        assert "賛同期限 1件を新しい開催日に合わせました" in text(shown.one(data_testid="rescheduled"))
+        assert "賛同期限 1件を新しい開催日に合わせました" in text(
+            shown.one(data_testid="rescheduled")
+        )
         assert api.store.meetings()[1] == datetime(2030, 1, 17, tzinfo=JST)
         assert api.store.view(n).support_deadline == datetime(2030, 1, 17, tzinfo=JST)
         twice = await b.post("/web/meetings/1/reschedule", {"date": "2030-01-17"})

@@ -863,8 +863,9 @@ def meeting_reschedule(
     reason: Annotated[str, typer.Option("--reason")] = "",
     user: User = None,
 ) -> None:
-    """[secretariat] Move a meeting to another day (postponed, or a placeholder date
-    corrected); it stays between the meetings numbered around it."""
+    """[secretariat] Move a meeting to another day (postponed, brought forward); it
+    stays between the meetings numbered around it, and the support deadlines until
+    it follow it to a later date. An imported meeting keeps its date."""
     held_at = parse_when(date)
 
     async def work(session: Session) -> None:

@@ -20,6 +20,8 @@ from .vocabulary import Actor, Role
 #: in a meeting's title: its date is not known (an imported register does not
 #: give it) and ``held_at`` is a placeholder that only keeps the meetings in order
 PLACEHOLDER_DATE = "[日付不明: 仮の日付]"
+#: in a meeting's title: an import opened it, and dated the imported answers by it
+IMPORTED_MEETING = "(imported register)"
 
 
 def meeting_day(meetings: Mapping[int, datetime], number: int) -> datetime:
@@ -84,6 +86,11 @@ class Meeting(ChainedAggregate):
         self.moves: list[tuple[datetime, datetime]] = []
 
     @property
+    def imported(self) -> bool:
+        """Opened by an import, which dated the answers it imported by this meeting."""
+        return IMPORTED_MEETING in self.title
+
+    @property
     def date_is_placeholder(self) -> bool:
         return PLACEHOLDER_DATE in self.title and not self.moves
 
@@ -99,13 +106,23 @@ class Meeting(ChainedAggregate):
         return PLACEHOLDER_DATE in self.title and not (self.moves and self.moves[0][0] <= moment)
 
     def reschedule(self, held_at: datetime, reason: str, at: datetime, actor: Actor) -> None:
-        """Move the meeting to another day (postponed, or an imported placeholder
-        date corrected). What is recorded stays as it was: answers keep their
-        meeting, publications their cutoff, and deadlines already set from this
-        meeting's date keep that date; what is decided from now on takes the new
-        one (this meeting's register, the next meeting for a final call)."""
+        """Move the meeting to another day (postponed, brought forward). What is
+        recorded stays as it was: answers keep their meeting and publications their
+        cutoff; what is decided from now on takes the new date (this meeting's
+        register, the next meeting for a final call), and the service moves the
+        support deadlines that run until it (``Ringi.follow_meeting``). A meeting an
+        import opened keeps its date: the answers it imported are dated by it."""
         if actor.role is not Role.SECRETARIAT:
             raise NotAllowed("only the secretariat reschedules meetings")
+        if self.imported:
+            # its imported answers carry its date: moved, the meeting would leave them
+            # behind, in the registers of the meetings before or after it
+            raise Refused(
+                f"meeting {self.number} (第{self.number}回) came from an imported register, "
+                "whose answers are dated by it: it keeps its date. Give an imported "
+                "register's meetings their dates when it is imported (ringi import FILE "
+                "--meeting-dates DATES, into a store that does not hold it yet)"
+            )
         if held_at == self.held_at:
             raise Refused(
                 f"meeting {self.number} (第{self.number}回) is already held at {held_at.isoformat()}"

@@ -78,7 +78,7 @@ from ..domain.imported import (
     RegisterMark,
 )
 from ..domain.lifecycle import JST
-from ..domain.meeting import PLACEHOLDER_DATE
+from ..domain.meeting import IMPORTED_MEETING, PLACEHOLDER_DATE
 from ..domain.vocabulary import Category
 
 COLUMNS = 6
@@ -468,7 +468,7 @@ def plan_import(
         ImportedMeeting(
             number=n,
             held_at=times[n],
-            title=f"第{n}回 (imported register)"
+            title=f"第{n}回 {IMPORTED_MEETING}"
             + (f" {PLACEHOLDER_DATE}" if n in placeholders else ""),
         )
         for n in needed

@@ -71,8 +71,9 @@ async def open_meeting(
     "/meetings/{number}",
     openapi_extra=SECRETARIAT,
     responses=documented(404, 409),
-    summary="Reschedule a meeting (第N回): postponed, or an imported placeholder date corrected",
-    description="The meeting stays between the meetings numbered around it (409 otherwise). "
+    summary="Reschedule a meeting (第N回): postponed or brought forward",
+    description="The meeting stays between the meetings numbered around it (409 otherwise); "
+    "a meeting an import opened keeps its date (409): the imported answers are dated by it. "
     "What was recorded keeps its date: answers their meeting, publications their cutoff. "
     "A support deadline set 'until this meeting' follows it to a later date (an extension "
     "recorded on the request) and is kept when the meeting comes earlier. 404: no such meeting.",
