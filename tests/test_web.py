@@ -471,6 +471,16 @@ async def test_the_secretariat_reschedules_a_meeting_from_its_register_page(api:
     assert api.store.meetings()[1] == datetime(2030, 1, 17, tzinfo=JST)
 
 
+async def test_an_imported_meeting_offers_no_reschedule_form(api: Api) -> None:
+    imported(api.store)
+    async with browser(api, "secretariat") as b:
+        page = await b.page("/web/register?meeting=37")
+        assert page.one("form", data_action="publish")
+        assert not page.find("form", data_action="reschedule-meeting")
+        refused = await b.post("/web/meetings/37/reschedule", {"date": "2018-12-20"})
+        assert refused.status_code == 409 and "--meeting-dates" in refused.text
+
+
 async def test_the_secretariat_opens_a_meeting_from_the_register_page(api: Api) -> None:
     async with browser(api, "A社") as member:
         assert not (await member.page("/web/register")).find("form", data_action="open-meeting")

@@ -106,6 +106,7 @@ class MeetingInfo:
     held_at: datetime
     placeholder: bool
     publications: int
+    imported: bool = False  # keeps its date (``Meeting.reschedule``)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def meetings(store: RingiStore) -> list[MeetingInfo]:
                 held_at=meeting.held_at,
                 placeholder=meeting.date_is_placeholder,
                 publications=len(meeting.publications),
+                imported=meeting.imported,
             )
         )
     return found
