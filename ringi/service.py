@@ -7,10 +7,12 @@ serialised there; reads come from the event store, which is the record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+import structlog
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -24,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from .config import Settings
 from .domain import lifecycle
 from .domain.commands import Command, ExtendDeadline, FileRequest
-from .domain.errors import NotAllowed, NotFound, Refused
+from .domain.errors import Conflict, NotAllowed, NotFound, Refused
 from .domain.imported import ImportedMeeting, ImportedRequest
 from .domain.lifecycle import check_filing
 from .domain.meeting import FollowedMeeting
@@ -35,6 +37,8 @@ from .store import ImportOutcome, RingiStore, TimelineEntry
 from .temporal import connect
 from .workflows.messages import RequestStart, workflow_id
 from .workflows.request import RequestWorkflow
+
+log = structlog.get_logger("ringi.service")
 
 #: retrying a command that found its request's workflow busy: about 30 s in all
 _BUSY_ATTEMPTS = 12
@@ -70,14 +74,41 @@ class Ringi:
         await asyncio.to_thread(self.store.require_known, cmd)
         number = await asyncio.to_thread(self.store.reserve_number, cmd.command_id)
         start = RequestStart(number=number, filing=cmd, policy=self.settings.policy())
-        # the start and the wait for the filing to be recorded in one round trip
+        view = await self._filed(start, WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
+        if view is None or not await asyncio.to_thread(
+            self._filed_in_store, number, cmd.command_id
+        ):
+            # The workflow of this number is another filing's, which the store does not
+            # hold: the store was restored from a backup taken before it and handed the
+            # number out again. The store is the record: that workflow ends, with the
+            # reason, and this request is filed under the number.
+            log.warning(
+                "ended a request workflow the store does not know",
+                number=number,
+                workflow_id=workflow_id(number),
+            )
+            with contextlib.suppress(RPCError):  # it may have finished already
+                await self._handle(number).terminate(
+                    reason=f"No.{number} is not in the event store (restored from an "
+                    "earlier backup); its number was handed to a new filing"
+                )
+            view = await self._filed(start, WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+            if view is None:
+                raise Conflict(f"No.{number} could not be filed: its workflow id is taken")
+        return view
+
+    async def _filed(self, start: RequestStart, reuse: WorkflowIDReusePolicy) -> RequestView | None:
+        """Start the filing's workflow, or find it running, and wait for the filing
+        to be recorded (in one round trip). None: the number's workflow has finished
+        and the store does not hold the request."""
+        number = start.number
         operation = WithStartWorkflowOperation(
             RequestWorkflow.run,
             start,
             id=workflow_id(number),
             task_queue=self.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_reuse_policy=reuse,
         )
         try:
             try:
@@ -89,9 +120,19 @@ class Ringi:
                     raise
                 # a retried filing whose request's workflow has already finished:
                 # the filing was made, and the store has the final state
-                return await asyncio.to_thread(self.store.view, number)
+                try:
+                    return await asyncio.to_thread(self.store.view, number)
+                except NotFound:
+                    return None
         except WorkflowUpdateFailedError as error:
             raise _as_domain_error(error) from None
+
+    def _filed_in_store(self, number: int, command_id: str) -> bool:
+        """Whether the store holds No.``number`` as filed by ``command_id``. Blocking."""
+        try:
+            return self.store.request(number).has_handled(command_id)
+        except NotFound:
+            return False
 
     async def act(self, number: int, cmd: Command) -> RequestView:
         try:

@@ -83,8 +83,18 @@ async def workflow_state(ringi: Ringi, number: int) -> WorkflowState:
 async def workflow_states(
     ringi: Ringi, numbers: Iterable[int] | None = None
 ) -> list[WorkflowState]:
-    chosen = numbers if numbers is not None else range(1, highest_number(ringi.store) + 1)
-    return [await workflow_state(ringi, n) for n in chosen]
+    """The workflows of ``numbers``; by default of every number the store handed out,
+    and of the numbers after it that have a workflow all the same: requests filed
+    after the backup a store was restored from, which it knows nothing of."""
+    if numbers is not None:
+        return [await workflow_state(ringi, n) for n in numbers]
+    highest = highest_number(ringi.store)
+    states = [await workflow_state(ringi, n) for n in range(1, highest + 1)]
+    beyond = await workflow_state(ringi, highest + 1)
+    while beyond.status != "none":
+        states.append(beyond)
+        beyond = await workflow_state(ringi, beyond.number + 1)
+    return states
 
 
 async def workflow_anchors(ringi: Ringi) -> list[Anchor]:
@@ -153,6 +163,13 @@ def _compare(ringi: Ringi, state: WorkflowState) -> Difference | None:
             ),
         )
     if stored is None:
+        highest = highest_number(ringi.store)
+        restored = (
+            f"; the store has handed out numbers up to {highest} only: was it restored "
+            "from an earlier backup? The next filing takes the number and ends this workflow"
+            if state.number > highest
+            else ""
+        )
         return Difference(
             number=state.number,
             status=state.status,
@@ -161,7 +178,7 @@ def _compare(ringi: Ringi, state: WorkflowState) -> Difference | None:
             store_version=None,
             message=(
                 f"the {state.status} workflow holds version {held.version} "
-                f"({held.stage.value}), but the store has no event of it"
+                f"({held.stage.value}), but the store has no event of it{restored}"
             ),
         )
     fields = _differing(held.model_dump(mode="json"), stored.model_dump(mode="json"))
