@@ -264,6 +264,26 @@ def test_an_edited_meeting_is_named(db: Path) -> None:
     ]
 
 
+def test_an_edited_meeting_calendar_is_named(db: Path) -> None:
+    """The calendar is not chained, but it dates the meetings before a register's
+    meeting and finds the next one: checked against the chained meeting."""
+    held = day(7).isoformat()
+    tamper(
+        db,
+        lambda c: c.execute(
+            "UPDATE stored_events SET state=CAST(replace(CAST(state AS TEXT), ?, ?) AS BLOB) "
+            "WHERE topic LIKE '%MeetingCalendar.%'",
+            (held, "2002-11-01T00:00:00+09:00"),
+        ),
+    )
+    report = verified(db)
+    assert [(f.subject, f.kind, f.number, f.version) for f in report.findings] == [
+        ("meeting", "edited", 27, None)
+    ]
+    assert "calendar (not chained) says it is held 2002-11-01" in report.findings[0].message
+    assert held in report.findings[0].message
+
+
 # --- deleted ------------------------------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -127,10 +128,18 @@ class Report(BaseModel):
         return not self.findings
 
 
+#: what is recorded but not chained, so not covered by a verification: said with
+#: every result, so that a clean one is not read as more than it is
+NOT_CHAINED = (
+    "API tokens, webhook subscriptions and the numbering are not chained: a verification "
+    "does not cover them (the meeting calendar is checked against the chained meetings)"
+)
+
+
 def verify(store: RingiStore, anchors: Iterable[Anchor] = (), page: int = PAGE) -> Report:
-    """Every chain and every published digest."""
+    """Every chain, every published digest, and the calendar against the meetings."""
     report = verify_chains(store, anchors, page)
-    findings = [*report.findings, *publication_findings(store)]
+    findings = [*report.findings, *publication_findings(store), *calendar_findings(store)]
     findings.sort(key=Finding.sort_key)
     return Report(findings=findings, chains=report.chains, events=report.events)
 
@@ -477,6 +486,41 @@ def _describe(row: _Row | None, subjects: Mapping[UUID, tuple[Subject, int | Non
 
 
 # --- published registers -----------------------------------------------------------------------
+
+
+def calendar_findings(store: RingiStore) -> list[Finding]:
+    """The meeting calendar is not chained, yet it says when the meetings before a
+    register's meeting were held (its cutoff's ``since``) and which is the next
+    meeting: each of its entries must agree with the chained meeting it stands for,
+    and every chained meeting must be in it."""
+    calendar = store.meetings()
+    findings = []
+    for number in range(1, max(calendar, default=0) + 1):
+        listed = calendar.get(number)
+        try:
+            held: datetime | None = store.meeting(number).held_at
+        except Exception:  # not opened, or its events do not fold (its chain says why)
+            held = None
+        if listed == held:
+            continue
+        if listed is None:
+            message = (
+                f"held {held.isoformat() if held else '?'}, but missing from the meeting calendar"
+            )
+        elif held is None:
+            message = (
+                f"the meeting calendar lists it (held {listed.isoformat()}), but it has no "
+                "events of its own"
+            )
+        else:
+            message = (
+                f"the meeting calendar (not chained) says it is held {listed.isoformat()}, "
+                f"its own chained events say {held.isoformat()}"
+            )
+        findings.append(
+            Finding(kind="edited", number=number, version=None, message=message, subject="meeting")
+        )
+    return findings
 
 
 def publication_findings(store: RingiStore) -> list[Finding]:

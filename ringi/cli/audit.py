@@ -17,7 +17,7 @@ import typer
 from ..audit import seal as seals
 from ..audit.reconcile import Difference, reconcile, workflow_anchors
 from ..audit.trail import WRITERS, export, history
-from ..audit.verify import Anchor, Report, verify
+from ..audit.verify import NOT_CHAINED, Anchor, Report, verify
 from ..service import Ringi
 from ..store import RingiStore
 from .context import REFUSED, guarded, print_json, run_with_ringi, with_store
@@ -108,6 +108,7 @@ def _print_report(report: Report, anchors: int, as_json: bool, detail: str) -> N
                 "events": report.events,
                 "anchors": anchors,
                 "findings": [f.model_dump(mode="json") for f in report.findings],
+                "not_covered": NOT_CHAINED,
             }
         )
     else:
@@ -117,6 +118,7 @@ def _print_report(report: Report, anchors: int, as_json: bool, detail: str) -> N
             echo(
                 f"verified: {report.chains} chains, {report.events} events{detail}; nothing altered"
             )
+        echo(f"({NOT_CHAINED})")
     if not report.clean:
         raise typer.Exit(REFUSED)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...audit.reconcile import workflow_anchors
 from ...audit.seal import Seal, SealError, checked, take
 from ...audit.trail import CSV_COLUMNS, HistoryEntry, csv_lines, export, history, jsonl_lines
-from ...audit.verify import Anchor, Finding, verify
+from ...audit.verify import NOT_CHAINED, Anchor, Finding, verify
 from ...domain.errors import NotFound, Refused
 from ...domain.vocabulary import Role
 from ..context import Ctx, allowed, guarded_router
@@ -53,6 +53,7 @@ class VerifyReport(BaseModel):
     events: int
     anchors: int = Field(description="heads checked from the seals and the workflows")
     findings: list[Finding]
+    not_covered: str = Field(NOT_CHAINED, description="what a verification does not cover")
 
 
 @router.post(
