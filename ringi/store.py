@@ -377,13 +377,16 @@ class RingiStore(Application[UUID]):
         requests: Sequence[ImportedRequest],
         policy: Policy,
         actor: Actor,
+        *,
+        write: bool = True,
     ) -> ImportOutcome:
         """Write an imported register: its meetings, its requests' histories and
         their numbers, in one transaction, or nothing at all.
 
         A row already imported (its deterministic command id) is skipped, so
         importing the same file again writes nothing; a number the store already
-        holds for anything else refuses the whole import.
+        holds for anything else refuses the whole import. ``write=False`` decides
+        all the same and writes nothing (``ringi import --check``).
         """
         for _ in _attempts():
             calendar = self._get_or_none(CALENDAR_ID) or MeetingCalendar()
@@ -439,7 +442,7 @@ class RingiStore(Application[UUID]):
                 already=already,
                 meetings_opened=[m.number for m in meetings if m.number in _numbers(opened)],
             )
-            if not opened and not written:
+            if not write or not (opened or written):
                 return outcome
             try:
                 self.save(calendar, numbering, *opened, *written)

@@ -445,10 +445,22 @@ def test_ringi_import_and_ringi_register_csv(tmp_path: Path) -> None:
         refused = inst.ringi("import", str(broken))
         assert refused.status == 1 and f"{broken}:17: No.56: 区分" in refused.err, refused.err
 
+        checked = _ok(inst.ringi("import", str(FIXTURE), "--check"))
+        assert "would import 23 rows; 0 already imported" in checked.out
         first = _ok(inst.ringi("import", str(FIXTURE)))
         assert "23 rows: 23 imported, 0 already imported" in first.out
         again = _ok(inst.ringi("import", str(FIXTURE)))
         assert "0 imported, 23 already imported" in again.out
+        # --check decides as the import does, against the store: a changed row is refused
+        checked = _ok(inst.ringi("import", str(FIXTURE), "--check"))
+        assert "would import 0 rows; 23 already imported" in checked.out
+        assert "(open already)" in checked.out and "(placeholder)" not in checked.out
+        changed = tmp_path / "changed.tsv"
+        lines = FIXTURE.read_text(encoding="utf-8").split("\n")
+        lines[16] = lines[16].replace("\t要望\t", "\t意見\t", 1)
+        changed.write_text("\n".join(lines), encoding="utf-8")
+        differs = inst.ringi("import", str(changed), "--check")
+        assert differs.status == 1 and "No.56 is already in the store and differs" in differs.err
 
         out = _ok(inst.ringi("register", "--meeting", "37", "--format", "csv")).out
         _, *rendered = list(csv.reader(io.StringIO(out, newline="")))

@@ -29,8 +29,17 @@ from ..register.replay import (
     request_as_of,
 )
 from ..service import Ringi
-from ..store import RingiStore
-from .context import USAGE, fail, guarded, print_json, run_with_ringi, secretariat, with_store
+from ..store import ImportOutcome, RingiStore
+from .context import (
+    USAGE,
+    fail,
+    guarded,
+    installation,
+    print_json,
+    run_with_ringi,
+    secretariat,
+    with_store,
+)
 from .desk import through_api
 from .render import echo, parse_until, request_text
 
@@ -281,11 +290,27 @@ def import_register(
         if meeting_dates is not None
         else {}
     )
-    if check:
-        plan = guarded(lambda: plan_import(parsed, given=given, register_meeting=meeting))
-        echo(_plan_text(plan, str(file)))
-        return
     actor = secretariat(user)
+    if check:
+        settings = installation(ctx).settings()
+
+        def preview(store: RingiStore) -> str:
+            # the same plan and the same decisions as the import, against this store
+            plan = plan_import(
+                parsed, known=store.meetings(), given=given, register_meeting=meeting
+            )
+            outcome = store.import_register(
+                plan.meetings, plan.requests, settings.policy(), actor, write=False
+            )
+            return _plan_text(plan, str(file), outcome)
+
+        if settings.store == "sqlite" and not settings.event_store_path.exists():
+            # no store yet: everything in the file is new
+            plan = guarded(lambda: plan_import(parsed, given=given, register_meeting=meeting))
+            echo(_plan_text(plan, str(file), None))
+        else:
+            echo(with_store(ctx, preview))
+        return
 
     async def work(ringi: Ringi) -> None:
         plan = plan_import(
@@ -316,12 +341,20 @@ def import_register(
     run_with_ringi(ctx, work)
 
 
-def _plan_text(plan: ImportPlan, source: str) -> str:
+def _plan_text(plan: ImportPlan, source: str, outcome: ImportOutcome | None) -> str:
+    """What ``--check`` found: the plan, and what the import would do to the store
+    (None: there is no store yet, so all of it is new)."""
     lines = [
         f"{source}: the register of 第{plan.register_meeting}回, {len(plan.requests)} rows, "
         f"{len(plan.open_rows)} open; nothing written (--check)"
     ]
+    if outcome is not None:
+        lines.append(
+            f"  would import {len(outcome.imported)} rows; {len(outcome.already)} already imported"
+        )
+    opened = set(outcome.meetings_opened) if outcome is not None else None
     for m in plan.meetings:
         flag = " (placeholder)" if m.number in plan.placeholders else ""
-        lines.append(f"  第{m.number}回  {m.held_at.date().isoformat()}{flag}")
+        known = "" if opened is None or m.number in opened else "  (open already)"
+        lines.append(f"  第{m.number}回  {m.held_at.date().isoformat()}{flag}{known}")
     return "\n".join(lines)
