@@ -72,7 +72,7 @@ def test_audit_commands_and_their_exit_statuses(installation: Installation) -> N
     assert len(status(inst.ringi("audit", "history", str(first)), 0).out.splitlines()) == 8
 
     output = inst.data_dir.parent / "trail.csv"
-    status(inst.ringi("audit", "export", "--format", "csv", "--output", str(output)), 0)
+    status(inst.ringi("audit", "export", "--format", "csv", "-o", str(output)), 0)
     with output.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     lines = status(inst.ringi("audit", "export"), 0).out.splitlines()

@@ -209,7 +209,8 @@ def export_(
         ExportFormat, typer.Option("--format", help="jsonl (JSON Lines) or csv")
     ] = ExportFormat.JSONL,
     output: Annotated[
-        Path | None, typer.Option("--output", help="write to this file (default: standard output)")
+        Path | None,
+        typer.Option("--output", "-o", help="write to this file (default: standard output)"),
     ] = None,
 ) -> None:
     """Every event of every aggregate, in the order recorded, streamed page by page."""

@@ -140,10 +140,19 @@ def register(
     if as_of is not None:
         parse_until(as_of, "--as-of")  # a usage error before the store is opened
     chosen: Format
+    by_extension = {e: f for f, e in EXTENSIONS.items()}
     if fmt is not None:
         chosen = fmt.value
-    elif output is not None and output.suffix.lower() in {e: f for f, e in EXTENSIONS.items()}:
-        chosen = {e: f for f, e in EXTENSIONS.items()}[output.suffix.lower()]
+    elif output is not None:
+        found = by_extension.get(output.suffix.lower())
+        if found is None:
+            known = ", ".join(sorted(by_extension))
+            raise fail(
+                f"{output.name}: no format for {output.suffix or 'a name without an extension'} "
+                f"(give --format, or an output ending in {known})",
+                USAGE,
+            )
+        chosen = found
     else:
         chosen = "md"
     language: Lang = lang.value
