@@ -92,6 +92,11 @@ async def test_as_of_a_moment_and_now(api: Api) -> None:
     assert [row["number"] for row in then.json()["rows"]] == [1, 3]  # No.2 closed at 35
     now = await api.call("A社", "GET", PATH)
     assert now.status_code == 200 and now.json()["meeting"] is None
+    # a day, as on the command line: through its end in Japan
+    day = await api.call("A社", "GET", PATH, params={"as_of": "2018-06-30"})
+    assert day.status_code == 200, day.text
+    assert day.json()["as_of"] == "2018-06-30T23:59:59.999999+09:00"
+    assert day.json()["rows"] == then.json()["rows"]
 
 
 async def test_bad_questions_get_clear_answers(api: Api) -> None:
@@ -105,6 +110,7 @@ async def test_bad_questions_get_clear_answers(api: Api) -> None:
         ({"format": "pdf"}, 422, "format"),
         ({"as_of": "2018-07-01T00:00:00"}, 422, "as_of"),  # a moment needs its zone
         ({"as_of": "0.0"}, 422, "ISO 8601"),  # not seconds since 1970
+        ({"as_of": "2018-02-30"}, 422, "as_of"),  # not a day
     ]:
         got = await api.call("A社", "GET", PATH, params=query)
         assert got.status_code == status, (query, got.text)

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from ..domain.cost import CostBearer, CostInputs, CostItem
-from ..domain.lifecycle import PRIVATE_EVENTS, pending_timers
+from ..domain.lifecycle import PRIVATE_EVENTS, end_of_day, pending_timers
 from ..domain.meeting import FollowedMeeting, Meeting, Publication, after_its_day
 from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
@@ -91,6 +91,21 @@ def _iso_text(value: object) -> object:
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: a moment given in a query string
 QueryMoment = Annotated[Moment, BeforeValidator(_iso_text)]
+
+
+def _day_is_its_end(value: object) -> object:
+    # a day given as a cutoff lasts to its end in Japan, as on the command line
+    # (``ringi register --as-of 2018-09-20``) and the web pages
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return end_of_day(date.fromisoformat(value))
+        except ValueError:
+            return value  # not a day: refused as what it is
+    return value
+
+
+#: a cutoff given in a query string: a moment, or a day (through its end in Japan)
+QueryCutoff = Annotated[Moment, BeforeValidator(_iso_text), BeforeValidator(_day_is_its_end)]
 Yen = Annotated[Decimal, Field(ge=0, le=10**15, allow_inf_nan=False)]
 
 

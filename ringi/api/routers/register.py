@@ -38,7 +38,7 @@ from ..context import (
     require_meetings,
 )
 from ..errors import ApiError, ErrorDetail, documented
-from ..models import MAX_NUMBER, PublicationOut, QueryMoment, RequestState
+from ..models import MAX_NUMBER, PublicationOut, QueryCutoff, RequestState
 
 READ = allowed(*EVERYONE)
 router = guarded_router("register", 401, 403, 422, 429)
@@ -47,10 +47,11 @@ DIGEST_HEADER = "Ringi-Register-Digest"
 
 MeetingNo = Annotated[int | None, Query(ge=1, le=MAX_NUMBER, description="as of meeting N (第N回)")]
 AsOf = Annotated[
-    QueryMoment | None,
+    QueryCutoff | None,
     Query(
         alias="as_of",
-        description="as of this moment (ISO 8601 with a zone); neither this nor meeting: now",
+        description="as of this moment (ISO 8601 with a zone) or day (YYYY-MM-DD: through "
+        "its end in Japan); neither this nor meeting: now",
     ),
 ]
 
