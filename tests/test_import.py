@@ -469,6 +469,9 @@ def test_ringi_import_and_ringi_register_csv(tmp_path: Path) -> None:
         assert inst.ringi("register", "--meeting", "99").status == 1
         assert inst.ringi("register", "--meeting", "37", "--as-of", "2020-01-01").status == 2
         assert inst.ringi("register", "--as-of", "yesterday").status == 2
+        # imported history happened at its meetings (placeholders), recorded today
+        timeline = _ok(inst.ringi("audit", "history", "39")).out.splitlines()
+        assert timeline[0].startswith("v1   2002-") and "  recorded 20" in timeline[0]
         pdf = inst.ringi("register", "--meeting", "37", "-o", str(tmp_path / "r37.pdf"))
         assert pdf.status == 2 and "r37.pdf: no format for .pdf" in pdf.err
         assert not (tmp_path / "r37.pdf").exists()

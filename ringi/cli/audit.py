@@ -196,9 +196,16 @@ def history_(
         return
     for e in entries:
         meeting = f"第{e.meeting}回" if e.meeting else "-"
+        # when it was recorded, where that is not when it happened (an import dates
+        # history by its meetings, placeholders perhaps; a timer fires late)
+        recorded = (
+            f"  recorded {when(e.recorded_at)}"
+            if e.recorded_at is not None and (e.at is None or when(e.at) != when(e.recorded_at))
+            else ""
+        )
         echo(
             f"v{e.version:<3} {when(e.at)}  {e.actor or '-':<24} {meeting:<7} "
-            f"{e.event:<26} {(e.hash or '-')[:16]}"
+            f"{e.event:<26} {(e.hash or '-')[:16]}{recorded}"
         )
 
 
