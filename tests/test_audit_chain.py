@@ -368,6 +368,33 @@ def test_two_swapped_events_are_named(db: Path) -> None:
     assert "recorded as version 4" in report.findings[1].message
 
 
+def test_events_moved_to_the_end_of_the_log_are_named_as_moved_not_deleted(db: Path) -> None:
+    """Versions 5 and 6 of No.1 deleted and inserted again: their chain is whole,
+    their place in the log is not, and the gap they left is theirs."""
+
+    def move(c: sqlite3.Connection) -> None:
+        rows = c.execute(
+            "SELECT originator_id, originator_version, topic, state FROM stored_events "
+            "WHERE originator_id=? AND originator_version IN (5, 6) ORDER BY originator_version",
+            (rid(1),),
+        ).fetchall()
+        c.execute(
+            "DELETE FROM stored_events WHERE originator_id=? AND originator_version IN (5, 6)",
+            (rid(1),),
+        )
+        c.executemany("INSERT INTO stored_events VALUES (?,?,?,?)", rows)
+
+    tamper(db, move)
+
+    report = verified(db)
+    assert [(f.subject, f.kind, f.number, f.version) for f in report.findings] == [
+        ("request", "reordered", 1, 5),
+        ("request", "reordered", 1, 6),
+    ]
+    assert "after version 8" in report.findings[0].message
+    assert "its content is intact" in report.findings[0].message
+
+
 # --- inserted --------------------------------------------------------------------------------------
 
 

@@ -41,7 +41,7 @@ reuses its id) or the database was vacuumed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -181,6 +181,9 @@ class _Log:
     numbers: Numbers
     gaps: list[_Gap]
     events: int
+    #: rows of a chain that come in the log after a later version of it: moved (a
+    #: row deleted and inserted again), with the row of that later version
+    moved: list[tuple[_Row, _Row]]
 
 
 def verify_chains(store: RingiStore, anchors: Iterable[Anchor] = (), page: int = PAGE) -> Report:
@@ -218,7 +221,27 @@ def verify_chains(store: RingiStore, anchors: Iterable[Anchor] = (), page: int =
                     message=f"{anchor.source} knows version {anchor.version}, but the store has no event of it",
                 )
             )
-    for gap in _unexplained(store, log.gaps, deletions):
+    named = {(f.subject, f.number, f.version) for f in findings}
+    for moved, later in log.moved:
+        subject, number = subjects.get(moved.originator_id, ("log", None))
+        if (subject, number, moved.version) in named:
+            continue  # its chain says already what was done to it (versions swapped)
+        findings.append(
+            Finding(
+                kind="reordered",
+                number=number,
+                version=moved.version,
+                subject=subject,
+                message=(
+                    f"it stands in the event log at notification {moved.notification_id}, "
+                    f"after version {later.version} (notification {later.notification_id}): "
+                    "moved in the database (deleted and inserted again); its content is intact"
+                ),
+            )
+        )
+    moved_ids = [m.notification_id for m, _ in log.moved]
+    shifted = [(m.originator_id, m.version) for m, _ in log.moved]
+    for gap in _unexplained(store, log.gaps, deletions + shifted, moved_ids):
         findings.append(
             Finding(
                 kind="deleted",
@@ -256,6 +279,8 @@ def _scan_log(store: RingiStore, page: int) -> _Log:
     gapless = isinstance(store.recorder, SQLiteApplicationRecorder)
     previous: _Row | None = None
     events = 0
+    latest: dict[UUID, _Row] = {}  # each chain's highest version so far in the log
+    moved: list[tuple[_Row, _Row]] = []
     for n in notifications(store, page):
         events += 1
         originator_id = UUID(str(n.originator_id))
@@ -268,6 +293,11 @@ def _scan_log(store: RingiStore, page: int) -> _Log:
         if subject is None:
             continue
         chains.setdefault(originator_id, subject)
+        last = latest.get(originator_id)
+        if last is not None and last.version > row.version:
+            moved.append((row, last))  # a chain's events are recorded in version order
+        else:
+            latest[originator_id] = row
         if n.originator_version == 1:
             try:
                 number = decode(store, n.state).get("number")
@@ -275,7 +305,7 @@ def _scan_log(store: RingiStore, page: int) -> _Log:
                 continue
             if isinstance(number, int):
                 numbers.learn(originator_id, subject, number)
-    return _Log(chains=chains, numbers=numbers, gaps=gaps, events=events)
+    return _Log(chains=chains, numbers=numbers, gaps=gaps, events=events, moved=moved)
 
 
 def _entries(store: RingiStore, originator_id: UUID, page: int) -> Iterator[_Entry]:
@@ -425,26 +455,33 @@ def _classify(entries: list[_Entry], anchors: list[Anchor]) -> Iterator[tuple[Ki
 
 
 def _unexplained(
-    store: RingiStore, gaps: list[_Gap], deletions: list[tuple[UUID, int]]
+    store: RingiStore,
+    gaps: list[_Gap],
+    deletions: list[tuple[UUID, int]],
+    moved_ids: Sequence[int] = (),
 ) -> list[_Gap]:
-    """The log's gaps that the deleted chain events found above do not account
-    for. Each deleted event accounts for one missing row, in the first gap that
-    lies between the rows of its chain's surviving neighbours."""
+    """The log's gaps that the deleted (or moved) chain events found above do not
+    account for. Each accounts for one missing row, in the first gap that lies
+    between the rows of its chain's neighbours still in place (``moved_ids``: rows
+    that are not)."""
     unexplained = {id(gap): gap.last - gap.first + 1 for gap in gaps}
     if not gaps or not deletions:
         return gaps
     recorder = store.recorder
     assert isinstance(recorder, SQLiteApplicationRecorder)
     table = recorder.events_table_name
+    elsewhere = ",".join(str(int(i)) for i in moved_ids) or "NULL"
     for originator_id, version in deletions:
         with recorder.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT MAX(rowid) FROM {table} WHERE originator_id=? AND originator_version<?",
+                f"SELECT MAX(rowid) FROM {table} WHERE originator_id=? AND originator_version<? "
+                f"AND rowid NOT IN ({elsewhere})",
                 (originator_id.hex, version),
             )
             below = c.fetchone()[0]
             c.execute(
-                f"SELECT MIN(rowid) FROM {table} WHERE originator_id=? AND originator_version>?",
+                f"SELECT MIN(rowid) FROM {table} WHERE originator_id=? AND originator_version>? "
+                f"AND rowid NOT IN ({elsewhere})",
                 (originator_id.hex, version),
             )
             above = c.fetchone()[0]
