@@ -16,7 +16,8 @@ and follows the links:
   notification ids without gaps, so there a missing notification id is reported
   too, unless a chain finding already accounts for it.
 - **reordered**: an event's content verifies only under another version number
-  (its version is part of what was hashed).
+  (its version is part of what was hashed); or it stands in the event log after a
+  later version of its chain (deleted and inserted again: moved, content intact).
 - **inserted**: an event that is not part of the chain: its content matches no
   hash and it does not follow the event before it, or it is a copy of another.
 
