@@ -161,7 +161,7 @@ def test_the_register_of_the_last_meeting_renders_back_as_the_fixture(store: Rin
     assert outcome.meetings_opened == [27, 28, 30, 31, 32, 33, 35, 36, 37]
 
     csv_bytes = render(register_document(store, meeting=37), "csv")
-    header, *rendered = list(csv.reader(io.StringIO(csv_bytes.decode("utf-8"), newline="")))
+    header, *rendered = list(csv.reader(io.StringIO(csv_bytes.decode("utf-8-sig"), newline="")))
     assert header[0] == "No." and len(header) == 6
     expected = fixture_rows()
     assert [r[0] for r in rendered] == [e[0] for e in expected]

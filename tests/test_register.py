@@ -16,6 +16,7 @@ the store, as the workflow would send them):
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -52,7 +53,8 @@ from ringi.domain.policy import Policy
 from ringi.domain.vocabulary import Actor, Category, CloseReason, Stage
 from ringi.register.diff import diff_meetings
 from ringi.register.document import RegisterDocument, Status, document_of, register_document
-from ringi.register.publish import publish, verify_publications
+from ringi.register.edition import EDITION
+from ringi.register.publish import publish, republished, verify_publications
 from ringi.register.render import FORMATS, LANGS, cells, render
 from ringi.register.replay import (
     meeting_cutoff,
@@ -336,7 +338,10 @@ def test_a_register_published_by_earlier_rules_replays_by_them(life: Lifecycle) 
         since=cutoff.since,
         position=folded.position,
         digest=old.digest(),
-        formats={"json": hashlib.sha256(render(old, "json", "ja")).hexdigest()},
+        formats={
+            fmt: hashlib.sha256(render(old, fmt, "ja", edition=1)).hexdigest()
+            for fmt in ("json", "csv")  # the CSV without the byte order mark of edition 3
+        },
         lang="ja",
         at=jst("2019-06-21"),
         actor=SECRETARIAT,
@@ -344,10 +349,14 @@ def test_a_register_published_by_earlier_rules_replays_by_them(life: Lifecycle) 
 
     assert verify_publications(store) == []
     assert register_document(store, meeting=39).digest() == old.digest()
-    again = publish(store, 39, formats=["json"], actor=SECRETARIAT)
+    again = publish(store, 39, formats=["json", "csv"], actor=SECRETARIAT)
     assert 2 in [r.number for r in again.document.rows]
-    assert store.meeting(39).publications[-1].edition == 2
+    assert again.files["csv"].startswith(codecs.BOM_UTF8)
+    assert store.meeting(39).publications[-1].edition == EDITION
     assert verify_publications(store) == []
+    first = republished(store, 39, 1)  # the files the first publication handed out
+    assert not first.files["csv"].startswith(codecs.BOM_UTF8)
+    assert first.digest == old.digest()
 
 
 # --- publishing ---------------------------------------------------------------------------
@@ -501,7 +510,9 @@ def test_every_format_renders_the_same_bytes_every_time(
     assert len(set(first.values())) == len(first)  # ja and en differ, every format differs
 
     expected = [cells(r, "ja") for r in doc.rows]
-    table = list(csv.reader(io.StringIO(first["csv", "ja"].decode("utf-8"), newline="")))
+    # a byte order mark first, so that a spreadsheet reads UTF-8 (edition 3)
+    assert first["csv", "ja"].startswith(codecs.BOM_UTF8)
+    table = list(csv.reader(io.StringIO(first["csv", "ja"].decode("utf-8-sig"), newline="")))
     assert table[0][0] == "No." and table[0][3] == "ご意見・ご要望" and table[1:] == expected
     # rows end in CRLF; a line break inside a cell stays a bare LF
     assert first["csv", "ja"].count(b"\r\n") == len(expected) + 1
@@ -591,5 +602,5 @@ def test_an_unknown_meeting_is_refused_and_an_empty_store_has_no_rows(store: Rin
     assert doc.rows == [] and doc.meeting is None
     assert (
         render(doc, "csv")
-        == "No.,区分 (意見・要望・質問など),対象箇所 (頁・章・節など),ご意見・ご要望,回答,改修・対応希望 (希望の場合○を入れてください)\r\n".encode()
+        == "\ufeffNo.,区分 (意見・要望・質問など),対象箇所 (頁・章・節など),ご意見・ご要望,回答,改修・対応希望 (希望の場合○を入れてください)\r\n".encode()
     )

@@ -242,7 +242,7 @@ class Publication(BaseModel):
     actor: Actor
     #: the command it was made under (an API Idempotency-Key's, a web form's)
     command_id: str | None = None
-    #: the edition of the rules that chose its rows (``ringi.register.replay.EDITION``):
+    #: the edition of the register's rules it was made by (``ringi.register.edition``):
     #: a publication replays by the rules it was made with, so that its digest holds
     edition: int = 1
 

@@ -79,7 +79,7 @@ def publish(
     cutoff = meeting_cutoff(store, meeting, published=False)
     folded = replay(store, cutoff)
     document = document_of(folded)
-    files = {fmt: render(document, fmt, lang) for fmt in dict.fromkeys(formats)}
+    files = {fmt: render(document, fmt, lang, cutoff.edition) for fmt in dict.fromkeys(formats)}
     made = store.publish_register(
         meeting,
         cutoff=cutoff.at,
@@ -119,7 +119,7 @@ def republished(store: RingiStore, meeting: int, index: int) -> Published:
         document=document,
         digest=document.digest(),
         position=publication.position,
-        files={fmt: render(document, fmt, lang) for fmt in formats},
+        files={fmt: render(document, fmt, lang, publication.edition) for fmt in formats},
         publication=index,
     )
 
@@ -177,7 +177,7 @@ def verify_publications(store: RingiStore) -> list[PublicationFinding]:
             )
             continue
         for fmt, recorded in publication.formats.items():
-            rendered = sha256(render(document, fmt, publication.lang))  # type: ignore[arg-type]
+            rendered = sha256(render(document, fmt, publication.lang, publication.edition))  # type: ignore[arg-type]
             if rendered != recorded:
                 findings.append(
                     PublicationFinding(

@@ -18,6 +18,7 @@ the document's cutoff) and fixed timestamps on every zip member.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -33,6 +34,7 @@ from markupsafe import Markup
 from ..domain.lifecycle import shown as when
 from ..domain.vocabulary import Category
 from .document import RegisterDocument, RegisterRow, RowAnswer, RowNote, Status
+from .edition import CSV_BOM_SINCE, EDITION
 
 Format = Literal["html", "csv", "xlsx", "md", "json"]
 Lang = Literal["ja", "en"]
@@ -229,12 +231,17 @@ def cells(row: RegisterRow, lang: Lang) -> list[str]:
     ]
 
 
-def render(doc: RegisterDocument, fmt: Format, lang: Lang = "ja") -> bytes:
+def render(doc: RegisterDocument, fmt: Format, lang: Lang = "ja", edition: int = EDITION) -> bytes:
+    """The register's file in ``fmt``, as the given edition of the rules writes it
+    (a publication's own, to reproduce the bytes it handed out)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
-    return _RENDERERS[fmt](doc, lang)
+    data = _RENDERERS[fmt](doc, lang)
+    if fmt == "csv" and edition >= CSV_BOM_SINCE:
+        data = codecs.BOM_UTF8 + data
+    return data
 
 
 # --- HTML ------------------------------------------------------------------------------

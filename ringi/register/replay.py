@@ -62,16 +62,10 @@ from ..domain.meeting import Meeting, Publication
 from ..domain.request import Request, request_id
 from ..domain.view import RequestView
 from ..store import RingiStore
+from .edition import EDITION, TAGGED_ANSWERS_SINCE
 from .fold import REQUEST_TOPICS, Folder, Unfoldable, request_rows
 
 PAGE = 2_000
-
-#: The edition of the rules that choose a register's rows. A publication records
-#: the edition it was made with and replays by it, so that a rule added later does
-#: not change what an earlier register said (nor break its digest).
-#: 1: open at the cutoff, or ended since the previous meeting's.
-#: 2: also an ended request given an answer tagged with this meeting since then.
-EDITION = 2
 
 
 class ReplayError(Refused):
@@ -90,7 +84,7 @@ class Cutoff:
     held_at: datetime | None = None
     date_is_placeholder: bool = False
     published: bool = False
-    edition: int = EDITION  # of the rules that choose the rows
+    edition: int = EDITION  # of the register's rules (``ringi.register.edition``)
 
 
 def meeting_cutoff(store: RingiStore, number: int, *, published: bool = True) -> Cutoff:
@@ -146,7 +140,7 @@ class Replay:
         leaves the request where it ended)."""
         since = self.cutoff.since
         # the meeting whose tagged answers bring an ended request back (edition 2)
-        reported = self.cutoff.meeting if self.cutoff.edition >= 2 else None
+        reported = self.cutoff.meeting if self.cutoff.edition >= TAGGED_ANSWERS_SINCE else None
         return [
             view
             for _, view in sorted(self.views.items())
