@@ -15,10 +15,10 @@ import hmac
 import json
 import smtplib
 import time
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from email.utils import formatdate
+
+import httpx
 
 from .config import Settings
 from .domain.subscriptions import Channel, Subscription
@@ -88,27 +88,31 @@ def send(
 
 
 def post_webhook(subscription: Subscription, kind: str, body: bytes, delivery: Delivery) -> None:
-    request = urllib.request.Request(
-        subscription.target,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "ringi-webhook",
-            SIGNATURE_HEADER: sign(subscription.secret, int(time.time()), body),
-            DELIVERY_HEADER: delivery.id,
-            KIND_HEADER: kind,
-        },
-    )
+    """POST the body; anything but a 2xx answer is a failure, retried. A redirect
+    is not followed: followed, a POST becomes a GET without the body (the message
+    lost, yet 'delivered'); the subscription's URL is to be corrected instead."""
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "ringi-webhook",
+        SIGNATURE_HEADER: sign(subscription.secret, int(time.time()), body),
+        DELIVERY_HEADER: delivery.id,
+        KIND_HEADER: kind,
+    }
+    target = subscription.target
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        raise DeliveryFailed(f"{subscription.target} answered {error.code}") from None
-    except (urllib.error.URLError, OSError) as error:
-        raise DeliveryFailed(f"{subscription.target} unreachable: {error}") from None
-    if not 200 <= status < 300:
-        raise DeliveryFailed(f"{subscription.target} answered {status}")
+        response = httpx.post(
+            target, content=body, headers=headers, timeout=TIMEOUT_SECONDS, follow_redirects=False
+        )
+    except (httpx.HTTPError, ValueError) as error:  # unreachable, or not a URL httpx can send to
+        raise DeliveryFailed(f"{target} unreachable: {error}") from None
+    if response.is_redirect:
+        moved = response.headers.get("location", "?")
+        raise DeliveryFailed(
+            f"{target} answered {response.status_code}, to {moved}: redirects are not "
+            "followed (a POST would lose its body); subscribe the URL it moved to"
+        )
+    if not response.is_success:
+        raise DeliveryFailed(f"{target} answered {response.status_code}")
 
 
 def send_email(settings: Settings, to: str, message: OutboxMessage, delivery: Delivery) -> None:

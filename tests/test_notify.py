@@ -28,10 +28,17 @@ from temporalio.testing import WorkflowEnvironment
 
 from ringi.audit.trail import export
 from ringi.config import Settings
-from ringi.delivery import DELIVERY_HEADER, SIGNATURE_HEADER, sign, verify_signature
+from ringi.delivery import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    DeliveryFailed,
+    post_webhook,
+    sign,
+    verify_signature,
+)
 from ringi.domain.commands import RecordAnswer
 from ringi.domain.notifications import NotificationKind
-from ringi.domain.subscriptions import Channel, Subscriptions
+from ringi.domain.subscriptions import Channel, Subscription, Subscriptions
 from ringi.domain.vocabulary import Category
 from ringi.sealing import Sealer
 from ringi.service import Ringi
@@ -82,7 +89,17 @@ def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # what a followed redirect of a POST would send
+            state.attempts.append(Receipt(self.path, dict(self.headers.items()), b""))
+            self.send_response(200)
+            self.end_headers()
+
         def do_POST(self) -> None:
+            if self.path.startswith("/moved"):  # an http URL that moved to https, say
+                self.send_response(301)
+                self.send_header("Location", f"/new{self.path}")
+                self.end_headers()
+                return
             body = self.rfile.read(int(self.headers["Content-Length"]))
             receipt = Receipt(self.path, dict(self.headers.items()), body)
             with state.lock:
@@ -191,6 +208,35 @@ def test_a_signature_holds_for_its_body_secret_and_time_only() -> None:
     assert not verify_signature("another secret", header, body, now=1_800_000_010)
     assert not verify_signature(SECRET, header, body, now=1_800_000_000 + 3600)  # replayed late
     assert not verify_signature(SECRET, "v1=deadbeef", body, now=1_800_000_000)
+
+
+def test_a_webhook_that_redirects_fails_and_a_url_in_japanese_is_sent_to(
+    receiver: Receiver,
+) -> None:
+    """Followed, a redirect turns the POST into a GET without its body: the message
+    lost, yet taken for delivered. Not followed: a failure that names where it
+    moved, retried and in the end given up, as any refusal. A path in Japanese is
+    sent to, percent-encoded (it failed every attempt with a UnicodeEncodeError)."""
+    delivery = Delivery(key="1:c1:answered", subscriber="s1")
+
+    def to(path: str) -> Subscription:
+        return Subscription(
+            id="s1",
+            recipient="A社",
+            channel=Channel.WEBHOOK,
+            target=receiver.url(path),
+            secret=SECRET,
+            since=now(),
+        )
+
+    with pytest.raises(DeliveryFailed, match=r"answered 301, to /new/moved/a: redirects"):
+        post_webhook(to("/moved/a"), "answered", b"{}", delivery)
+    assert [r.path for r in receiver.attempts] == []  # nothing followed it
+
+    post_webhook(to("/hooks/A社"), "answered", b'{"ok": true}', delivery)
+    (taken,) = receiver.taken
+    assert taken.path == "/hooks/A%E7%A4%BE" and taken.json() == {"ok": True}
+    assert verify_signature(SECRET, taken.headers["Ringi-Signature"], taken.body)
 
 
 # --- delivery ---------------------------------------------------------------------------------
