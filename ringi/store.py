@@ -37,7 +37,7 @@ from .domain.meeting import (
     Numbering,
     meeting_id,
 )
-from .domain.notifications import NotificationDraft, NotificationKind
+from .domain.notifications import EVERY_MEMBER, SECRETARIAT, NotificationDraft, NotificationKind
 from .domain.policy import Policy
 from .domain.request import NAMESPACE, Request, request_id
 from .domain.subscriptions import SUBSCRIPTIONS_ID, Channel, Subscription, Subscriptions
@@ -625,14 +625,14 @@ class RingiStore(Application[UUID]):
         deliveries = []
         for notification in found:
             message = self._message(UUID(str(notification.originator_id)))
-            for recipient in message.recipients:
-                for sub in subscriptions:
-                    if (
-                        sub.recipient == recipient
-                        and sub.since <= message.created_on
-                        and sub.wants(message.kind)
-                    ):
-                        deliveries.append(Delivery(key=message.key, subscriber=sub.id))
+            recipients = set(message.recipients)
+            for sub in subscriptions:
+                # a member's subscription hears what is for every member; once each
+                meant = sub.recipient in recipients or (
+                    EVERY_MEMBER in recipients and sub.recipient != SECRETARIAT
+                )
+                if meant and sub.since <= message.created_on and sub.wants(message.kind):
+                    deliveries.append(Delivery(key=message.key, subscriber=sub.id))
         last = found[-1].id if found else position
         return DeliveryBatch(position=last, deliveries=deliveries)
 

@@ -50,6 +50,7 @@ from ringi.domain.commands import (
 from ringi.domain.errors import NotAllowed, Refused
 from ringi.domain.lifecycle import JST, pending_timers
 from ringi.domain.meeting import after_its_day
+from ringi.domain.notifications import NotificationKind
 from ringi.domain.policy import Policy
 from ringi.domain.request import Request
 from ringi.domain.vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Role, Stage
@@ -1117,6 +1118,8 @@ def test_a_timer_fires_only_when_due_and_only_while_it_runs() -> None:
 
 def test_a_question_is_answered_not_supported() -> None:
     question = Request.file(NUMBER, filing(Category.QUESTION), Policy(), T0)
+    (filed,) = question.take_notifications()  # the filing, to every member
+    assert filed.kind is NotificationKind.FILED and "support" not in filed.subject
 
     refusal = refuses(question, OpenSupport(actor=secretariat()), day(1))
 

@@ -53,6 +53,11 @@ SECRET = "whsec-A社-0123456789"
 OTHER_SECRET = "whsec-secretariat-9876543210"
 
 
+#: what the tests of delivery itself subscribe to: the answers they cause (a filing
+#: is announced to every member too)
+ANSWERS = (NotificationKind.ANSWERED,)
+
+
 # --- a real HTTP receiver ------------------------------------------------------------------
 
 
@@ -303,7 +308,13 @@ async def test_a_receiver_that_fails_twice_gets_it_on_the_third_attempt_after_ba
 ) -> None:
     receiver.failures = 2
     hook = store.subscribe(
-        PROPOSER, Channel.WEBHOOK, receiver.url("/a"), now(), SECRETARIAT, secret=SECRET
+        PROPOSER,
+        Channel.WEBHOOK,
+        receiver.url("/a"),
+        now(),
+        SECRETARIAT,
+        secret=SECRET,
+        kinds=ANSWERS,
     )
     await ensure_dispatcher(ringi.client, ringi.settings)
     message = await answered_question(ringi)
@@ -337,7 +348,13 @@ async def test_a_receiver_that_never_takes_it_is_given_up_and_that_is_recorded(
 ) -> None:
     receiver.failures = 10**6
     hook = store.subscribe(
-        PROPOSER, Channel.WEBHOOK, receiver.url("/down"), now(), SECRETARIAT, secret=SECRET
+        PROPOSER,
+        Channel.WEBHOOK,
+        receiver.url("/down"),
+        now(),
+        SECRETARIAT,
+        secret=SECRET,
+        kinds=ANSWERS,
     )
     patience = 60.0
     await ringi.client.start_workflow(
@@ -435,20 +452,40 @@ async def test_each_notification_is_delivered_once_per_subscriber_even_when_read
 ) -> None:
     mailbox, _ = smtp
     first = store.subscribe(
-        PROPOSER, Channel.WEBHOOK, receiver.url("/a1"), now(), SECRETARIAT, secret=SECRET
+        PROPOSER,
+        Channel.WEBHOOK,
+        receiver.url("/a1"),
+        now(),
+        SECRETARIAT,
+        secret=SECRET,
+        kinds=ANSWERS,
     )
     second = store.subscribe(
-        PROPOSER, Channel.WEBHOOK, receiver.url("/a2"), now(), SECRETARIAT, secret=SECRET
+        PROPOSER,
+        Channel.WEBHOOK,
+        receiver.url("/a2"),
+        now(),
+        SECRETARIAT,
+        secret=SECRET,
+        kinds=ANSWERS,
     )
     # not a recipient of an answer to A社's question
-    store.subscribe("Z社", Channel.WEBHOOK, receiver.url("/z"), now(), SECRETARIAT, secret=SECRET)
-    store.subscribe("Z社", Channel.EMAIL, "z@z-sha.example", now(), SECRETARIAT)
+    store.subscribe(
+        "Z社", Channel.WEBHOOK, receiver.url("/z"), now(), SECRETARIAT, secret=SECRET, kinds=ANSWERS
+    )
+    store.subscribe("Z社", Channel.EMAIL, "z@z-sha.example", now(), SECRETARIAT, kinds=ANSWERS)
     await ensure_dispatcher(ringi.client, ringi.settings)
 
     messages = [await answered_question(ringi), await answered_question(ringi)]
     # subscribed after the answers were queued: they are not sent to it
     late = store.subscribe(
-        PROPOSER, Channel.WEBHOOK, receiver.url("/late"), now(), SECRETARIAT, secret=SECRET
+        PROPOSER,
+        Channel.WEBHOOK,
+        receiver.url("/late"),
+        now(),
+        SECRETARIAT,
+        secret=SECRET,
+        kinds=ANSWERS,
     )
 
     expected = {(path, m.key) for path in ("/a1", "/a2") for m in messages}

@@ -47,12 +47,14 @@ from ringi.domain.commands import (
 from ringi.domain.errors import Conflict, NotAllowed, Refused
 from ringi.domain.lifecycle import JST, pending_timers
 from ringi.domain.meeting import PLACEHOLDER_DATE
-from ringi.domain.notifications import SECRETARIAT, NotificationKind
+from ringi.domain.notifications import EVERY_MEMBER, SECRETARIAT, NotificationKind
+from ringi.domain.subscriptions import Channel
 from ringi.domain.vocabulary import Category, CloseReason, Role
 from ringi.store import Outcome, RingiStore
 from tests.domain_builders import (
     ENDORSER,
     OTHERS,
+    OUTSIDER,
     PLANNED_RELEASE,
     PROPOSER,
     T0,
@@ -614,7 +616,7 @@ NOTIFICATIONS: list[tuple[str, State, Callable[[], Command], datetime, list[Queu
         State.GATHERING_SUPPORT,
         lambda: TimerFired.at(TimerKind.SUPPORT_DEADLINE, day(90)),
         day(90),
-        [(NotificationKind.AUTO_CLOSED, EVERYONE), (NotificationKind.STAGE_CHANGED, EVERYONE)],
+        [(NotificationKind.AUTO_CLOSED, EVERYONE)],  # its own kind says why: not twice
     ),
     (
         "stage changed",
@@ -663,11 +665,44 @@ def test_notifications_land_in_the_outbox_once(
 def test_the_fifth_endorsement_tells_everyone_the_hearing_opened(ringi_store: RingiStore) -> None:
     number, _ = play(ringi_store, scenario(State.HEARING))
 
-    [message] = ringi_store.outbox()
+    filed, message = ringi_store.outbox()
 
+    # the filing went to every member (any may support it), with its deadline
+    assert (filed.kind, filed.recipients) == (NotificationKind.FILED, [EVERY_MEMBER, SECRETARIAT])
+    assert "support it until 2017-08-30" in filed.subject
     assert (message.kind, message.request_number) == (NotificationKind.STAGE_CHANGED, number)
     assert message.recipients == [PROPOSER, ENDORSER, *OTHERS, SECRETARIAT]
     assert "gathering_support → hearing" in message.subject
+
+
+def test_what_any_member_may_act_on_reaches_every_members_subscription(
+    ringi_store: RingiStore,
+) -> None:
+    """DESIGN: any member may support a request and object in an objection window.
+    F社, which has nothing to do with the request, hears of its filing and of its
+    objection window, and not of what only concerns those involved (an answer);
+    the secretariat hears of all of it, once each."""
+    store = ringi_store
+    T = datetime(2017, 1, 1, tzinfo=JST)
+    subs = {
+        who: store.subscribe(who, Channel.EMAIL, f"{i}@example.jp", T, secretariat())
+        for i, who in enumerate((OUTSIDER, PROPOSER, SECRETARIAT))
+    }
+    number, _ = play(store, scenario(State.OBJECTION_WINDOW))
+    store.execute(number, RecordAnswer(actor=secretariat(), text="検討中"), day(8))
+
+    batch = store.deliveries_since(0)
+    sent: dict[str, list[str]] = {}
+    for d in batch.deliveries:
+        sent.setdefault(d.subscriber, []).append(store.outbox_message(d.key).kind)
+    assert sent[subs[OUTSIDER].id] == ["filed", "stage_changed"]  # ... → objection_window
+    assert "answered" in sent[subs[PROPOSER].id]
+    secretariat_heard = sent[subs[SECRETARIAT].id]
+    assert (
+        len(secretariat_heard) == len(store.outbox()) == len(set(d.key for d in batch.deliveries))
+    )
+    window = store.outbox()[-2]
+    assert "objection_window" in window.subject and "raise a problem until" in window.body
 
 
 # --- meetings ---------------------------------------------------------------------------------

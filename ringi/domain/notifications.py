@@ -8,9 +8,13 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 SECRETARIAT = "secretariat"
+#: a recipient that stands for every member company: what any member may act on
+#: (a new request to support, an objection window, a final call)
+EVERY_MEMBER = "*members"
 
 
 class NotificationKind(StrEnum):
+    FILED = "filed"
     ANSWERED = "answered"
     STAGE_CHANGED = "stage_changed"
     AUTO_CLOSED = "auto_closed"

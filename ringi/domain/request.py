@@ -49,7 +49,7 @@ from .commands import (
 )
 from .cost import CostEvaluation
 from .imported import ImportedAnswer, ImportedNote, ImportedRequest
-from .notifications import SECRETARIAT, NotificationDraft, NotificationKind
+from .notifications import EVERY_MEMBER, SECRETARIAT, NotificationDraft, NotificationKind
 from .policy import Policy
 from .view import (
     Answer,
@@ -145,6 +145,19 @@ class Request(ChainedAggregate):
             # a request (要望) gathers support from the moment it is filed; an opinion
             # waits for the secretariat to open support or answer it, a question is answered
             request._open_support(at + policy.support_window, at, cmd.actor, cmd.command_id)
+        view = request.state
+        until = (
+            f"; support it until {lifecycle.shown_day(view.support_deadline)}"
+            if view.support_deadline
+            else ""
+        )
+        request._notify(
+            cmd.command_id,
+            NotificationKind.FILED,
+            request._everyone(),
+            f"No.{number} filed by {view.proposer} ({view.category.value}): {view.target}{until}",
+            view.body,
+        )
         return request
 
     # --- importing a register --------------------------------------------------
@@ -467,12 +480,15 @@ class Request(ChainedAggregate):
                 )
             case TimerFired():
                 self._timer_fired(cmd, at, next_meeting)
-        if self.state.stage is not stage_before:
+        # an automatic close tells why in its own notification: not twice
+        auto_closed = f"{self.state.number}:{cid}:{NotificationKind.AUTO_CLOSED.value}"
+        closed_by_timer = any(d.key == auto_closed for d in self.drafts)
+        if self.state.stage is not stage_before and not closed_by_timer:
             tag = f" (第{meeting}回)" if meeting else ""
             self._notify(
                 cid,
                 NotificationKind.STAGE_CHANGED,
-                self._interested(),
+                self._told_of_stage(),
                 f"No.{self.state.number}: {stage_before.value} → {self.state.stage.value}{tag}",
                 self._why_the_stage_changed(),
             )
@@ -521,7 +537,7 @@ class Request(ChainedAggregate):
                 self._notify(
                     cid,
                     NotificationKind.FINAL_CALL,
-                    self._interested(),
+                    self._everyone(),  # those who do not support it yet are asked
                     f"No.{no} has been open over a year: closed unless supported by {until}",
                 )
             case TimerKind.OBJECTION_WINDOW_END:
@@ -613,12 +629,27 @@ class Request(ChainedAggregate):
         """The proposer, the endorsers and the secretariat."""
         return (self.state.proposer, *self.state.endorsers, SECRETARIAT)
 
+    def _everyone(self) -> tuple[str, ...]:
+        """Every member and the secretariat: for what any member may act on."""
+        return (EVERY_MEMBER, SECRETARIAT)
+
+    def _told_of_stage(self) -> tuple[str, ...]:
+        """Who hears of the stage the request is in now: everyone when any member
+        may act in it (support it, object), those concerned otherwise."""
+        if self.state.stage in (Stage.GATHERING_SUPPORT, Stage.OBJECTION_WINDOW):
+            return self._everyone()
+        return self._interested()
+
     def _why_the_stage_changed(self) -> str:
         """What a member told of a new stage needs besides its name: the reason for a
         hold or a close, what kept an objection window from leading to implementation."""
         state = self.state
         window = state.objection_window
         match state.stage:
+            case Stage.GATHERING_SUPPORT if state.support_deadline is not None:
+                return f"any member may support it until {lifecycle.shown(state.support_deadline)}"
+            case Stage.OBJECTION_WINDOW if window is not None:
+                return f"any member may raise a problem until {lifecycle.shown(window.ends_at)}"
             case Stage.ON_HOLD:
                 return state.hold_reason or ""
             case Stage.CLOSED if state.closure is not None:
