@@ -300,6 +300,8 @@ def test_a_hold_resumes_to_the_stage_it_left_with_its_deadlines_moved_by_the_tim
 
 def test_an_objection_sends_the_request_back_to_the_evaluation() -> None:
     request = request_in(State.OBJECTION_WINDOW)
+    own = refuses(request, RaiseObjection(actor=member(PROPOSER), reason="やはり不要"), day(8))
+    assert "proposed No.1: an objection is another member's" in str(own)
     allows(request, RaiseObjection(actor=member("C社"), reason="費用負担が大きい"), day(8))
     refuses(request, RaiseObjection(actor=member("C社"), reason="再度"), day(9))
     end = objection_window_ends()

@@ -203,6 +203,11 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
                 raise Refused(f"{no} has no open clarification question to answer")
         case RaiseObjection():
             window = _require_objection_window_open(view, at)
+            if cmd.actor.company == view.proposer:
+                raise Refused(
+                    f"{view.proposer} proposed {no}: an objection is another member's "
+                    "(withdraw the request to stop it)"
+                )
             if any(o.company == cmd.actor.company for o in window.objections):
                 raise Refused(f"{cmd.actor.company} has already objected to {no} in this window")
         case WithdrawObjection():
