@@ -817,3 +817,19 @@ async def test_unknown_pages_and_numbers_answer_with_a_page(api: Api) -> None:
             assert parse(response.text).one(data_testid="error")
         unknown = await b.post("/web/requests/1/launch")
         assert unknown.status_code == 404
+
+
+async def test_a_request_past_its_threshold_shows_until_when_it_takes_endorsements(
+    api: Api,
+) -> None:
+    """The hearing opened early; others may still back it until its support deadline,
+    and the page, which offers them the button, says until when."""
+    n = await api.file("A社")
+    for company in ("B社", "C社", "D社", "E社"):
+        await post_api(api, company, f"/v1/requests/{n}/endorse", None)
+    assert api.store.view(n).stage is Stage.HEARING
+    async with browser(api, "B社") as b:
+        page = await b.page(f"/web/requests/{n}")
+        line = page.one(data_testid="support-until")
+        assert "賛同の受付" in text(line) and "残り" in text(line)
+        assert "unendorse" in actions(page)

@@ -445,6 +445,17 @@ def follows_meeting(view: RequestView, number: int) -> bool:
     )
 
 
+def support_open_until(view: RequestView, at: datetime) -> datetime | None:
+    """Until when members may still endorse (or withdraw) at ``at``: the support
+    deadline while the window is open, also after the threshold opened the
+    hearing; None when it is not open or runs without a deadline."""
+    try:
+        _require_support_window_open(view, at)
+    except Refused:
+        return None
+    return view.support_deadline
+
+
 def support_window_not_open(view: RequestView) -> Refused:
     return Refused(
         f"the support window of No.{view.number} is not open (stage: {view.stage.value})"

@@ -220,6 +220,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "いまあなたが行える操作はありません。",
         "There is nothing you can do here now.",
     ),
+    "request.support_until": ("賛同の受付", "Endorsements taken until"),
     "request.done": ("記録しました: {action}", "Recorded: {action}"),
     "request.after_meeting_day": (
         "第{meeting}回の開催日は過ぎています。この記録は第{meeting}回ではなく次の会議の資料2に載ります。",

@@ -417,6 +417,9 @@ def build_router(web: Web) -> APIRouter:
             failed=failed,
             errors=errors or {},
             values=values or {},
+            # still taking endorsements after the threshold: its own line, as the
+            # stage's deadline (``current_deadline``) is then another or none
+            support_until=lifecycle.support_open_until(page.view, now),
             done=done if done in a.BY_SLUG else None,
             after_meeting=_number(request.query_params.get("after_meeting", "")) if done else None,
         )
