@@ -398,7 +398,6 @@ async def test_absurd_cost_figures_are_refused_not_retried_for_ever(api: Api) ->
         "POST",
         f"/v1/requests/{n}/cost-evaluation",
         {
-            "horizon_years": 100,
             "monthly_volume": 10**12,
             "benefit_per_unit_yen": "1000000000000000",
             "cost_items": [{"bearer": "central", "amount_yen": "0.0000000000000000000001"}],

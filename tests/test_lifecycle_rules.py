@@ -702,6 +702,16 @@ def test_a_withdrawal_by_the_proposer_closes_as_withdrawn() -> None:
     )
 
 
+def test_an_evaluation_weighs_the_benefit_over_the_policys_horizon_only() -> None:
+    """No.61's figures are not cost-effective over 5 years; over 100 they would be.
+    The horizon is the policy's rule, not the evaluator's choice."""
+    request = request_in(State.HEARING)
+    stretched = no61_inputs().model_copy(update={"horizon_years": 100})
+    refusal = refuses(request, EvaluateCost(actor=secretariat(), inputs=stretched), day(8))
+    assert "over 5 years (the policy's horizon), not 100" in str(refusal)
+    allows(request, EvaluateCost(actor=secretariat(), inputs=no61_inputs()), day(8))
+
+
 def test_the_latest_evaluation_decides_a_close_as_not_cost_effective() -> None:
     request = request_in(State.NOT_COST_EFFECTIVE)
     allows(request, EvaluateCost(actor=secretariat(), inputs=cost_effective_inputs()), day(8))

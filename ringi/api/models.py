@@ -207,7 +207,9 @@ class CostItemBody(Body):
 
 
 class EvaluateCostBody(AtMeeting):
-    horizon_years: int | None = Field(None, ge=1, le=100, description="default: the policy's")
+    horizon_years: int | None = Field(
+        None, ge=1, le=100, description="the policy's (the default); another is refused (409)"
+    )
     monthly_volume: int | None = Field(None, ge=0, le=10**12)
     benefit_per_unit_yen: Yen | None = None
     total_benefit_yen: Yen | None = None

@@ -596,7 +596,7 @@ def evaluate_cost(
         typer.Option("--cost", help="BEARER=YEN (central|members|network_operators); repeat"),
     ],
     horizon_years: Annotated[
-        int | None, typer.Option("--horizon-years", help="default: the policy's (5)")
+        int | None, typer.Option("--horizon-years", help="the policy's (5); no other is taken")
     ] = None,
     monthly_volume: Annotated[
         int | None, typer.Option("--monthly-volume", help="units (e.g. applications) a month")

@@ -284,6 +284,13 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
             _require_stage(view, Stage.HEARING, "record hearing findings")
         case EvaluateCost():
             _require_stage(view, (Stage.HEARING, Stage.COST_EVALUATION), "evaluate the cost")
+            # the cost rule is the policy's: an evaluation does not choose its horizon
+            horizon = view.policy.cost_horizon_years
+            if cmd.inputs.horizon_years != horizon:
+                raise Refused(
+                    f"the cost rule weighs the benefit over {horizon} years (the policy's "
+                    f"horizon), not {cmd.inputs.horizon_years}"
+                )
         case OpenObjectionWindow():
             _require_stage(view, Stage.COST_EVALUATION, "open an objection window")
             latest = view.latest_evaluation

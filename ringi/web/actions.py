@@ -119,13 +119,16 @@ def _other_release(view: RequestView) -> dict[str, Any]:
     return {"planned_release": _FAR if view.planned_release != _FAR else date(2199, 12, 29)}
 
 
-_PROBE_COST = {
-    "inputs": CostInputs(
-        horizon_years=1,
-        total_benefit_yen=Decimal(0),
-        cost_items=(CostItem(bearer=CostBearer.CENTRAL, amount_yen=Decimal(0)),),
-    )
-}
+def _probe_cost(view: RequestView) -> dict[str, Any]:
+    return {
+        "inputs": CostInputs(
+            horizon_years=view.policy.cost_horizon_years,  # the rule's: no other is taken
+            total_benefit_yen=Decimal(0),
+            cost_items=(CostItem(bearer=CostBearer.CENTRAL, amount_yen=Decimal(0)),),
+        )
+    }
+
+
 _MEETING = Field("meeting", "field.meeting", "meeting")
 
 
@@ -216,11 +219,10 @@ ACTIONS: tuple[Action, ...] = (
     ),
     _form(
         "cost-evaluation",
-        lambda _: _PROBE_COST,
+        _probe_cost,
         Field("monthly_volume", "field.monthly_volume", "number"),
         Field("benefit_per_unit_yen", "field.benefit_per_unit_yen", "number"),
         Field("total_benefit_yen", "field.total_benefit_yen", "number"),
-        Field("horizon_years", "field.horizon_years", "number"),
         Field("cost_central", "field.cost_central", "number"),
         Field("cost_members", "field.cost_members", "number"),
         Field("cost_network_operators", "field.cost_network_operators", "number"),

@@ -350,10 +350,6 @@ _CATALOG: dict[str, tuple[str, str]] = {
     ),
     "field.answer_id": ("訂正する回答", "Answer to correct"),
     "field.correction": ("訂正後の回答", "Corrected answer"),
-    "field.horizon_years": (
-        "評価期間 (年、空欄なら規定)",
-        "Horizon in years (empty: the policy's)",
-    ),
     "field.monthly_volume": ("月間件数", "Monthly volume"),
     "field.benefit_per_unit_yen": ("1件あたりの効果 (円)", "Benefit per unit (yen)"),
     "field.total_benefit_yen": ("期間の効果総額 (円)", "Total benefit over the horizon (yen)"),
