@@ -4,17 +4,28 @@ asking the secretariat."""
 from __future__ import annotations
 
 from ringi.domain.commands import (
+    AnswerClarification,
+    AskClarification,
     Close,
     Hold,
     RaiseObjection,
     TimerFired,
     TimerKind,
     WithdrawEndorsement,
+    WithdrawObjection,
 )
 from ringi.domain.notifications import NotificationKind
 from ringi.domain.vocabulary import CloseReason
 
-from .domain_builders import State, day, member, objection_window_ends, request_in, secretariat
+from .domain_builders import (
+    PROPOSER,
+    State,
+    day,
+    member,
+    objection_window_ends,
+    request_in,
+    secretariat,
+)
 
 
 def test_a_stage_change_tells_the_members_why() -> None:
@@ -43,3 +54,27 @@ def test_a_stage_change_tells_the_members_why() -> None:
         "C社: 費用負担が大きい",
         "No.1 has the support of 4 companies; implementing it needs 5",
     ]
+
+
+def test_a_reply_to_a_clarification_and_a_withdrawn_objection_are_told() -> None:
+    """The secretariat hears the proposer's reply when it comes (the thread is theirs
+    alone: nobody else is told), not when the reminder falls due; the proposer
+    hears that an objection it was told of is withdrawn."""
+    asked = request_in(State.HEARING)
+    asked.handle(AskClarification(actor=secretariat(), question="Web・APIいずれですか"), day(5))
+    asked.take_notifications()
+    asked.handle(AnswerClarification(actor=member(PROPOSER), text="APIです"), day(6))
+    (reply,) = asked.take_notifications()
+    assert (reply.kind, reply.recipients) == (
+        NotificationKind.CLARIFICATION_ANSWERED,
+        ("secretariat",),
+    )
+    assert reply.body == "APIです"
+
+    window = request_in(State.OBJECTION_WINDOW)
+    window.handle(RaiseObjection(actor=member("C社"), reason="費用負担が大きい"), day(8))
+    window.take_notifications()
+    window.handle(WithdrawObjection(actor=member("C社"), reason="社内で解決"), day(9))
+    (withdrawn,) = window.take_notifications()
+    assert withdrawn.kind is NotificationKind.OBJECTION_WITHDRAWN
+    assert withdrawn.recipients == (PROPOSER, "secretariat") and withdrawn.body == "社内で解決"

@@ -21,10 +21,12 @@ class NotificationKind(StrEnum):
     DEADLINE_APPROACHING = "deadline_approaching"
     FINAL_CALL = "final_call"
     CLARIFICATION_ASKED = "clarification_asked"
+    CLARIFICATION_ANSWERED = "clarification_answered"
     CLARIFICATION_OVERDUE = "clarification_overdue"
     HOLD_REVIEW_DUE = "hold_review_due"
     PLANNED_RELEASE_DUE = "planned_release_due"
     OBJECTION_RAISED = "objection_raised"
+    OBJECTION_WITHDRAWN = "objection_withdrawn"
     OBJECTION_DISMISSED = "objection_dismissed"
 
 

@@ -287,6 +287,14 @@ class Request(ChainedAggregate):
                     actor=_actor(actor),
                     command_id=cid,
                 )
+                self._notify(  # the thread is the proposer's and the secretariat's alone
+                    cid,
+                    NotificationKind.CLARIFICATION_ANSWERED,
+                    (SECRETARIAT,),
+                    f"{self.state.proposer} answered the clarification question on "
+                    f"No.{self.state.number}",
+                    cmd.text,
+                )
             case RaiseObjection():
                 self._objection_raised(
                     company=lifecycle.company_of(actor),
@@ -309,6 +317,13 @@ class Request(ChainedAggregate):
                     at=at,
                     actor=_actor(actor),
                     command_id=cid,
+                )
+                self._notify(  # those told of the objection hear it is gone
+                    cid,
+                    NotificationKind.OBJECTION_WITHDRAWN,
+                    (self.state.proposer, SECRETARIAT),
+                    f"{actor.company} withdrew its objection to No.{self.state.number}",
+                    cmd.reason,
                 )
             case DismissObjection():
                 self._objection_dismissed(
