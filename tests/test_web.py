@@ -13,6 +13,7 @@ member; both languages; every input labelled.
 from __future__ import annotations
 
 import json
+import re
 import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -566,6 +567,11 @@ async def test_a_request_page_shows_its_life_and_the_cost_table(api: Api) -> Non
         # what each event records is labelled in the page's language
         filed = text(timeline.find("tr", data_event="Filed")[0])
         assert "対象箇所:" in filed and "区分:" in filed and "target:" not in filed
+        # times in Japan, as the rest of the page; records as fields, not JSON
+        opened = text(timeline.find("tr", data_event="SupportGatheringOpened")[0])
+        assert re.search(r"期限: \d{4}-\d{2}-\d{2} \d{2}:\d{2} JST", opened), opened
+        assert "+00:00" not in opened
+        assert "support_threshold: 5" in filed and "{" not in filed
         assert "open-objection-window" in actions(page)
 
         # a form the domain refuses for its figures: the benefit stated two ways

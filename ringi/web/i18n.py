@@ -414,6 +414,8 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "detail.support": ("賛同数", "support"),
     "detail.target": ("対象箇所", "target"),
     "detail.text": ("内容", "text"),
+    "detail.until_meeting": ("会議まで", "until meeting"),
+    "detail.short_of_support": ("賛同数が条件未満", "support below the threshold"),
     # --- events in the timeline ----------------------------------------------
     "event.Filed": ("登録", "filed"),
     "event.SupportGatheringOpened": ("賛同募集開始", "support gathering opened"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -281,16 +282,32 @@ def lifecycle_steps(view: RequestView) -> tuple[list[Step], Stage | None]:
 
 
 def _details(details: dict[str, Any]) -> list[tuple[str, str]]:
-    shown = []
+    """An event's attributes as short lines: times in Japan as the rest of the page
+    gives them, a record (the policy, an evaluation) as its fields, not as JSON."""
+    lines = []
     for name, value in details.items():
         if value is None or value == "" or value == [] or value == {}:
             continue
-        if isinstance(value, dict | list):
-            text = json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
+        if isinstance(value, dict):
+            text = " · ".join(f"{k}: {_detail_text(v)}" for k, v in value.items() if v is not None)
         else:
-            text = value.isoformat() if isinstance(value, datetime) else str(value)
-        shown.append((name, text if len(text) <= 400 else text[:399] + "…"))
-    return shown
+            text = _detail_text(value)
+        lines.append((name, text if len(text) <= 400 else text[:399] + "…"))
+    return lines
+
+
+def _detail_text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return lifecycle.shown(value)
+    if isinstance(value, str) and _ISO_MOMENT.fullmatch(value):
+        return lifecycle.shown(datetime.fromisoformat(value))
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
+    return str(value)
+
+
+#: a stored moment: date, time and its offset
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)")
 
 
 # --- the audit page ------------------------------------------------------------------------
