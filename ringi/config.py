@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_from: str = "ringi@localhost"
+    #: where people reach ringi's web pages (https://ringi.example.jp): a notification
+    #: then links to its request's page; empty: no link
+    public_url: str = ""
     #: how often the outbox dispatcher looks for new notifications, in seconds
     outbox_poll_seconds: float = 1.0
     #: how long a notification is retried at a receiver that refuses it before it

@@ -61,7 +61,15 @@ def verify_signature(
     return fresh and hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def payload(message: OutboxMessage, subscription: Subscription, delivery: Delivery) -> bytes:
+def page_url(settings: Settings, number: int) -> str | None:
+    """The request's web page, where ringi's pages are reachable (``public_url``)."""
+    base = settings.public_url.rstrip("/")
+    return f"{base}/web/requests/{number}" if base else None
+
+
+def payload(
+    message: OutboxMessage, subscription: Subscription, delivery: Delivery, url: str | None = None
+) -> bytes:
     return json.dumps(
         {
             "delivery_id": delivery.id,
@@ -71,6 +79,7 @@ def payload(message: OutboxMessage, subscription: Subscription, delivery: Delive
             "recipient": subscription.recipient,
             "subject": message.subject,
             "body": message.body,
+            "url": url,
             "queued_at": message.created_on.isoformat(),
         },
         ensure_ascii=False,
@@ -81,10 +90,12 @@ def send(
     settings: Settings, message: OutboxMessage, subscription: Subscription, delivery: Delivery
 ) -> None:
     """One attempt; raises ``DeliveryFailed`` if the receiver did not take it."""
+    url = page_url(settings, message.request_number)
     if subscription.channel is Channel.WEBHOOK:
-        post_webhook(subscription, message.kind, payload(message, subscription, delivery), delivery)
+        body = payload(message, subscription, delivery, url)
+        post_webhook(subscription, message.kind, body, delivery)
     else:
-        send_email(settings, subscription.target, message, delivery)
+        send_email(settings, subscription.target, message, delivery, url)
 
 
 def post_webhook(subscription: Subscription, kind: str, body: bytes, delivery: Delivery) -> None:
@@ -115,7 +126,13 @@ def post_webhook(subscription: Subscription, kind: str, body: bytes, delivery: D
         raise DeliveryFailed(f"{target} answered {response.status_code}")
 
 
-def send_email(settings: Settings, to: str, message: OutboxMessage, delivery: Delivery) -> None:
+def send_email(
+    settings: Settings,
+    to: str,
+    message: OutboxMessage,
+    delivery: Delivery,
+    url: str | None = None,
+) -> None:
     mail = EmailMessage()
     mail["From"] = settings.smtp_from
     mail["To"] = to
@@ -125,7 +142,8 @@ def send_email(settings: Settings, to: str, message: OutboxMessage, delivery: De
     mail["Message-ID"] = f"<{delivery.id}@ringi>"
     mail[DELIVERY_HEADER] = delivery.id
     mail[KIND_HEADER] = message.kind
-    mail.set_content(message.body or message.subject)
+    text = message.body or message.subject
+    mail.set_content(f"{text}\n\n{url}" if url else text)
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_SECONDS) as smtp:
             smtp.send_message(mail)

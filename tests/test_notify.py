@@ -165,6 +165,7 @@ def settings(settings: Settings, smtp: tuple[Mailbox, int]) -> Settings:
             "smtp_port": smtp[1],
             "smtp_from": "ringi@secretariat.example",
             "outbox_poll_seconds": 0.2,
+            "public_url": "https://ringi.example.jp/",
         }
     )
 
@@ -287,6 +288,8 @@ async def test_an_answer_is_delivered_by_signed_webhook_and_by_email(
     sent = to_a.json()
     assert sent["kind"] == "answered" and sent["recipient"] == PROPOSER
     assert sent["subject"] == message.subject and sent["body"] == "3営業日前までです"
+    page = f"https://ringi.example.jp/web/requests/{message.request_number}"
+    assert sent["url"] == page  # where the request's page is (RINGI_PUBLIC_URL)
     assert to_a.headers[DELIVERY_HEADER] == Delivery(key=message.key, subscriber=hook.id).id
     (to_desk,) = answered(receiver.on("/desk"), message)
     assert verify_signature(OTHER_SECRET, to_desk.headers[SIGNATURE_HEADER], to_desk.body)
@@ -294,7 +297,8 @@ async def test_an_answer_is_delivered_by_signed_webhook_and_by_email(
     (email,) = mails_about(mailbox, "info@a-sha.example", message)
     assert email["From"] == "ringi@secretariat.example"
     assert email[DELIVERY_HEADER] == Delivery(key=message.key, subscriber=mail.id).id
-    assert "3営業日前までです" in email.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    text = email.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert "3営業日前までです" in text and text.rstrip().endswith(page)
 
     # each delivery is recorded against its subscriber, in the store
     await until(lambda: len(store.outbox_message(message.key).delivered_to) == 3, what="recorded")
