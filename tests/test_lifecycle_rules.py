@@ -145,9 +145,11 @@ STAGE_RULES: dict[str, tuple[Callable[[], Command], frozenset[State]]] = {
         lambda: AskClarification(actor=secretariat(), question="Web・APIいずれの機能ですか"),
         NOT_HELD,
     ),
+    # the support window, also after the threshold while endorsements are taken, or
+    # the objection window
     "extend_deadline": (
         lambda: ExtendDeadline(actor=secretariat(), deadline=day(300), reason="第27回まで"),
-        GATHERING | {State.OBJECTION_WINDOW},
+        ENDORSABLE,
     ),
     "open_hearing": (lambda: OpenHearing(actor=secretariat()), frozenset({State.THRESHOLD_MET})),
     "record_findings": (
@@ -700,6 +702,15 @@ def test_a_withdrawal_by_the_proposer_closes_as_withdrawn() -> None:
         PROPOSER,
         "他の手段で解決",
     )
+
+
+def test_the_support_deadline_is_extended_after_the_threshold_while_it_runs() -> None:
+    request = request_in(State.HEARING)
+    allows(request, ExtendDeadline(actor=secretariat(), deadline=day(120)), day(8))
+    assert request.view().support_deadline == day(120)
+    assert lifecycle.support_open_until(request.view(), day(100)) == day(120)
+    late = refuses(request, ExtendDeadline(actor=secretariat(), deadline=day(200)), day(121))
+    assert "no deadline running in stage hearing" in str(late)
 
 
 def test_an_evaluation_weighs_the_benefit_over_the_policys_horizon_only() -> None:

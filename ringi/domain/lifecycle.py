@@ -265,7 +265,7 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
                     f"{no} is in stage {view.stage.value}: it is carried forward, not back"
                 )
         case ExtendDeadline():
-            current = view.current_deadline
+            current = extensible_deadline(view, at)
             if current is None:
                 raise Refused(f"{no} has no deadline running in stage {view.stage.value}")
             if cmd.deadline <= current:
@@ -450,6 +450,16 @@ def follows_meeting(view: RequestView, number: int) -> bool:
         and not view.support_window_closed
         and view.support_until_meeting == number
     )
+
+
+def extensible_deadline(view: RequestView, at: datetime) -> datetime | None:
+    """The deadline an extension moves: the stage's own (the support window while
+    gathering, the objection window), or, after the threshold opened the hearing,
+    the support deadline while endorsements are still taken."""
+    current = view.current_deadline
+    if current is None and view.stage in (Stage.HEARING, Stage.COST_EVALUATION):
+        return support_open_until(view, at)
+    return current
 
 
 def support_open_until(view: RequestView, at: datetime) -> datetime | None:

@@ -372,7 +372,8 @@ class Request(ChainedAggregate):
                 deadline = cmd.deadline or at + self.state.policy.support_window
                 self._open_support(deadline, at, actor, cid, cmd.until_meeting)
             case ExtendDeadline():
-                if self.state.stage is Stage.GATHERING_SUPPORT:
+                # the objection window's, or the support deadline (``extensible_deadline``)
+                if self.state.stage is not Stage.OBJECTION_WINDOW:
                     self._support_deadline_extended(
                         deadline=cmd.deadline,
                         reason=cmd.reason,
