@@ -243,7 +243,7 @@ class Ringi:
         try:
             await asyncio.to_thread(self.store.reschedule_meeting, number, held_at, reason, actor)
         except Refused:
-            if not again or self.store.meetings().get(number) != held_at:
+            if not again or (await asyncio.to_thread(self.store.meetings)).get(number) != held_at:
                 raise
         return await self.follow_meeting(number, actor)
 
