@@ -657,8 +657,9 @@ class Request(ChainedAggregate):
         return self._interested()
 
     def _why_the_stage_changed(self) -> str:
-        """What a member told of a new stage needs besides its name: the reason for a
-        hold or a close, what kept an objection window from leading to implementation."""
+        """What a member told of a new stage needs besides its name: until when any
+        member may act in it, the reason for a hold or a close, what kept an objection
+        window from leading to implementation."""
         state = self.state
         window = state.objection_window
         match state.stage:
