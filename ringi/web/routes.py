@@ -213,14 +213,18 @@ def build_router(web: Web) -> APIRouter:
         reason = f"meeting {given!r}"
         return web.error(request, state, 404, state.t("error.not_found", reason=reason))
 
-    @router.get("/web/register")
-    async def register(request: Request) -> Response:
-        state, _ = await web.signed_in(request)
-        # a number names a meeting (a filter the page does not know is ignored)
+    async def asked_for_no_meeting(request: Request, state: PageState) -> Response | None:
+        """A 404 page when the query names a meeting by a number never opened (a
+        filter value the page does not know is ignored, as other filters are)."""
         given = request.query_params.get("meeting", "").strip()
         if _number(given) is not None and await opened_meeting(given) is None:
             return no_such_meeting(request, state, given)
-        return await register_response(request, state)
+        return None
+
+    @router.get("/web/register")
+    async def register(request: Request) -> Response:
+        state, _ = await web.signed_in(request)
+        return await asked_for_no_meeting(request, state) or await register_response(request, state)
 
     async def register_response(
         request: Request,
@@ -270,10 +274,8 @@ def build_router(web: Web) -> APIRouter:
         if fmt not in FORMATS or lang not in LANGS:
             reason = f"format {fmt!r} / lang {lang!r}"
             return web.error(request, state, 404, state.t("error.not_found", reason=reason))
-        # a number names a meeting (a filter the page does not know is ignored)
-        given = request.query_params.get("meeting", "").strip()
-        if _number(given) is not None and await opened_meeting(given) is None:
-            return no_such_meeting(request, state, given)
+        if missing := await asked_for_no_meeting(request, state):
+            return missing
         now = datetime.now(tz=UTC)
         data, name = await ctx.in_thread(reads.register_file, store, query.meeting, fmt, lang, now)
         return Response(
