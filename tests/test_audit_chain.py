@@ -284,6 +284,18 @@ def test_an_edited_meeting_calendar_is_named(db: Path) -> None:
     assert held in report.findings[0].message
 
 
+def test_the_calendar_is_checked_by_the_meetings_it_holds(tmp_path: Path) -> None:
+    """Meeting numbers may be sparse and large (the API takes up to 999,999,999): the
+    check looks at the meetings there are, not at every number below the highest."""
+    path = tmp_path / "sparse.db"
+    store = RingiStore(env=sqlite_env(path))
+    try:
+        store.open_meeting(999_999_999, day(7), secretariat(), title="遠い会議")
+    finally:
+        store.close()
+    assert verified(path).findings == []
+
+
 # --- deleted ------------------------------------------------------------------------------------
 
 
