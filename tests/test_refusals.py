@@ -153,8 +153,9 @@ async def test_hearing_and_evaluation_refuse_what_comes_later(ringi: Ringi) -> N
         (OpenObjectionWindow(actor=SECRETARIAT), "cannot open an objection window"),
         (Approve(actor=SECRETARIAT, planned_release=release_date(view, 30)), "cannot approve"),
         (
+            # the support deadline runs on after the threshold: only later is an extension
             ExtendDeadline(actor=SECRETARIAT, deadline=view.updated_at + timedelta(days=30)),
-            "has no deadline running in stage hearing",
+            "is not later than the current one",
         ),
     ]:
         await assert_refused(ringi, n, cmd, match)
