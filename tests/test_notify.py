@@ -58,6 +58,19 @@ OTHER_SECRET = "whsec-secretariat-9876543210"
 ANSWERS = (NotificationKind.ANSWERED,)
 
 
+def answers_hook(store: RingiStore, receiver: Receiver, path: str) -> Subscription:
+    """The proposer's webhook at ``path`` of the receiver, for answers only."""
+    return store.subscribe(
+        PROPOSER,
+        Channel.WEBHOOK,
+        receiver.url(path),
+        now(),
+        SECRETARIAT,
+        secret=SECRET,
+        kinds=ANSWERS,
+    )
+
+
 # --- a real HTTP receiver ------------------------------------------------------------------
 
 
@@ -311,15 +324,7 @@ async def test_a_receiver_that_fails_twice_gets_it_on_the_third_attempt_after_ba
     ringi: Ringi, store: RingiStore, receiver: Receiver, time_skipping_env: WorkflowEnvironment
 ) -> None:
     receiver.failures = 2
-    hook = store.subscribe(
-        PROPOSER,
-        Channel.WEBHOOK,
-        receiver.url("/a"),
-        now(),
-        SECRETARIAT,
-        secret=SECRET,
-        kinds=ANSWERS,
-    )
+    hook = answers_hook(store, receiver, "/a")
     await ensure_dispatcher(ringi.client, ringi.settings)
     message = await answered_question(ringi)
     delivery = Delivery(key=message.key, subscriber=hook.id)
@@ -351,15 +356,7 @@ async def test_a_receiver_that_never_takes_it_is_given_up_and_that_is_recorded(
     ringi: Ringi, store: RingiStore, receiver: Receiver, time_skipping_env: WorkflowEnvironment
 ) -> None:
     receiver.failures = 10**6
-    hook = store.subscribe(
-        PROPOSER,
-        Channel.WEBHOOK,
-        receiver.url("/down"),
-        now(),
-        SECRETARIAT,
-        secret=SECRET,
-        kinds=ANSWERS,
-    )
+    hook = answers_hook(store, receiver, "/down")
     patience = 60.0
     await ringi.client.start_workflow(
         OutboxDispatcher.run,
@@ -455,24 +452,8 @@ async def test_each_notification_is_delivered_once_per_subscriber_even_when_read
     ringi: Ringi, store: RingiStore, receiver: Receiver, smtp: tuple[Mailbox, int]
 ) -> None:
     mailbox, _ = smtp
-    first = store.subscribe(
-        PROPOSER,
-        Channel.WEBHOOK,
-        receiver.url("/a1"),
-        now(),
-        SECRETARIAT,
-        secret=SECRET,
-        kinds=ANSWERS,
-    )
-    second = store.subscribe(
-        PROPOSER,
-        Channel.WEBHOOK,
-        receiver.url("/a2"),
-        now(),
-        SECRETARIAT,
-        secret=SECRET,
-        kinds=ANSWERS,
-    )
+    first = answers_hook(store, receiver, "/a1")
+    second = answers_hook(store, receiver, "/a2")
     # not a recipient of an answer to A社's question
     store.subscribe(
         "Z社", Channel.WEBHOOK, receiver.url("/z"), now(), SECRETARIAT, secret=SECRET, kinds=ANSWERS
@@ -482,15 +463,7 @@ async def test_each_notification_is_delivered_once_per_subscriber_even_when_read
 
     messages = [await answered_question(ringi), await answered_question(ringi)]
     # subscribed after the answers were queued: they are not sent to it
-    late = store.subscribe(
-        PROPOSER,
-        Channel.WEBHOOK,
-        receiver.url("/late"),
-        now(),
-        SECRETARIAT,
-        secret=SECRET,
-        kinds=ANSWERS,
-    )
+    late = answers_hook(store, receiver, "/late")
 
     expected = {(path, m.key) for path in ("/a1", "/a2") for m in messages}
 
