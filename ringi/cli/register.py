@@ -8,6 +8,7 @@ that are still open, so it needs the server (``ringi up``).
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -300,14 +301,17 @@ def import_register(
         else {}
     )
     actor = secretariat(user)
+
+    def plan_for(known: Mapping[int, datetime]) -> ImportPlan:
+        """The import of this file into a store whose meetings are ``known``."""
+        return plan_import(parsed, known=known, given=given, register_meeting=meeting)
+
     if check:
         settings = installation(ctx).settings()
 
         def preview(store: RingiStore) -> str:
             # the same plan and the same decisions as the import, against this store
-            plan = plan_import(
-                parsed, known=store.meetings(), given=given, register_meeting=meeting
-            )
+            plan = plan_for(store.meetings())
             outcome = store.import_register(
                 plan.meetings, plan.requests, settings.policy(), actor, write=False
             )
@@ -315,16 +319,14 @@ def import_register(
 
         if settings.store == "sqlite" and not settings.event_store_path.exists():
             # no store yet: everything in the file is new
-            plan = guarded(lambda: plan_import(parsed, given=given, register_meeting=meeting))
+            plan = guarded(lambda: plan_for({}))
             echo(_plan_text(plan, str(file), None))
         else:
             echo(with_store(ctx, preview))
         return
 
     async def work(ringi: Ringi) -> None:
-        plan = plan_import(
-            parsed, known=ringi.store.meetings(), given=given, register_meeting=meeting
-        )
+        plan = plan_for(ringi.store.meetings())
         outcome, started = await ringi.import_register(
             list(plan.meetings), list(plan.requests), actor
         )
