@@ -69,12 +69,29 @@ def _create_event_tables(settings: Settings) -> None:
     RingiStore(env=env, check_schema=False).close()
 
 
+def _create_projection_tables(settings: Settings) -> None:
+    from .projection.catchup import views_of
+    from .store import RingiStore
+
+    env = settings.eventsourcing_env() | {"CREATE_TABLE": "y"}
+    store = RingiStore(env=env, check_schema=False)
+    try:
+        views_of(store)  # creates its tables where the store creates tables
+    finally:
+        store.close()
+
+
 #: every step from an empty database to the current schema, in order
 STEPS: tuple[Step, ...] = (
     Step(
         1,
         "the event store's tables (eventsourcing 9's events and snapshots)",
         _create_event_tables,
+    ),
+    Step(
+        2,
+        "the read model's tables and its tracking record (ringi.projection)",
+        _create_projection_tables,
     ),
 )
 SCHEMA_VERSION = STEPS[-1].version
@@ -303,7 +320,12 @@ def check(store: RingiStore) -> None:
         place = f"SQLite file {store.env.get('SQLITE_DBNAME')}"
     if version is not None and version > SCHEMA_VERSION:
         raise StoreTooNew(_too_new(place, version))
-    if creates and version is None:  # created just now, by eventsourcing, as the store opened
+    if creates and (version is None or version < SCHEMA_VERSION):
+        # created just now, by eventsourcing, as the store opened; or older, where
+        # tables are created as a store opens: the read model's come with it
+        from .projection.catchup import views_of
+
+        views_of(store)
         _record_in(datastore, postgres=module.endswith("postgres"))
         return
     missing = sorted(needed - tables)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
@@ -43,6 +43,9 @@ from .domain.request import NAMESPACE, Request, request_id
 from .domain.subscriptions import SUBSCRIPTIONS_ID, Channel, Subscription, Subscriptions
 from .domain.view import RequestView
 from .domain.vocabulary import Actor
+
+if TYPE_CHECKING:
+    from .projection.views import Summary
 
 #: how long a writer keeps trying after losing races to other writers. Every lost
 #: race means another writer got through, so the store as a whole moves on; a
@@ -503,6 +506,16 @@ class RingiStore(Application[UUID]):
     def view(self, number: int) -> RequestView:
         return self.request(number).view()
 
+    def read_view(self, number: int) -> RequestView:
+        """No.``number`` as the read model holds it, brought up to the log's head
+        first (``ringi.projection``): for reads; writers fold the aggregate (``view``)."""
+        from .projection.catchup import caught_up
+
+        text = caught_up(self).view_json(number)
+        if text is None:
+            raise NotFound(f"there is no request No.{number}")
+        return RequestView.model_validate_json(text)
+
     def numbers(self) -> list[int]:
         numbering = self._get_or_none(NUMBERING_ID)
         if not isinstance(numbering, Numbering):
@@ -510,8 +523,18 @@ class RingiStore(Application[UUID]):
         return [n for n in range(1, numbering.last + 1) if self._exists(request_id(n))]
 
     def views(self) -> Iterator[RequestView]:
-        for number in self.numbers():
-            yield self.view(number)
+        """Every request as it stands, in number order, from the read model
+        (``ringi.projection``), brought up to the log's head first."""
+        from .projection.catchup import caught_up, parse_views
+
+        yield from parse_views(text for _, text in caught_up(self).views_json())
+
+    def summaries(self) -> list[Summary]:
+        """What a listing shows of every request, in number order, without
+        reading their whole states (``ringi.projection``)."""
+        from .projection.catchup import caught_up
+
+        return caught_up(self).summaries()
 
     def timeline(self, number: int) -> list[TimelineEntry]:
         self.request(number)  # a clear refusal for an unknown number

@@ -26,6 +26,7 @@ from .context import USAGE, fail, installation, member, run_with_ringi, with_sto
 from .keys import claimed
 
 if TYPE_CHECKING:
+    from ..projection.views import Summary
     from .remote import Remote
 
 T = TypeVar("T")
@@ -42,6 +43,18 @@ class Row:
     support: int
     proposer: str
     deadline: datetime | None
+
+    @classmethod
+    def summarised(cls, summary: Summary) -> Row:
+        return cls(
+            number=summary.number,
+            category=Category(summary.category),
+            target=summary.target,
+            stage=Stage(summary.stage),
+            support=summary.support,
+            proposer=summary.proposer,
+            deadline=summary.deadline,
+        )
 
     @classmethod
     def of(cls, view: RequestView) -> Row:
@@ -120,13 +133,14 @@ class LocalSession:
         return self.store.meetings()
 
     async def request(self, number: int) -> tuple[RequestView, list[TimelineEntry]]:
-        return self.store.view(number), self.store.timeline(number)
+        return self.store.read_view(number), self.store.timeline(number)
 
     async def requests(self, stages: list[Stage], open_only: bool) -> list[Row]:
+        wanted = {s.value for s in stages}
         return [
-            Row.of(v)
-            for v in self.store.views()
-            if (not stages or v.stage in stages) and (v.is_open or not open_only)
+            Row.summarised(s)
+            for s in self.store.summaries()
+            if (not wanted or s.stage in wanted) and (s.is_open or not open_only)
         ]
 
 
