@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import structlog
 from temporalio.client import Client
@@ -58,8 +61,33 @@ def build_worker(
     )
 
 
+@contextmanager
+def projection_kept(settings: Settings) -> Iterator[None]:
+    """The read model kept current beside the worker (``ringi.projection.runner``)."""
+    from .projection.runner import keep_current
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=keep_current,
+        args=(settings.eventsourcing_env(), stop),
+        name="ringi-projection",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     store = open_store(settings)  # first: an uninitialised database stops us before anything
+    with projection_kept(settings):
+        await _run_worker(settings, store, stop)
+
+
+async def _run_worker(settings: Settings, store: RingiStore, stop: asyncio.Event) -> None:
     client = await connect(settings)
     await ensure_search_attributes(client, settings.namespace)
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="ringi-activity") as executor:

@@ -27,8 +27,8 @@ from .views import PROJECTION, RequestViews, StateRow, micros, postgres_views_cl
 if TYPE_CHECKING:
     from ..store import RingiStore
 
-#: request events folded in one transaction
-BATCH = 20_000
+#: request events folded in one transaction (it holds the store's write lock on SQLite)
+BATCH = 5_000
 #: bump when what the tables hold changes without the fold's code changing
 LAYOUT = 1
 

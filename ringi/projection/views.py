@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 #: the projection's name: the runner's environment prefix, and the PostgreSQL
@@ -109,7 +109,7 @@ def _value(row: Any, index: int) -> Any:
     return row[index]
 
 
-class RequestViews:
+class RequestViews(TrackingRecorder):
     """What both recorders share: the SQL, written once with ``?`` placeholders
     and table names in braces, and the reads and writes made of it."""
 
@@ -153,7 +153,7 @@ class RequestViews:
 
     def position(self) -> int:
         """How far into the event log the projection has applied (0: nothing yet)."""
-        return int(self.max_tracking_id(APPLICATION) or 0)  # type: ignore[attr-defined]
+        return int(self.max_tracking_id(APPLICATION) or 0)
 
     def head(self) -> int:
         """The event log's highest position."""
@@ -290,6 +290,20 @@ class RequestViews:
                 (checkpoint,),
             )
             return [(int(n), int(v)) for n, v in self._rows(c)]
+
+    def states_json(self, wanted: Sequence[tuple[int, int]]) -> list[tuple[int, int, str]]:
+        """(number, version, state as JSON) of these stored states."""
+        found: list[tuple[int, int, str]] = []
+        with self._transaction(commit=False) as c:
+            for start in range(0, len(wanted), 400):
+                chunk = wanted[start : start + 400]
+                marks = " OR ".join("(number=? AND version=?)" for _ in chunk)
+                c.execute(
+                    self._sql(f"SELECT number, version, view FROM {{states}} WHERE {marks}"),
+                    [x for pair in chunk for x in pair],
+                )
+                found += [(int(n), int(v), str(j)) for n, v, j in self._rows(c)]
+        return found
 
     def stored_states(self) -> set[tuple[int, int]]:
         with self._transaction(commit=False) as c:

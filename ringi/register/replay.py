@@ -164,14 +164,25 @@ def _ended_at(view: RequestView) -> datetime:
 def replay(
     store: RingiStore, cutoff: Cutoff, *, page: int = PAGE, reference: bool = False
 ) -> Replay:
-    """Every request as of ``cutoff``, from one pass over the event log (with
-    ``reference``, folded through the mapper and the aggregate's ``mutate``)."""
+    """Every request as of ``cutoff``: read from the projection where it holds
+    that fold (``ringi.projection.checkpoints``), else from one pass over the
+    event log, kept as a checkpoint where the cutoff is settled (with
+    ``reference``, always folded, through the mapper and the aggregate's
+    ``mutate``)."""
     if not reference:
+        from ..projection import checkpoints
+
+        found = checkpoints.read(store, cutoff)
+        if found is not None:
+            return Replay(cutoff, found.position, found.events, found.views)
         try:
             with collector_paused():
-                return _replay_fast(store, cutoff, page)
+                fast = _replay_fast(store, cutoff, page)
         except Unfoldable:
             pass  # the reference fold names what is wrong with the log
+        else:
+            checkpoints.keep(store, [fast])
+            return fast
     top = store.recorder.max_notification_id() or 0
     stop = top if cutoff.position is None else min(top, cutoff.position)
     folded: dict[UUID | str, Any] = {}
@@ -205,6 +216,27 @@ def replay_many(
     as successive meetings' do); otherwise one pass each."""
     if not cutoffs:
         return []
+    if not reference:
+        from ..projection import checkpoints
+
+        read = checkpoints.read_many(store, cutoffs)
+        missing = [c for c, found in zip(cutoffs, read, strict=True) if found is None]
+        folded = iter(_replay_many_folded(store, missing, page=page) if missing else [])
+        replays = [
+            Replay(c, found.position, found.events, found.views)
+            if found is not None
+            else next(folded)
+            for c, found in zip(cutoffs, read, strict=True)
+        ]
+        return replays
+    return _replay_many_folded(store, cutoffs, page=page, reference=True)
+
+
+def _replay_many_folded(
+    store: RingiStore, cutoffs: Sequence[Cutoff], *, page: int = PAGE, reference: bool = False
+) -> list[Replay]:
+    """``replay_many`` by folding the log (fast, or with ``reference``), the
+    settled cutoffs' folds kept as checkpoints."""
     top = store.recorder.max_notification_id() or 0
     limits = [(top if c.position is None else min(top, c.position), c.at) for c in cutoffs]
     order = sorted(range(len(cutoffs)), key=lambda i: limits[i])
@@ -213,9 +245,14 @@ def replay_many(
     if not reference:
         try:
             with collector_paused():
-                return _replay_many_fast(store, cutoffs, limits, order, page)
+                replays = _replay_many_fast(store, cutoffs, limits, order, page)
         except Unfoldable:
             pass  # the reference fold names what is wrong with the log
+        else:
+            from ..projection import checkpoints
+
+            checkpoints.keep(store, replays)
+            return replays
     folded: dict[UUID | str, Any] = {}
     live: dict[UUID | str, int] = {}  # the first cutoff (in ``order``) the fold still belongs to
     views: list[dict[int, RequestView]] = [{} for _ in cutoffs]

@@ -1,0 +1,133 @@
+"""The register as of a cutoff, read rather than folded again.
+
+A checkpoint is what a replay folded for one cutoff (``ringi.register.replay``):
+which state of every request it saw, as (number, version) pairs pointing at
+``ringi_states``, and the log position it had read to. It is kept when the
+cutoff can no longer move forward in time: a publication's (its log position
+is fixed), or a meeting's whose day is over.
+
+A checkpoint of an unpublished cutoff stays true only while no event recorded
+after it is dated at or before the cutoff (an import of older history, a late
+answer dated that day). The projection drops such checkpoints as it applies
+those events (``views.Batch.invalidate``), and a checkpoint is only read once
+the projection has caught up with the log, so a checkpoint that is read is
+one that a fold would give again; ``ringi audit verify`` folds them again to
+make sure.
+
+A cutoff past every event folded (the register as it stands now) is read from
+the request states themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ..domain.view import RequestView
+from .catchup import ProjectionError, caught_up, parse_views, views_of
+from .views import RequestViews, micros
+
+if TYPE_CHECKING:
+    from ..register.replay import Cutoff, Replay
+    from ..store import RingiStore
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a checkpoint (or the current states) holds for a cutoff."""
+
+    position: int
+    events: int
+    views: dict[int, RequestView]
+
+
+def key(cutoff: Cutoff) -> tuple[int, int]:
+    return micros(_aware(cutoff.at)), -1 if cutoff.position is None else cutoff.position
+
+
+def read(store: RingiStore, cutoff: Cutoff) -> Found | None:
+    """The views a fold of ``cutoff`` would give, if the projection has them."""
+    return read_many(store, [cutoff])[0]
+
+
+def read_many(store: RingiStore, cutoffs: Sequence[Cutoff]) -> list[Found | None]:
+    """``read`` of each cutoff; a state that several checkpoints share (most of a
+    register does not change from one meeting to the next) is parsed once, and
+    the replays share it: nobody changes a replay's views."""
+    from ..register.replay import collector_paused
+
+    try:
+        views = caught_up(store)
+    except ProjectionError:
+        return [None] * len(cutoffs)  # the events do not fold: a fold says why
+    shared: dict[tuple[int, int], RequestView] = {}
+    with collector_paused():
+        return [_read(views, cutoff, shared) for cutoff in cutoffs]
+
+
+def _read(
+    views: RequestViews, cutoff: Cutoff, shared: dict[tuple[int, int], RequestView]
+) -> Found | None:
+    at, limit = key(cutoff)
+    if limit == -1:
+        latest = views.latest_at()
+        if latest is None or latest <= at:  # every event is in: the states as they stand
+            stored = views.views_json()
+            folded = parse_views(text for _, text in stored)
+            return Found(
+                position=views.position(),
+                events=sum(v.version for v in folded),
+                views={v.number: v for v in folded},
+            )
+    found = views.checkpoint(at, limit)
+    if found is None:
+        return None
+    members = views.checkpoint_members(found.id)
+    unread = [m for m in members if m not in shared]
+    if len(unread) > len(members) // 2:
+        rows = views.checkpoint_views(found.id)
+        texts = [(n, v, text) for n, v, text in rows if (n, v) not in shared]
+    else:
+        texts = views.states_json(unread)
+    for (n, v, _), view in zip(texts, parse_views(t for _, _, t in texts), strict=True):
+        shared[n, v] = view
+    folded = [shared[m] for m in members]
+    # an unpublished cutoff's checkpoint still holds, so it is the fold of the log to its head
+    position = found.taken_position if limit != -1 else max(found.taken_position, views.position())
+    return Found(position=position, events=found.events, views={v.number: v for v in folded})
+
+
+def settled(cutoff: Cutoff) -> bool:
+    """Whether a cutoff's fold can only change by events dated before it: a
+    publication's, or one in the past."""
+    return cutoff.position is not None or _aware(cutoff.at) < datetime.now(tz=UTC)
+
+
+def keep(store: RingiStore, replays: Sequence[Replay]) -> None:
+    """Keep the folds of settled cutoffs as checkpoints."""
+    wanted = [r for r in replays if settled(r.cutoff)]
+    if not wanted:
+        return
+    views = views_of(store)
+    have = views.stored_states()
+    with views.batch() as batch:
+        for replay in wanted:
+            at, limit = key(replay.cutoff)
+            if limit == -1 and batch.position > replay.position:
+                # the projection applied events this fold did not see, without
+                # knowing of this checkpoint: the next read folds again
+                continue
+            members = sorted((n, v.version) for n, v in replay.views.items())
+            states = [
+                (n, version, replay.views[n].model_dump_json())
+                for n, version in members
+                if (n, version) not in have
+            ]
+            have.update((n, version) for n, version, _ in states)
+            batch.save_checkpoint(at, limit, replay.position, replay.events, members, states)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
