@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from ..domain.view import RequestView
@@ -44,12 +46,21 @@ def fingerprint() -> str:
     digest = hashlib.sha256(f"layout {LAYOUT}\n".encode())
     digest.update(repr(sorted(RequestView.model_json_schema().items())).encode())
     for topic, applier in sorted(APPLIERS.items()):
-        code = applier.func.__code__
         digest.update(topic.encode())
-        digest.update(code.co_code)
-        digest.update(repr(code.co_consts).encode())
+        _code(digest, applier.func.__code__)
         digest.update(repr(inspect.signature(applier.func)).encode())
     return digest.hexdigest()[:32]
+
+
+def _code(digest: Any, code: CodeType) -> None:
+    """What a function does, the same in every process (no addresses, no file names)."""
+    digest.update(code.co_code)
+    digest.update(repr(code.co_names).encode())
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            _code(digest, const)
+        else:
+            digest.update(repr(const).encode())
 
 
 def views_of(store: RingiStore) -> RequestViews:
@@ -68,10 +79,26 @@ def views_of(store: RingiStore) -> RequestViews:
         views = SQLiteRequestViews(datastore=recorder.datastore)
     else:
         raise ProjectionError(f"no projection for the {module} recorder")
-    if store.factory.env_create_table():  # type: ignore[attr-defined]
-        views.create_table()
+    if store.factory.env_create_table() and not views.has_tables():  # type: ignore[attr-defined]
+        _create_tables(views)
     store._ringi_views = views  # type: ignore[attr-defined]
     return views  # type: ignore[no-any-return]
+
+
+def _create_tables(views: RequestViews) -> None:
+    """Create the projection's tables (if not there), trying again while another
+    process holds the database (SQLite refuses, rather than waits for, a write
+    after a read in the same transaction when another writer came in between)."""
+    from eventsourcing.persistence import OperationalError
+
+    for attempt in range(50):
+        try:
+            views.create_table()
+            return
+        except OperationalError:
+            if attempt == 49:
+                raise
+            time.sleep(0.02 * (1 + attempt % 5))
 
 
 def ensure_current_layout(views: RequestViews, log: Callable[[str], None] | None = None) -> bool:

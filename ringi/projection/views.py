@@ -151,6 +151,14 @@ class RequestViews(TrackingRecorder):
 
     # --- reading -----------------------------------------------------------------------
 
+    def has_tables(self) -> bool:
+        """Whether the projection's tables are there (its last one, the meta table)."""
+        try:
+            self.fingerprint()
+        except Exception:
+            return False
+        return True
+
     def position(self) -> int:
         """How far into the event log the projection has applied (0: nothing yet)."""
         return int(self.max_tracking_id(APPLICATION) or 0)

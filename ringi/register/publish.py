@@ -145,7 +145,8 @@ def verify_publications(store: RingiStore) -> list[PublicationFinding]:
         for publication in meeting.publications:
             subjects.append((number, publication, publication_cutoff(number, meeting, publication)))
     try:
-        replays = replay_many(store, [cutoff for _, _, cutoff in subjects])
+        # from the events themselves, not the read model: this is what checks them
+        replays = replay_many(store, [cutoff for _, _, cutoff in subjects], projected=False)
     except Exception as error:  # a log that does not fold: say so for each publication
         return findings + [
             PublicationFinding(

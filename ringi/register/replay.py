@@ -162,14 +162,26 @@ def _ended_at(view: RequestView) -> datetime:
 
 
 def replay(
-    store: RingiStore, cutoff: Cutoff, *, page: int = PAGE, reference: bool = False
+    store: RingiStore,
+    cutoff: Cutoff,
+    *,
+    page: int = PAGE,
+    reference: bool = False,
+    projected: bool = True,
 ) -> Replay:
     """Every request as of ``cutoff``: read from the projection where it holds
     that fold (``ringi.projection.checkpoints``), else from one pass over the
     event log, kept as a checkpoint where the cutoff is settled (with
     ``reference``, always folded, through the mapper and the aggregate's
-    ``mutate``)."""
-    if not reference:
+    ``mutate``). ``projected=False`` folds the events whatever the projection
+    holds: what an audit checks the projection against."""
+    if not reference and not projected:
+        try:
+            with collector_paused():
+                return _replay_fast(store, cutoff, page)
+        except Unfoldable:
+            pass  # the reference fold names what is wrong with the log
+    elif not reference:
         from ..projection import checkpoints
 
         found = checkpoints.read(store, cutoff)
@@ -209,13 +221,21 @@ def replay(
 
 
 def replay_many(
-    store: RingiStore, cutoffs: Sequence[Cutoff], *, page: int = PAGE, reference: bool = False
+    store: RingiStore,
+    cutoffs: Sequence[Cutoff],
+    *,
+    page: int = PAGE,
+    reference: bool = False,
+    projected: bool = True,
 ) -> list[Replay]:
-    """The replays of several cutoffs, from one pass over the event log when
-    they nest (each later one's time and position at or after the one before,
-    as successive meetings' do); otherwise one pass each."""
+    """The replays of several cutoffs (each as ``replay`` would give it): those the
+    projection holds read from it, the others from one pass over the event log
+    when they nest (each later one's time and position at or after the one
+    before, as successive meetings' do), otherwise one pass each."""
     if not cutoffs:
         return []
+    if not reference and not projected:
+        return _replay_many_folded(store, cutoffs, page=page, keep=False)
     if not reference:
         from ..projection import checkpoints
 
@@ -233,7 +253,12 @@ def replay_many(
 
 
 def _replay_many_folded(
-    store: RingiStore, cutoffs: Sequence[Cutoff], *, page: int = PAGE, reference: bool = False
+    store: RingiStore,
+    cutoffs: Sequence[Cutoff],
+    *,
+    page: int = PAGE,
+    reference: bool = False,
+    keep: bool = True,
 ) -> list[Replay]:
     """``replay_many`` by folding the log (fast, or with ``reference``), the
     settled cutoffs' folds kept as checkpoints."""
@@ -241,7 +266,7 @@ def _replay_many_folded(
     limits = [(top if c.position is None else min(top, c.position), c.at) for c in cutoffs]
     order = sorted(range(len(cutoffs)), key=lambda i: limits[i])
     if any(limits[a][1] > limits[b][1] for a, b in itertools.pairwise(order)):
-        return [replay(store, c, page=page, reference=reference) for c in cutoffs]
+        return [replay(store, c, page=page, reference=reference, projected=keep) for c in cutoffs]
     if not reference:
         try:
             with collector_paused():
@@ -249,9 +274,10 @@ def _replay_many_folded(
         except Unfoldable:
             pass  # the reference fold names what is wrong with the log
         else:
-            from ..projection import checkpoints
+            if keep:
+                from ..projection import checkpoints
 
-            checkpoints.keep(store, replays)
+                checkpoints.keep(store, replays)
             return replays
     folded: dict[UUID | str, Any] = {}
     live: dict[UUID | str, int] = {}  # the first cutoff (in ``order``) the fold still belongs to
