@@ -93,7 +93,7 @@ def _create_tables(views: RequestViews) -> None:
 
     for attempt in range(50):
         try:
-            views.create_table()
+            views.create_table()  # type: ignore[attr-defined]
             return
         except OperationalError:
             if attempt == 49:
