@@ -211,3 +211,76 @@ def test_the_worker_runner_keeps_the_projection_current(
         stop.set()
         runner.join(timeout=60)
     assert not runner.is_alive()
+
+
+# --- audit: the read model is checked against the events -------------------------------------
+
+
+def _edit(store: RingiStore, statement: str, *params: object) -> None:
+    views = views_of(store)
+    with views._transaction(commit=True) as c:
+        c.execute(views._sql(statement), params)
+
+
+def _kept_register(store: RingiStore) -> Cutoff:
+    from ringi.register.kept import rendered
+
+    cutoff = Cutoff(at=T0 + timedelta(days=300), since=T0 + timedelta(days=240))
+    rendered(store, cutoff, "md", "ja")
+    rendered(store, cutoff, "md", "ja")  # the second from what the first kept
+    return cutoff
+
+
+def test_verify_finds_the_read_model_edited_behind_ringis_back(store: RingiStore) -> None:
+    from ringi.audit.verify import read_model_findings
+
+    save_lives(store, range(1, 30), seed=12, steps=40)
+    caught_up(store)
+    cutoff = _kept_register(store)
+    assert read_model_findings(store) == []
+    checkpoint = views_of(store).checkpoint(*checkpoints.key(cutoff))
+    assert checkpoint is not None
+    number, version = views_of(store).checkpoint_members(checkpoint.id)[0]
+    endorsed = views_of(store).stored_endorsements()[0][0]
+    edits = [
+        (
+            'UPDATE {requests} SET view=replace(view, \'"body":"\', \'"body":"改ざん\') WHERE number=?',
+            (7,),
+            7,
+            "state differs",
+        ),
+        ("UPDATE {requests} SET target='改ざん' WHERE number=?", (8,), 8, "target"),
+        ("DELETE FROM {endorsements} WHERE number=?", (endorsed,), endorsed, "endorsements"),
+        (
+            'UPDATE {states} SET view=replace(view, \'"body":"\', \'"body":"改ざん\') '
+            "WHERE number=? AND version=?",
+            (number, version),
+            number,
+            "checkpoint",
+        ),
+        ("UPDATE {renders} SET body=?", (b"# forged",), None, "register file"),
+    ]
+    for statement, params, about, words in edits:
+        _edit(store, statement, *params)
+        found = read_model_findings(store)
+        assert any(f.number == about and words in f.message for f in found), (words, found)
+        assert all(f.subject == "read model" and f.kind == "derived" for f in found)
+        from ringi.projection.catchup import rebuild
+
+        rebuild(store)
+        _kept_register(store)
+        assert read_model_findings(store) == []
+
+
+def test_a_kept_register_file_is_the_one_a_fold_renders(store: RingiStore) -> None:
+    from ringi.register.document import document_of
+    from ringi.register.kept import rendered
+    from ringi.register.render import render
+
+    save_lives(store, range(1, 25), seed=13, steps=40)
+    cutoff = Cutoff(at=T0 + timedelta(days=400), since=T0 + timedelta(days=300))
+    for fmt in ("md", "csv", "json", "html", "xlsx"):
+        first = rendered(store, cutoff, fmt, "ja")  # type: ignore[arg-type]
+        again = rendered(store, cutoff, fmt, "ja")  # type: ignore[arg-type]
+        folded = document_of(replay(store, cutoff, reference=True))
+        assert first == again == (render(folded, fmt, "ja"), folded.digest())  # type: ignore[arg-type]

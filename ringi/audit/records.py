@@ -19,7 +19,7 @@ from ..store import RingiStore
 #: records read at a time
 PAGE = 500
 
-Subject = Literal["request", "meeting", "log", "publication"]
+Subject = Literal["request", "meeting", "log", "publication", "read model"]
 
 
 def notifications(store: RingiStore, page: int = PAGE) -> Iterator[Notification]:

@@ -69,9 +69,9 @@ from .records import (
     notifications,
 )
 
-Kind = Literal["edited", "deleted", "reordered", "inserted", "publication"]
-_KINDS: tuple[Kind, ...] = ("deleted", "edited", "reordered", "inserted", "publication")
-_SUBJECTS: tuple[Subject, ...] = ("request", "meeting", "publication", "log")
+Kind = Literal["edited", "deleted", "reordered", "inserted", "publication", "derived"]
+_KINDS: tuple[Kind, ...] = ("deleted", "edited", "reordered", "inserted", "publication", "derived")
+_SUBJECTS: tuple[Subject, ...] = ("request", "meeting", "publication", "log", "read model")
 
 
 class Finding(BaseModel):
@@ -88,6 +88,9 @@ class Finding(BaseModel):
     def line(self) -> str:
         if self.subject == "publication":  # the message names the meeting and the publication
             return f"{self.kind}: {self.message}"
+        if self.subject == "read model":  # derived from the events: names what differs
+            where = f"read model, No.{self.number}" if self.number is not None else "read model"
+            return f"{where}: {self.message}"
         where = {
             "request": f"No.{self.number}",
             "meeting": f"meeting {self.number} (第{self.number}回)",
@@ -146,6 +149,7 @@ def verify(store: RingiStore, anchors: Iterable[Anchor] = (), page: int = PAGE) 
         *report.findings,
         *publication_findings(store),
         *calendar_findings(store, report.meetings),
+        *read_model_findings(store),
     ]
     findings.sort(key=Finding.sort_key)
     return Report(findings=findings, chains=report.chains, events=report.events)
@@ -569,6 +573,21 @@ def calendar_findings(store: RingiStore, chained: Iterable[int]) -> list[Finding
             Finding(kind="edited", number=number, version=None, message=message, subject="meeting")
         )
     return findings
+
+
+def read_model_findings(store: RingiStore) -> list[Finding]:
+    """What the read model (``ringi.projection``) holds that the events do not give
+    (``ringi.audit.projected``): fixed by ``ringi db rebuild-projections``."""
+    from .projected import projection_problems
+
+    try:
+        problems = list(projection_problems(store))
+    except Exception as error:  # events that no longer fold: named by their chains
+        problems = [(None, f"cannot be checked: {type(error).__name__}: {error}")]
+    return [
+        Finding(kind="derived", number=number, version=None, message=message, subject="read model")
+        for number, message in problems
+    ]
 
 
 def publication_findings(store: RingiStore) -> list[Finding]:

@@ -7,6 +7,9 @@ RINGI_POSTGRES_DSN). On PostgreSQL nothing creates its tables implicitly
 tables, records the schema version, and later brings an older database up to
 date. It is idempotent, and safe to run from several processes at once.
 
+``ringi db rebuild-projections`` empties the read model (``ringi.projection``)
+and folds every event into it again.
+
 ``ringi db resume-workflows`` rebuilds what Temporal derives from the store:
 it starts a workflow, loaded from the store, for every open request that has
 none (after Temporal's own database was lost or replaced, or an event store
@@ -24,6 +27,7 @@ import typer
 
 from .. import database
 from ..service import Ringi
+from ..store import RingiStore
 from .context import fail as _fail
 from .context import installation, print_json, run_with_ringi
 from .render import echo
@@ -107,6 +111,32 @@ def resume_workflows(ctx: typer.Context) -> None:
         echo(f"started the workflows of {len(started)} open requests: {_numbers(started)}")
     else:
         echo("every open request has its workflow; nothing to do")
+
+
+@db_app.command("rebuild-projections")
+def rebuild_projections(ctx: typer.Context, as_json: Json = False) -> None:
+    """Empty the read model (ringi.projection) and fold every event into it again.
+
+    Reads bring it up to date by themselves, and a projection written by another
+    version of ringi is rebuilt as it is next read: this is for a projection
+    that `ringi audit verify` found changed behind ringi's back. Safe while
+    ringi runs: readers wait for the rebuild's transactions, and the
+    checkpoints of past meetings are made again as their registers are read.
+    """
+    from ..projection.catchup import rebuild, views_of
+    from .context import with_store
+    from .progress import progress
+
+    def work(store: RingiStore) -> tuple[int, int]:
+        with progress("rebuilding the read model", quiet=as_json) as advance:
+            applied = rebuild(store, progress=advance)
+        return applied, views_of(store).position()
+
+    applied, position = with_store(ctx, work)
+    if as_json:
+        print_json({"events": applied, "position": position})
+    else:
+        echo(f"rebuilt the read model from {applied} request events (log position {position})")
 
 
 def _numbers(numbers: list[int]) -> str:

@@ -18,15 +18,13 @@ import typer
 
 from ..domain.lifecycle import JST, end_of_day
 from ..register.diff import diff_meetings
-from ..register.document import document_of
 from ..register.importer import ImportPlan, parse_meeting_dates, parse_register, plan_import
 from ..register.publish import publish
-from ..register.render import EXTENSIONS, Format, Lang, render, title
+from ..register.render import EXTENSIONS, Format, Lang, title
 from ..register.replay import (
     Cutoff,
     meeting_cutoff,
     moment_cutoff,
-    replay,
     request_as_of,
 )
 from ..service import Ringi
@@ -187,7 +185,9 @@ def register(
         return
 
     def work(store: RingiStore) -> bytes:
-        return render(document_of(replay(store, _cutoff(store, meeting, as_of))), chosen, language)
+        from ..register.kept import rendered
+
+        return rendered(store, _cutoff(store, meeting, as_of), chosen, language)[0]
 
     _write(with_store(ctx, work), output, chosen == "xlsx")
 

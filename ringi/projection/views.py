@@ -152,9 +152,11 @@ class RequestViews(TrackingRecorder):
     # --- reading -----------------------------------------------------------------------
 
     def has_tables(self) -> bool:
-        """Whether the projection's tables are there (its last one, the meta table)."""
+        """Whether the projection's tables are there (the newest of them)."""
         try:
-            self.fingerprint()
+            with self._transaction(commit=False) as c:
+                c.execute(self._sql("SELECT 1 FROM {renders} LIMIT 1"))
+                c.fetchall()
         except Exception:
             return False
         return True
@@ -313,6 +315,39 @@ class RequestViews(TrackingRecorder):
                 found += [(int(n), int(v), str(j)) for n, v, j in self._rows(c)]
         return found
 
+    def render(self, checkpoint: int, variant: str) -> tuple[bytes, str] | None:
+        """A register rendered from ``checkpoint`` (its bytes and content digest)."""
+        with self._transaction(commit=False) as c:
+            c.execute(
+                self._sql("SELECT body, digest FROM {renders} WHERE checkpoint=? AND variant=?"),
+                (checkpoint, variant),
+            )
+            found = c.fetchone()
+        return None if found is None else (bytes(_value(found, 0)), str(_value(found, 1)))
+
+    def renders_of(self, checkpoint: int) -> list[tuple[str, bytes]]:
+        """(variant, bytes) of the register files kept with ``checkpoint``."""
+        with self._transaction(commit=False) as c:
+            c.execute(
+                self._sql(
+                    "SELECT variant, body FROM {renders} WHERE checkpoint=? ORDER BY variant"
+                ),
+                (checkpoint,),
+            )
+            return [(str(v), bytes(b)) for v, b in self._rows(c)]
+
+    def keep_render(self, checkpoint: int, variant: str, body: bytes, digest: str) -> None:
+        """Keep a register rendered from ``checkpoint``, while that checkpoint stands."""
+        with self._transaction(commit=True) as c:
+            c.execute(
+                self._sql(
+                    "INSERT INTO {renders} (checkpoint, variant, digest, body) "
+                    "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM {checkpoints} WHERE id=?) "
+                    "ON CONFLICT (checkpoint, variant) DO NOTHING"
+                ),
+                (checkpoint, variant, digest, body, checkpoint),
+            )
+
     def stored_states(self) -> set[tuple[int, int]]:
         with self._transaction(commit=False) as c:
             c.execute(self._sql("SELECT number, version FROM {states}"))
@@ -441,13 +476,14 @@ class Batch:
     def invalidate(self, earliest_at: int, after_position: int) -> None:
         """Drop the checkpoints of unpublished cutoffs that an event recorded after
         them (past ``after_position``), dated at or before them, would change."""
-        self.cursor.execute(
-            self._sql(
-                "DELETE FROM {members} WHERE checkpoint IN (SELECT id FROM {checkpoints} "
-                "WHERE position_limit=-1 AND cutoff_at>=? AND taken_position<?)"
-            ),
-            (earliest_at, after_position),
-        )
+        for table in ("members", "renders"):
+            self.cursor.execute(
+                self._sql(
+                    f"DELETE FROM {{{table}}} WHERE checkpoint IN (SELECT id FROM {{checkpoints}} "
+                    "WHERE position_limit=-1 AND cutoff_at>=? AND taken_position<?)"
+                ),
+                (earliest_at, after_position),
+            )
         self.cursor.execute(
             self._sql(
                 "DELETE FROM {checkpoints} WHERE position_limit=-1 AND cutoff_at>=? "
@@ -464,7 +500,15 @@ class Batch:
 
     def reset(self, fingerprint: str) -> None:
         """Empty every table of the projection and record who fills it again."""
-        for table in ("members", "checkpoints", "states", "answers", "endorsements", "requests"):
+        for table in (
+            "renders",
+            "members",
+            "checkpoints",
+            "states",
+            "answers",
+            "endorsements",
+            "requests",
+        ):
             self.cursor.execute(self._sql(f"DELETE FROM {{{table}}}"))
         self.cursor.execute(self._sql("DELETE FROM {meta} WHERE name=?"), (PROJECTION,))
         self.cursor.execute(
@@ -494,13 +538,14 @@ class Batch:
             ),
             list(states),
         )
-        c.execute(
-            self._sql(
-                "DELETE FROM {members} WHERE checkpoint IN (SELECT id FROM {checkpoints} "
-                "WHERE cutoff_at=? AND position_limit=?)"
-            ),
-            (cutoff_at, position_limit),
-        )
+        for table in ("members", "renders"):
+            c.execute(
+                self._sql(
+                    f"DELETE FROM {{{table}}} WHERE checkpoint IN (SELECT id FROM {{checkpoints}} "
+                    "WHERE cutoff_at=? AND position_limit=?)"
+                ),
+                (cutoff_at, position_limit),
+            )
         c.execute(
             self._sql("DELETE FROM {checkpoints} WHERE cutoff_at=? AND position_limit=?"),
             (cutoff_at, position_limit),
@@ -535,6 +580,7 @@ _SQLITE_TABLES = {
     "states": "ringi_states",
     "checkpoints": "ringi_checkpoints",
     "members": "ringi_checkpoint_members",
+    "renders": "ringi_renders",
     "meta": "ringi_projection_meta",
     "tracking": "tracking",
     "events": EVENTS_TABLE["sqlite"],
@@ -562,6 +608,12 @@ _DDL = (
 )
 
 
+_RENDERS_DDL = (
+    "CREATE TABLE IF NOT EXISTS {renders} (checkpoint BIGINT NOT NULL, variant TEXT NOT NULL, "
+    "digest TEXT NOT NULL, body {blob} NOT NULL, PRIMARY KEY (checkpoint, variant))"
+)
+
+
 class SQLiteRequestViews(RequestViews, SQLiteTrackingRecorder):
     dialect = "sqlite"
     tracking_lock = (
@@ -574,6 +626,7 @@ class SQLiteRequestViews(RequestViews, SQLiteTrackingRecorder):
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.create_table_statements += [self._sql(s) for s in _DDL] + [
+            self._sql(_RENDERS_DDL.replace("{blob}", "BLOB")),
             self._sql(
                 "CREATE TABLE IF NOT EXISTS {checkpoints} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                 "cutoff_at BIGINT NOT NULL, position_limit BIGINT NOT NULL, "
@@ -635,6 +688,7 @@ def _postgres_class() -> Any:
 
             statements: list[Any] = self.sql_create_statements
             statements += [SQL(self._sql(s)) for s in _DDL] + [
+                SQL(self._sql(_RENDERS_DDL.replace("{blob}", "BYTEA"))),
                 SQL(
                     self._sql(
                         "CREATE TABLE IF NOT EXISTS {checkpoints} (id BIGSERIAL PRIMARY KEY, "

@@ -26,8 +26,9 @@ from ..domain import lifecycle
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, Stage
 from ..register.diff import RegisterDiff, diff_views
-from ..register.document import RegisterRow, cutoff_for, document_of, row_of
-from ..register.render import EXTENSIONS, Format, Lang, render
+from ..register.document import RegisterRow, cutoff_for, row_of
+from ..register.kept import rendered
+from ..register.render import EXTENSIONS, Format, Lang
 from ..register.replay import Cutoff, meeting_cutoff, moment_cutoff, replay, replay_many
 from ..store import RingiStore, TimelineEntry
 
@@ -161,7 +162,7 @@ def register_file(
     format to hand out, and a file name for it."""
     known = meeting is not None and meeting in store.meetings()
     cutoff = cutoff_for(store, meeting=meeting if known else None, at=None if known else now)
-    data = render(document_of(replay(store, cutoff)), fmt, lang)
+    data, _ = rendered(store, cutoff, fmt, lang)
     return data, f"ringi-register-{meeting if known else 'now'}-{lang}{EXTENSIONS[fmt]}"
 
 

@@ -22,10 +22,11 @@ from ...domain.errors import NotFound, Refused
 from ...domain.lifecycle import JST, as_read_by
 from ...domain.vocabulary import Role
 from ...register.diff import RegisterDiff, diff_meetings
-from ...register.document import cutoff_for, document_of
+from ...register.document import cutoff_for
+from ...register.kept import rendered
 from ...register.publish import publish
-from ...register.render import EXTENSIONS, MEDIA_TYPES, Format, Lang, render
-from ...register.replay import Cutoff, replay, request_as_of
+from ...register.render import EXTENSIONS, MEDIA_TYPES, Format, Lang
+from ...register.replay import Cutoff, request_as_of
 from ...store import RingiStore
 from ..context import (
     EVERYONE,
@@ -79,9 +80,9 @@ def _one_of(meeting: int | None, at: datetime | None) -> None:
 def _rendered(
     store: RingiStore, meeting: int | None, at: datetime | None, fmt: Format, lang: Lang
 ) -> tuple[bytes, str]:
-    """The register's bytes and its content digest. Blocking: replays the store."""
-    document = document_of(replay(store, _cutoff(store, meeting, at)))
-    return render(document, fmt, lang), document.digest()
+    """The register's bytes and its content digest. Blocking: reads the store
+    (a settled cutoff's file is kept: ``ringi.register.kept``)."""
+    return rendered(store, _cutoff(store, meeting, at), fmt, lang)
 
 
 @router.get(
