@@ -202,6 +202,64 @@ class RequestViews(TrackingRecorder):
             for n, cat, target, stage, support, proposer, deadline, is_open in rows
         ]
 
+    def listing(
+        self,
+        after: int,
+        *,
+        stages: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        company: str | None = None,
+        updated_since: int | None = None,
+        is_open: bool | None = None,
+    ) -> list[tuple[int, str]]:
+        """(number, target) of the requests numbered above ``after`` that these
+        filters admit, in number order (the target's filter is the caller's)."""
+        where: list[str] = ["number>?"]
+        params: list[object] = [after]
+        if stages:
+            where.append(f"stage IN ({','.join('?' * len(stages))})")
+            params += stages
+        if categories:
+            where.append(f"category IN ({','.join('?' * len(categories))})")
+            params += categories
+        if company is not None:
+            where.append(
+                "(proposer=? OR EXISTS (SELECT 1 FROM {endorsements} e "
+                "WHERE e.number={requests}.number AND e.company=?))"
+            )
+            params += [company, company]
+        if updated_since is not None:
+            where.append("updated>=?")
+            params.append(updated_since)
+        if is_open is not None:
+            where.append("is_open=?")
+            params.append(1 if is_open else 0)
+        with self._transaction(commit=False) as c:
+            c.execute(
+                self._sql(
+                    f"SELECT number, target FROM {{requests}} WHERE {' AND '.join(where)} "
+                    "ORDER BY number"
+                ),
+                params,
+            )
+            return [(int(n), str(t)) for n, t in self._rows(c)]
+
+    def views_of_numbers(self, numbers: Sequence[int]) -> list[str]:
+        """The states of these requests as JSON, in the order given."""
+        found: dict[int, str] = {}
+        with self._transaction(commit=False) as c:
+            for start in range(0, len(numbers), 500):
+                chunk = list(numbers[start : start + 500])
+                c.execute(
+                    self._sql(
+                        f"SELECT number, view FROM {{requests}} WHERE number IN "
+                        f"({','.join('?' * len(chunk))})"
+                    ),
+                    chunk,
+                )
+                found.update((int(n), str(v)) for n, v in self._rows(c))
+        return [found[n] for n in numbers if n in found]
+
     def view_json(self, number: int) -> str | None:
         with self._transaction(commit=False) as c:
             c.execute(self._sql("SELECT view FROM {requests} WHERE number=?"), (number,))

@@ -113,17 +113,30 @@ def scan(
 ) -> tuple[list[RequestView], int | None]:
     """Requests numbered above ``after`` that the filters admit, in number order:
     at most ``limit`` of them, and where the next page starts (None if no
-    request after this page is admitted). Blocking: may read the store."""
-    found: list[RequestView] = []
-    for number in range(after + 1, model.last_number() + 1):
-        view = model.entry(number).view
-        if view is None:
-            continue  # a number reserved by a filing that never got through
-        if filters.admits(view):
-            if len(found) == limit:
-                return found, found[-1].number
-            found.append(view)
-    return found, None
+    request after this page is admitted). Blocking: reads the projection
+    (``ringi.projection``), filtered by its columns; only the page's states are read."""
+    from ...projection.catchup import caught_up, parse_views
+    from ...projection.views import micros
+
+    views = caught_up(model.store)
+    candidates = views.listing(
+        after,
+        stages=[s.value for s in filters.stage],
+        categories=[c.value for c in filters.category],
+        company=filters.company,
+        updated_since=(
+            micros(since)
+            if (since := filters.updated_since) is not None and since.tzinfo is not None
+            else None  # a naive moment: the states' check below decides
+        ),
+        is_open=filters.open,
+    )
+    wanted = filters.target.casefold() if filters.target is not None else None
+    admitted = [n for n, target in candidates if wanted is None or wanted in target.casefold()]
+    page = parse_views(views.views_of_numbers(admitted[:limit]))
+    # the columns chose them; the states have the last word (the same rule as before)
+    found = [v for v in page if filters.admits(v)]
+    return found, (found[-1].number if len(admitted) > limit and found else None)
 
 
 @router.get(
