@@ -61,6 +61,7 @@ from ..domain.lifecycle import JST, end_of_day
 from ..domain.meeting import Meeting, Publication
 from ..domain.request import Request, request_id
 from ..domain.view import RequestView
+from ..domain.vocabulary import Stage
 from ..store import RingiStore
 from .edition import EDITION, TAGGED_ANSWERS_SINCE
 from .fold import REQUEST_TOPICS, Folder, Unfoldable, request_rows
@@ -426,12 +427,41 @@ def request_as_of(store: RingiStore, number: int, cutoff: Cutoff) -> RequestView
 
 def request_steps(
     store: RingiStore, *, page: int = PAGE
-) -> Iterator[tuple[UUID | str, datetime, Request]]:
+) -> list[tuple[UUID | str, datetime, int, Stage, bool]]:
     """Every request event in the log's order as (request's aggregate id, the
-    event's domain time, the request as it stood after it), by the reference
-    fold: for whoever needs the way there, not only where it ends (the stays in
-    each stage of ``ringi.web.charts``). The aggregate is the same object from
-    step to step, changed in place: read what is needed of it at each step."""
+    event's domain time, and after it the request's number, stage and
+    ``support_known``): for whoever needs the way there, not only where it ends
+    (the stays in each stage of ``ringi.web.charts``). By the fast fold; by the
+    reference fold, which names the problem, where the fast one cannot fold."""
+    try:
+        with collector_paused():
+            return _steps_fast(store, page)
+    except Unfoldable:
+        pass
+    return [
+        (oid, at, after.state.number, after.state.stage, after.state.support_known)
+        for oid, at, after in _reference_steps(store, page=page)
+    ]
+
+
+def _steps_fast(store: RingiStore, page: int) -> list[tuple[Any, datetime, int, Stage, bool]]:
+    folder = Folder(store)
+    steps = []
+    top = store.recorder.max_notification_id() or 0
+    for rows in request_rows(store, top, page):
+        for row in rows:
+            applier, kwargs, at = folder.decode(row)
+            folder.apply(row, applier, kwargs)
+            state = folder.shells[row[1]].state
+            steps.append((row[1], at, state.number, state.stage, state.support_known))
+    return steps
+
+
+def _reference_steps(
+    store: RingiStore, *, page: int = PAGE
+) -> Iterator[tuple[UUID | str, datetime, Request]]:
+    """``request_steps`` by the reference fold: the aggregate is the same object
+    from step to step, changed in place."""
     top = store.recorder.max_notification_id() or 0
     folded: dict[UUID | str, Request] = {}
     to_domain = store.mapper.to_domain_event

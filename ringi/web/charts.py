@@ -144,25 +144,24 @@ class _Open:
 
 def stage_stays(store: RingiStore) -> list[Stay]:
     """Every stay of every request in a stage, by request number and time."""
-    folded: dict[UUID | str, Request] = {}
+    numbers: dict[UUID | str, int] = {}
     # an imported request's times are bounds up to and including the import
     # itself (``support_known``: the register's count is in), so a step is
     # judged by what was known before it
     known_before: dict[UUID | str, bool] = {}
     current: dict[UUID | str, _Open] = {}
     stays: list[Stay] = []
-    for oid, at, after in request_steps(store):
-        folded[oid] = after
-        stage = after.state.stage
-        known = known_before.get(oid, after.state.support_known)
-        known_before[oid] = after.state.support_known
+    for oid, at, number, stage, support_known in request_steps(store):
+        numbers[oid] = number
+        known = known_before.get(oid, support_known)
+        known_before[oid] = support_known
         stay = current.get(oid)
         if stay is None:
             current[oid] = _Open(stage, at, known)
         elif stay.stage is not stage:
             stays.append(
                 Stay(
-                    number=after.state.number,
+                    number=number,
                     stage=stay.stage,
                     entered=stay.entered,
                     left=at,
@@ -171,7 +170,7 @@ def stage_stays(store: RingiStore) -> list[Stay]:
             )
             current[oid] = _Open(stage, at, known)
     for oid, stay in current.items():
-        number = folded[oid].state.number
+        number = numbers[oid]
         stays.append(
             Stay(number=number, stage=stay.stage, entered=stay.entered, left=None, known=stay.known)
         )
