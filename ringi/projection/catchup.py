@@ -117,6 +117,12 @@ def ensure_current_layout(views: RequestViews, log: Callable[[str], None] | None
     return True
 
 
+def _say(message: str) -> None:
+    import structlog
+
+    structlog.get_logger("ringi.projection").warning(message)
+
+
 def catch_up(
     store: RingiStore,
     *,
@@ -126,7 +132,7 @@ def catch_up(
     """Fold every event after the projection's position onto it; the request
     events folded. ``progress(position, head)`` is told after every batch."""
     views = views_of(store)
-    ensure_current_layout(views)
+    ensure_current_layout(views, log=_say)
     folder_decode = _decoder(store)
     applied = 0
     while True:
