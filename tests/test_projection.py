@@ -23,6 +23,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from structlog.testing import capture_logs
+
 from ringi.config import Settings
 from ringi.domain.view import RequestView
 from ringi.projection import checkpoints
@@ -121,8 +123,12 @@ def test_a_projection_written_by_another_fold_is_rebuilt(store: RingiStore) -> N
         )
         batch.cursor.execute(views._sql("UPDATE {requests} SET stage='closed'"))
     assert views.fingerprint() != fingerprint()
-    caught_up(store)
+    with capture_logs() as logged:
+        caught_up(store)
     assert views.fingerprint() == fingerprint()
+    assert [e["event"] for e in logged] == [
+        "the projection was written by another version of ringi: rebuilding it from the events"
+    ]
     assert_projection_is_the_fold(store)
 
 
@@ -131,7 +137,9 @@ def test_a_projection_written_by_another_fold_is_rebuilt(store: RingiStore) -> N
 _CATCH_UP = textwrap.dedent(
     """
     import json, sys
-    from ringi.config import Settings
+    from structlog.testing import capture_logs
+
+from ringi.config import Settings
     from ringi.projection.catchup import catch_up
     from ringi.store import RingiStore
 
