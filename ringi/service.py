@@ -11,10 +11,12 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import structlog
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -40,11 +42,66 @@ from .workflows.request import RequestWorkflow
 
 log = structlog.get_logger("ringi.service")
 
+T = TypeVar("T")
+
 #: retrying a command that found its request's workflow busy: about 30 s in all
 _BUSY_ATTEMPTS = 12
 _BUSY_FIRST_WAIT = 0.05
 _BUSY_MAX_WAIT = 5.0
 _BUSY = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
+
+
+#: a call to Temporal that failed this way may have been carried out all the same
+_LOST = (
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.UNKNOWN,
+)
+
+
+class OutcomeUnknown(TimeoutError):
+    """A command was sent and its answer did not come (no answer in time, or
+    Temporal went away mid-call): it may have been carried out, or may yet be
+    once a worker takes it up. Not a refusal: sending it again with the same
+    command id (the same idempotency key) is carried out at most once."""
+
+    def __init__(self, why: str, key: str | None = None) -> None:
+        super().__init__(why)
+        self.why, self.key = why, key
+
+    def keyed(self, key: str | None) -> OutcomeUnknown:
+        """The same, naming the key to retry with (if it has none yet)."""
+        return self if self.key is not None or key is None else OutcomeUnknown(self.why, key)
+
+
+def lost(error: BaseException, timeout: float | None = None) -> OutcomeUnknown | None:
+    """The unknown outcome ``error`` means for a command sent to Temporal, or
+    None if it is a definite answer (a refusal, a bug)."""
+    if isinstance(error, OutcomeUnknown):
+        return error
+    if isinstance(error, TimeoutError | RPCTimeoutOrCancelledError):
+        within = f" within {timeout:g} s" if timeout is not None else " in time"
+        return OutcomeUnknown(f"no answer{within}")
+    if isinstance(error, RPCError) and error.status in _LOST:
+        return OutcomeUnknown(f"Temporal stopped answering ({error.message})")
+    return None
+
+
+async def answered(work: Awaitable[T], timeout: float) -> T:
+    """``work`` (a command sent to Temporal), or ``OutcomeUnknown`` if its answer
+    does not come within ``timeout`` s or Temporal goes away meanwhile.
+
+    Cancelled by the timeout, the Temporal client raises its own
+    ``WorkflowUpdateRPCTimeoutOrCancelledError`` rather than the ``TimeoutError``
+    ``wait_for`` would: both are the same unknown outcome."""
+    try:
+        return await asyncio.wait_for(work, timeout=timeout)
+    except (TimeoutError, RPCTimeoutOrCancelledError, RPCError) as error:
+        unknown = lost(error, timeout)
+        if unknown is None:
+            raise
+        raise unknown from None
 
 
 class Ringi:

@@ -252,10 +252,12 @@ def test_usage_errors_exit_2(installation: Installation) -> None:
 
 
 @pytest.mark.slow
-def test_an_unreachable_api_is_a_refusal_naming_it(tmp_path: Path) -> None:
+def test_an_unreachable_api_is_exit_3_naming_it(tmp_path: Path) -> None:
     inst = Installation(tmp_path / "data", free_port(), free_port())
-    down = remote(inst, "ringi_x_y", "show", "1")
-    assert down.status == 1 and "cannot reach the ringi API" in down.err, down
+    for call in (("show", "1"), ("endorse", "1")):
+        down = remote(inst, "ringi_x_y", *call)
+        assert down.status == 3 and "cannot reach the ringi API" in down.err, down
+        assert len(down.err.splitlines()) == 1, down
 
 
 def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:

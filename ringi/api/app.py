@@ -30,10 +30,13 @@ event. Each operation lists the roles that may call it in `x-ringi-roles`.
 company, 404 unknown request or subscription, 409 refused by the lifecycle's
 rules (the reason is the workflow's, word for word), 413 body too large, 422
 invalid input (the fields are named), 429 too many calls (see `Retry-After`).
-Nothing is written when a call is refused.
+Nothing is written when a call is refused. 503 `outcome_unknown`: a write was
+sent but its workflow did not answer in time, and it may have been carried
+out; send it again with the `idempotency_key` the body names.
 
 **Retries.** Send an `Idempotency-Key` with a write: repeating the call with the
-same key answers with the first result and writes nothing new.
+same key answers with the first result and writes nothing new. A write sent
+without one is given one, in its answer's `Idempotency-Key` header.
 """
 
 

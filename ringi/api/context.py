@@ -7,11 +7,19 @@ none writing anything: the body's size (413, ``limits.BodyLimit``), the token
 (401), the token's rate (429), the route's roles (403), the input (422), the
 request's existence (404), the request's proposer for proposer-only commands
 (403), and last the workflow's validator (409).
+
+Every write carries an idempotency key: the caller's ``Idempotency-Key``, or
+one the API gives it (``Write``), answered as the ``Idempotency-Key`` header.
+A write whose answer does not come in time answers 503 ``outcome_unknown``
+with that key (``errors.outcome_unknown``): sent again with it, the call is
+carried out at most once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from functools import cached_property
@@ -23,14 +31,14 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 
 from ..domain import lifecycle
-from ..domain.commands import Command, FileRequest, new_command_id
+from ..domain.commands import Command, FileRequest
 from ..domain.errors import NotAllowed, NotFound, Refused
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Role
 from ..sealing import Sealer
-from ..service import Ringi
+from ..service import OutcomeUnknown, Ringi, answered
 from ..store import RingiStore
-from .errors import ApiError, ErrorDetail, documented
+from .errors import ApiError, ErrorDetail, documented, outcome_unknown
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyRecord, Keys, command_id, first_result
 from .idempotency import fingerprint as fingerprint_of
 from .limits import RateLimiter
@@ -80,7 +88,9 @@ class ApiContext:
         return await asyncio.to_thread(read, *args)
 
     async def timed(self, work: Coroutine[Any, Any, T]) -> T:
-        return await asyncio.wait_for(work, timeout=self.settings.command_timeout)
+        """A command sent to Temporal; ``OutcomeUnknown`` if its answer does not
+        come within the command timeout."""
+        return await answered(work, self.settings.command_timeout)
 
 
 def require_meetings(store: RingiStore, *numbers: int) -> None:
@@ -157,7 +167,11 @@ class GuardedRoute(APIRoute):
                 )
             request.state.principal = who
             with caught_up():  # what this call reads needs no second look at the log
-                return await handler(request)
+                response = await handler(request)
+            key = getattr(request.state, "idempotency_key", None)
+            if key is not None:  # a write's key, the caller's or the one it was given
+                response.headers.setdefault(HEADER, key)
+            return response
 
         return guarded
 
@@ -216,8 +230,18 @@ IdempotencyKey = Annotated[
 # --- carrying out a write ---------------------------------------------------------------
 
 
+#: what a key the API gives a write sent without one starts with
+GIVEN = "ringi-"
+
+
 class Write:
-    """One write as the API received it: who, with which key, for which call."""
+    """One write as the API received it: who, with which key, for which call.
+
+    A write sent without an ``Idempotency-Key`` is given one (``GIVEN``...),
+    and its command's id derives from it as from a caller's key, so that the
+    call sent again with it is the same command. The given key's first use is
+    recorded only when the caller is told to retry with it (an unknown outcome,
+    ``unknown``), not on every call: a write that answered has no need of it."""
 
     def __init__(
         self,
@@ -227,16 +251,20 @@ class Write:
         key: str | None,
         body: BaseModel | None,
     ) -> None:
-        self.ctx, self.who, self.key, self.body = ctx, who, key, body
+        self.ctx, self.who, self.body = ctx, who, body
+        self.given = key is None
+        self.key = GIVEN + uuid.uuid4().hex if key is None else key
         self.method, self.path = request.method, request.url.path
+        request.state.idempotency_key = self.key  # answered as a header (``GuardedRoute``)
 
     @property
     def actor(self) -> Actor:
         return self.who.actor()
 
-    async def claim(self) -> IdempotencyRecord | None:
-        """Record the key's first use; the record if this call is a retry."""
-        if self.key is None:
+    async def claim(self, *, given: bool = False) -> IdempotencyRecord | None:
+        """Record the key's first use; the record if this call is a retry. A key
+        the API gave is recorded only when asked (``given``)."""
+        if self.given and not given:
             return None
         body = self.body.model_dump_json() if self.body is not None else ""
         print_ = fingerprint_of(self.method, self.path, body)
@@ -251,15 +279,26 @@ class Write:
         )
 
     def command_id(self, item: int | None = None) -> str:
-        if self.key is None:
-            return new_command_id()
         return command_id(self.who.token_id, self.key, item)
+
+    async def unknown(self, unknown: OutcomeUnknown) -> ApiError:
+        """The 503 for a write whose outcome is unknown, naming the key to retry
+        with; a given key is recorded first, so that it cannot be taken for
+        another call. Best effort: the store may be what failed, and a retry with
+        the key is the same command all the same."""
+        if self.given:
+            with contextlib.suppress(Exception):
+                await self.claim(given=True)
+        return outcome_unknown(unknown, self.key)
 
     async def act(self, number: int, build: Callable[[dict[str, Any]], Command]) -> RequestView:
         """Build the command (422 if the domain finds it invalid), check the
         request and the actor (404, 403), record the key, carry it out."""
         command = build({"actor": self.actor, "command_id": self.command_id()})
-        view = await carry_out(self.ctx, number, command, claim=self.claim)
+        try:
+            view = await carry_out(self.ctx, number, command, claim=self.claim)
+        except OutcomeUnknown as unknown:
+            raise await self.unknown(unknown) from None
         # the answer shows what its caller may read, like a read would
         return lifecycle.as_read_by(view, self.who.role, self.who.company)
 
@@ -274,8 +313,11 @@ class Write:
             )
             if first is not None:
                 return first
-        view = await ctx.timed(ctx.ringi.file(command))
-        if self.key is not None:
+        try:
+            view = await ctx.timed(ctx.ringi.file(command))
+        except OutcomeUnknown as unknown:
+            raise await self.unknown(unknown) from None
+        if not self.given:
             await ctx.in_thread(ctx.keys.resolve, self.who, self.key, view.number)
         return view
 

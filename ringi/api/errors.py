@@ -6,6 +6,12 @@
 ``error`` is a stable code for programs; ``message`` is for the person who
 asked (the workflow validator's reason, word for word, for a refusal);
 ``details`` names the offending fields of invalid input.
+
+A write whose outcome is unknown (its workflow did not answer in time, or
+Temporal went away mid-call: it may have been carried out) answers 503
+``outcome_unknown``, never a failure, with ``Retry-After`` and the key to
+retry with, in the body (``idempotency_key``) and as the ``Idempotency-Key``
+header: the caller's own, or the one the API gave the call.
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
+from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError
 
 from ..domain.errors import Conflict, DomainError, NotAllowed, NotFound
-from .idempotency import KeyReused
+from ..service import OutcomeUnknown
+from .idempotency import HEADER, KeyReused
 from .tokens import Unauthenticated
 
 log = structlog.get_logger("ringi.api")
@@ -41,10 +50,16 @@ class ErrorBody(BaseModel):
     error: str = Field(
         description="unauthenticated | forbidden | not_found | refused | conflict | invalid | "
         "idempotency_key_reused | too_large | rate_limited | method_not_allowed | "
-        "timeout | unavailable | internal"
+        "timeout | unavailable | outcome_unknown | internal"
     )
     message: str = Field(description="what went wrong, in words for the person who asked")
     details: list[ErrorDetail] = Field(default_factory=list)
+    idempotency_key: str | None = Field(
+        None,
+        description="with outcome_unknown: the Idempotency-Key to send the same call again "
+        "with (the caller's, or the one given to a call sent without); the retry is carried "
+        "out at most once and answers with the first result",
+    )
 
 
 class ApiError(Exception):
@@ -56,11 +71,13 @@ class ApiError(Exception):
         *,
         headers: dict[str, str] | None = None,
         details: list[ErrorDetail] | None = None,
+        idempotency_key: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.error, self.message = status, error, message
         self.headers = headers or {}
         self.details = details or []
+        self.idempotency_key = idempotency_key
 
 
 def error_response(
@@ -70,9 +87,39 @@ def error_response(
     *,
     headers: dict[str, str] | None = None,
     details: list[ErrorDetail] | None = None,
+    idempotency_key: str | None = None,
 ) -> JSONResponse:
-    body = ErrorBody(status=status, error=error, message=message, details=details or [])
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+    body = ErrorBody(
+        status=status,
+        error=error,
+        message=message,
+        details=details or [],
+        idempotency_key=idempotency_key,
+    )
+    shown = body.model_dump(mode="json", exclude_none=True)  # a key only where one is meant
+    return JSONResponse(shown, status_code=status, headers=headers)
+
+
+#: seconds a caller told the outcome is unknown waits before sending the call again
+RETRY_AFTER = "5"
+
+
+class Unanswered(ApiError, TimeoutError):
+    """The API's answer to a write whose outcome is unknown; still a
+    ``TimeoutError`` to the pages, which answer it in their own way."""
+
+
+def outcome_unknown(unknown: OutcomeUnknown, key: str) -> ApiError:
+    """The answer to a write whose outcome is unknown: retry with ``key``."""
+    return Unanswered(
+        503,
+        "outcome_unknown",
+        f"outcome unknown: {unknown.why} (is a ringi worker running?); it may have been "
+        "carried out. Send the same call "
+        f"again with {HEADER}: {key} (it is carried out at most once)",
+        headers={"Retry-After": RETRY_AFTER, HEADER: key},
+        idempotency_key=key,
+    )
 
 
 def _describe(errors: Any) -> list[ErrorDetail]:
@@ -123,16 +170,29 @@ def classify(
         return 409, "refused", str(exc), None
     if isinstance(exc, KeyReused):
         return 422, "idempotency_key_reused", str(exc), None
+    if isinstance(exc, OutcomeUnknown):
+        message = (
+            f"outcome unknown: {exc.why} (is a ringi worker running?); it may have been "
+            "carried out: retry with the same "
+            "Idempotency-Key to be sure it is carried out once"
+        )
+        return 503, "outcome_unknown", message, {"Retry-After": RETRY_AFTER}
     if isinstance(exc, TimeoutError):
         message = (
             "the request's workflow did not answer in time (is a ringi worker running?); "
             "retry with the same Idempotency-Key to be sure it is carried out once"
         )
-        return 504, "timeout", message, {"Retry-After": "5"}
+        return 504, "timeout", message, {"Retry-After": RETRY_AFTER}
     if isinstance(exc, RPCError):
         log.warning("temporal unavailable", error=str(exc))
         message = f"Temporal is not reachable ({exc.message}); try again"
-        return 503, "unavailable", message, {"Retry-After": "5"}
+        return 503, "unavailable", message, {"Retry-After": RETRY_AFTER}
+    if isinstance(exc, RPCTimeoutOrCancelledError | TemporalError):
+        # anything else of Temporal's: answered here, never left to the ASGI server
+        # (which would drop the connection, and the next call on it with it)
+        log.warning("temporal failed", error=repr(exc))
+        message = f"Temporal did not carry this out ({exc}); try again"
+        return 503, "unavailable", message, {"Retry-After": RETRY_AFTER}
     return None
 
 
@@ -142,7 +202,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(
-            exc.status, exc.error, exc.message, headers=exc.headers, details=exc.details
+            exc.status,
+            exc.error,
+            exc.message,
+            headers=exc.headers,
+            details=exc.details,
+            idempotency_key=exc.idempotency_key,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -178,7 +243,7 @@ def install(app: FastAPI) -> None:
         status, error, message, headers = found
         return error_response(status, error, message, headers=headers)
 
-    for kind in (KeyReused, DomainError, TimeoutError, RPCError):
+    for kind in (KeyReused, DomainError, TimeoutError, RPCError, TemporalError):
         app.add_exception_handler(kind, known)
 
     @app.exception_handler(Exception)
@@ -197,7 +262,9 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "the request body is larger than the API accepts",
         422: "invalid input (the fields are named), or an Idempotency-Key reused for another call",
         429: "too many calls by this token; retry after Retry-After seconds",
-        503: "Temporal is not reachable",
+        503: "Temporal is not reachable; or, for a write, outcome_unknown: it was sent but "
+        "its answer did not come, and it may have been carried out (retry with the "
+        "idempotency_key the body names)",
         504: "the request's workflow did not answer in time",
     }
     retry_after = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
@@ -209,7 +276,13 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
             }
         },
         429: retry_after,
-        503: retry_after,
+        503: {
+            **retry_after,
+            HEADER: {
+                "description": "with outcome_unknown: the key to send the call again with",
+                "schema": {"type": "string"},
+            },
+        },
         504: retry_after,
     }
     return {

@@ -97,7 +97,7 @@ class BodyLimit:
             status=413,
             error="too_large",
             message=f"the request body is larger than {self.limit} bytes",
-        ).model_dump_json()
+        ).model_dump_json(exclude_none=True)
         await send(
             {
                 "type": "http.response.start",

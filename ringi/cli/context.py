@@ -1,5 +1,11 @@
 """Finding the installation, and running one command against it with the
-exit statuses the command line promises: 0 done, 1 refused, 2 usage error."""
+exit statuses the command line promises: 0 done, 1 refused (nothing written),
+2 usage error, 3 cannot reach Temporal, the event store or the API, 4 outcome
+unknown (sent, but no answer came: it may have been carried out; the command
+sent again with the ``--key`` the line names is carried out at most once).
+
+``guarded`` is the one place that turns what went wrong into those statuses,
+each with one line on stderr and never a traceback."""
 
 from __future__ import annotations
 
@@ -14,21 +20,27 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from eventsourcing.persistence import InterfaceError, OperationalError
 from pydantic import ValidationError
+from temporalio.exceptions import TemporalError
+from temporalio.service import RPCError
 
 from ..config import Settings
 from ..domain.errors import DomainError
 from ..domain.vocabulary import Actor
-from ..service import Ringi
+from ..service import OutcomeUnknown, Ringi, answered, lost
 from ..store import RingiStore
 
 T = TypeVar("T")
 
 REFUSED = 1
 USAGE = 2
+UNREACHABLE = 3
+UNKNOWN = 4
 
 ENDPOINT_FILE = "endpoint.json"
-COMMAND_TIMEOUT = 60.0  # seconds a command waits for the worker before giving up
+#: seconds a command waits for the worker before saying its outcome is unknown
+COMMAND_TIMEOUT = float(os.environ.get("RINGI_COMMAND_TIMEOUT") or 60)
 
 
 @dataclass
@@ -42,6 +54,8 @@ class Installation:
     #: the HTTP API to work through instead (``--url``/``RINGI_URL``), with a token
     url: str | None = None
     token: str | None = None
+    #: the command's idempotency key (``--key``, or the one it was given: ``keys.tagged``)
+    key: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
@@ -86,8 +100,10 @@ def fail(message: str, status: int = REFUSED) -> typer.Exit:
 
 
 def run_with_ringi(ctx: typer.Context, work: Callable[[Ringi], Awaitable[T]]) -> T:
-    """Connect to Temporal and the store, do ``work``, and turn refusals into exit 1."""
-    settings = installation(ctx).settings()
+    """Connect to Temporal and the store, do ``work``, and leave with ``guarded``'s
+    statuses (an unknown outcome's line names the worker to look for)."""
+    where = installation(ctx)
+    settings = where.settings()
 
     async def go() -> T:
         try:
@@ -95,19 +111,21 @@ def run_with_ringi(ctx: typer.Context, work: Callable[[Ringi], Awaitable[T]]) ->
         except RuntimeError as error:
             raise fail(
                 f"cannot reach Temporal at {settings.temporal_address} ({error}); "
-                "is `ringi up` running, and is --temporal / RINGI_TEMPORAL_ADDRESS right?"
+                "is `ringi up` running, and is --temporal / RINGI_TEMPORAL_ADDRESS right?",
+                UNREACHABLE,
             ) from None
         try:
-            return await asyncio.wait_for(work(ringi), timeout=COMMAND_TIMEOUT)
-        except TimeoutError:
-            raise fail(
-                f"no answer within {COMMAND_TIMEOUT:.0f} s: is a ringi worker running on task queue "
+            return await answered(work(ringi), COMMAND_TIMEOUT)
+        except OutcomeUnknown as unknown:
+            why = (
+                f"{unknown.why}: is a ringi worker running on task queue "
                 f"{settings.task_queue!r} at {settings.temporal_address}?"
-            ) from None
+            )
+            raise OutcomeUnknown(why, unknown.key) from None
         finally:
             ringi.close()
 
-    return guarded(lambda: asyncio.run(go()))
+    return guarded(lambda: asyncio.run(go()), key=where.key)
 
 
 def with_store(ctx: typer.Context, work: Callable[[RingiStore], T]) -> T:
@@ -116,20 +134,39 @@ def with_store(ctx: typer.Context, work: Callable[[RingiStore], T]) -> T:
         raise fail(
             f"no ringi data in {settings.data_dir}; start it with `ringi up` or pass --data-dir"
         )
-    store = RingiStore(env=settings.eventsourcing_env())
+    store = guarded(lambda: RingiStore(env=settings.eventsourcing_env()))
     try:
         return guarded(lambda: work(store))
     finally:
         store.close()
 
 
-def guarded(call: Callable[[], T]) -> T:
+def guarded(call: Callable[[], T], *, key: str | None = None) -> T:
+    """``call``, with what may go wrong as one line and its exit status: a
+    refusal 1, invalid input 2, Temporal or the store unreachable 3, an outcome
+    unknown 4 (naming the key to retry with: the exception's, else ``key``)."""
     try:
         return call()
     except DomainError as error:
         raise fail(str(error)) from None
     except ValidationError as error:
         raise fail(describe_validation(error), USAGE) from None
+    except OutcomeUnknown as unknown:
+        raise unknown_exit(unknown, key) from None
+    except (OperationalError, InterfaceError) as error:
+        raise fail(f"cannot reach the event store ({error})", UNREACHABLE) from None
+    except (RPCError, TemporalError) as error:
+        sent = lost(error)
+        if sent is not None:
+            raise unknown_exit(sent, key) from None
+        raise fail(f"Temporal did not carry this out ({error})", UNREACHABLE) from None
+
+
+def unknown_exit(unknown: OutcomeUnknown, key: str | None) -> typer.Exit:
+    """``ringi: outcome unknown: ...; retry with --key K``, exit 4."""
+    key = unknown.key or key
+    again = f"retry with --key {key}" if key else "run the same command again"
+    return fail(f"outcome unknown: {unknown.why}; it may have been carried out: {again}", UNKNOWN)
 
 
 def describe_validation(error: ValidationError) -> str:

@@ -9,7 +9,8 @@ store, `Local`) or through the HTTP API with a token (`ringi.cli.remote`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -20,10 +21,12 @@ from ..domain.commands import Command, FileRequest
 from ..domain.meeting import FollowedMeeting
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, Stage
-from ..service import Ringi
+from ..service import Ringi, lost
 from ..store import RingiStore, TimelineEntry
 from .context import USAGE, fail, installation, member, run_with_ringi, with_store
-from .keys import claimed
+from .keys import GIVEN, claimed, key_of, remember
+
+C = TypeVar("C", Command, FileRequest)
 
 if TYPE_CHECKING:
     from ..projection.views import Summary
@@ -113,13 +116,32 @@ class LocalSession:
         return self.ringi
 
     async def file(self, command: FileRequest) -> RequestView:
-        ringi = self._writer()
-        return await ringi.file(await asyncio.to_thread(claimed, self.store, "file", command))
+        return await self._sent("file", command, self._writer().file)
 
     async def act(self, number: int, command: Command) -> RequestView:
         ringi = self._writer()
-        call = f"{command.kind} {number}"
-        return await ringi.act(number, await asyncio.to_thread(claimed, self.store, call, command))
+        return await self._sent(
+            f"{command.kind} {number}", command, lambda sent: ringi.act(number, sent)
+        )
+
+    async def _sent(
+        self, call: str, command: C, send: Callable[[C], Awaitable[RequestView]]
+    ) -> RequestView:
+        """``command`` sent under its key's id; if its answer does not come, its
+        outcome is unknown (``OutcomeUnknown`` naming the key to retry with), and
+        a key the command was given is recorded for this call first."""
+        try:
+            return await send(await asyncio.to_thread(claimed, self.store, call, command))
+        except BaseException as error:
+            unknown = lost(error)
+            if unknown is None and not isinstance(error, asyncio.CancelledError):
+                raise
+            if command.command_id.startswith(GIVEN):
+                with contextlib.suppress(Exception):  # the store may be what failed
+                    remember(self.store, call, command)
+            if unknown is None:
+                raise  # cancelled by the command's timeout: it says the outcome is unknown
+            raise unknown.keyed(key_of(command.command_id)) from None
 
     async def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str) -> None:
         self._writer().open_meeting(number, held_at, actor, title)

@@ -14,12 +14,21 @@ the API the key is sent as the ``Idempotency-Key`` and the server does the same.
 The option's value reaches the sessions inside the command's ``command_id``,
 marked with ``TAG`` (``tagged``), so that a generated id is never mistaken
 for a key.
+
+A write given no ``--key`` is given one (marked ``GIVEN``): if its answer does
+not come in time, the command line says so and names the key (``ringi:
+outcome unknown: ... retry with --key K``, exit 4), and the command sent again
+with ``--key K`` is the same command, carried out at most once. A given key's
+first use is recorded only then (``remember``), not on every command.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import TypeVar
+
+import typer
 
 from ..api.idempotency import KeyReused, Keys, command_id, fingerprint
 from ..api.tokens import Principal
@@ -30,18 +39,32 @@ from ..store import RingiStore
 C = TypeVar("C", bound=_Command)  # any command, the filing included
 
 TAG = "key:"
+#: a key the command line gave a command sent without ``--key``
+GIVEN = "given-key:"
 #: the scope of this installation's command line keys (the API's are its tokens')
 SCOPE = "local"
 
 
-def tagged(key: str | None) -> str | None:
-    """The ``--key`` option's value as a command id the sessions recognise."""
-    return None if key is None else TAG + key
+def tagged(ctx: typer.Context, key: str | None) -> str:
+    """The ``--key`` option's value as a command id the sessions recognise; a
+    key of its own for a command given none. The key is kept with the
+    installation (``Installation.key``), for the line that says to retry with it."""
+    from .context import Installation
+
+    given = key is None
+    key = uuid.uuid4().hex if key is None else key
+    found = ctx.find_object(Installation)
+    if found is not None:
+        found.key = key
+    return (GIVEN if given else TAG) + key
 
 
 def key_of(command_id: str) -> str | None:
-    """The ``--key`` a command id carries, if it carries one."""
-    return command_id.removeprefix(TAG) if command_id.startswith(TAG) else None
+    """The ``--key`` a command id carries (the caller's or a given one), if any."""
+    for tag in (TAG, GIVEN):
+        if command_id.startswith(tag):
+            return command_id.removeprefix(tag)
+    return None
 
 
 def sent_id(command_id: str) -> str:
@@ -57,6 +80,16 @@ def claimed(store: RingiStore, call: str, command: C) -> C:
     key = key_of(command.command_id)
     if key is None:
         return command
+    if not command.command_id.startswith(GIVEN):
+        remember(store, call, command)
+    return command.model_copy(update={"command_id": command_id(SCOPE, key, via="cli")})
+
+
+def remember(store: RingiStore, call: str, command: _Command) -> None:
+    """Record the first use of the command's key for this call (refused if the
+    key was first used for another). Blocking."""
+    key = key_of(command.command_id)
+    assert key is not None
     scope = Principal(token_id=SCOPE, role=command.actor.role, name=SCOPE)
     print_ = fingerprint("ringi", call, command.model_dump_json(exclude={"command_id"}))
     now = datetime.now(tz=UTC)
@@ -64,4 +97,3 @@ def claimed(store: RingiStore, call: str, command: C) -> C:
         Keys(store).claim(scope, key, print_, "ringi", call, now)
     except KeyReused as reused:
         raise Refused(str(reused).replace("Idempotency-Key", "--key")) from None
-    return command.model_copy(update={"command_id": command_id(SCOPE, key, via="cli")})

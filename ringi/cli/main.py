@@ -2,7 +2,9 @@
 
 Members act with ``--as COMPANY``; commands marked [secretariat] act as the
 secretariat. Exit status: 0 done, 1 refused (the reason on stderr, nothing
-written), 2 usage error.
+written), 2 usage error, 3 cannot reach Temporal, the event store or the API,
+4 outcome unknown (sent, but no answer came in time: it may have been carried
+out; run it again with the --key the line names, and it is carried out once).
 
 With ``--url``/``RINGI_URL`` and ``--token``/``RINGI_TOKEN`` the request
 commands, show, list and meetings go through the HTTP API instead, acting as
@@ -78,7 +80,8 @@ Key = Annotated[
     typer.Option(
         "--key",
         help="idempotency key: repeating a command with the same key writes once; "
-        "a key is for one command (another command with it is refused)",
+        "a key is for one command (another command with it is refused). Without one a "
+        "command is given a key, named if its outcome is unknown (exit 4)",
         callback=tagged,  # see ringi.cli.keys
     ),
 ]

