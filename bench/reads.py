@@ -1,6 +1,7 @@
 """Reads that do not grow with the history (``ringi.projection``), next to a raw read, same run.
 
-    python -m bench.reads [--keep FILE] [--events 142000] [--requests 3000] [--meeting 3]
+    python -m bench.reads [--keep FILE] [--events 142000] [--requests 3000] [--meeting 10]
+                          [--history-meeting 3] [--skip-corpus]
                           [--clients 20] [--calls 400] [--repeat 3] [--skip-history] [--skip-api]
 
 On SQLite files (the embedded default). Every timing is a whole process, as a
@@ -15,7 +16,7 @@ measured in the same run: **a process that reads every stored event raw**
    the projection up from nothing (``ringi db rebuild-projections``).
 2. Cost independent of history: a corpus of ``--requests`` requests (A), and one
    of ten times as many (B) made with the same seed, so that B is A with 9x more
-   requests filed after meeting ``--meeting`` (requests are filed 50 minutes
+   requests filed after meeting ``--history-meeting`` (requests are filed 50 minutes
    apart; the register of that meeting is the same file in both). The register
    of that meeting is timed in both, kept (what a past meeting costs).
 3. ``GET /v1/register?meeting=N`` on ``ringi serve`` over the corpus, with
@@ -37,7 +38,7 @@ from pathlib import Path
 
 from bench.corpus import fill, opened_store
 
-RINGI = [sys.executable, "-m", "ringi.cli.main"]
+RINGI = [sys.executable, "-m", "ringi.cli"]
 RAW = (
     "import sqlite3, sys\n"
     "c = sqlite3.connect(sys.argv[1])\n"
@@ -167,7 +168,7 @@ async def api_section(path: Path, meeting: int, clients: int, calls: int) -> Non
             try:
                 assert serve.stdout is not None
                 up = await asyncio.to_thread(serve.stdout.readline)
-                if "up" not in up:
+                if "is up" not in up:
                     raise SystemExit(f"ringi serve did not come up: {up!r}")
                 base = f"http://127.0.0.1:{port}"
                 headers = {"Authorization": f"Bearer {token}"}
@@ -220,10 +221,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", help="the corpus's SQLite file (generated if empty)")
     parser.add_argument("--events", type=int, default=142_000)
     parser.add_argument("--requests", type=int, default=3_000)
-    parser.add_argument("--meeting", type=int, default=3)
+    parser.add_argument("--meeting", type=int, default=10)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--history-meeting",
+        type=int,
+        default=3,
+        help="a meeting held before request --requests+1 is filed",
+    )
+    parser.add_argument("--skip-corpus", action="store_true")
     parser.add_argument("--skip-history", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
     args = parser.parse_args(argv)
@@ -231,11 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(args.keep) if args.keep else Path(d) / "events.db"
         with opened_store("sqlite", path.parent, str(path)) as store:
             fill(store, events=args.events)
-        corpus_section(path, args.meeting, args.repeat)
+        if not args.skip_corpus:
+            corpus_section(path, args.meeting, args.repeat)
         if not args.skip_api:
             asyncio.run(api_section(path, args.meeting, args.clients, args.calls))
     if not args.skip_history:
-        history_section(args.requests, args.meeting, args.repeat)
+        history_section(args.requests, args.history_meeting, args.repeat)
     return 0
 
 
