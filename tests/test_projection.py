@@ -137,9 +137,7 @@ def test_a_projection_written_by_another_fold_is_rebuilt(store: RingiStore) -> N
 _CATCH_UP = textwrap.dedent(
     """
     import json, sys
-    from structlog.testing import capture_logs
-
-from ringi.config import Settings
+    from ringi.config import Settings
     from ringi.projection.catchup import catch_up
     from ringi.store import RingiStore
 

@@ -134,20 +134,32 @@ def catch_up(
     views = views_of(store)
     ensure_current_layout(views, log=_say)
     folder_decode = _decoder(store)
+    from eventsourcing.persistence import OperationalError
+
     applied = 0
+    refused = 0
     while True:
-        with views.batch() as batch:
-            head = batch.head()
-            if batch.position >= head:
-                return applied
-            rows = batch.request_rows(
-                batch.position, head, (_TOPIC_FIRST, _TOPIC_AFTER), _LIKE, batch_size
-            )
-            reached = head if len(rows) < batch_size else rows[-1][0]
-            if rows:
-                _fold(batch, rows, folder_decode)
-                applied += len(rows)
-            batch.advance(reached)
+        try:
+            with views.batch() as batch:
+                head = batch.head()
+                if batch.position >= head:
+                    return applied
+                rows = batch.request_rows(
+                    batch.position, head, (_TOPIC_FIRST, _TOPIC_AFTER), _LIKE, batch_size
+                )
+                reached = head if len(rows) < batch_size else rows[-1][0]
+                if rows:
+                    _fold(batch, rows, folder_decode)
+                batch.advance(reached)
+        except OperationalError:
+            # the database refused the batch (SQLite: another writer came in
+            # first); it wrote nothing, so it is folded again
+            refused += 1
+            if refused > 50:
+                raise
+            time.sleep(0.02 * (1 + refused % 5))
+            continue
+        applied += len(rows)
         if progress is not None:
             progress(reached, head)
 
