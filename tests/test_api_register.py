@@ -275,3 +275,45 @@ async def test_the_secretariat_reschedules_a_meeting_and_its_register_follows(ap
         assert refused.status_code == status and words in refused.text, refused.text
     missing = await api.call("secretariat", "PATCH", "/v1/meetings/99", body)
     assert missing.status_code == 404
+
+
+async def test_a_settled_register_is_sent_once_compressed_and_not_again_to_who_has_it(
+    api: Api,
+) -> None:
+    document = register_document(api.store, meeting=36)
+    plain = await api.call(
+        "A社", "GET", f"{PATH}?meeting=36&format=md", headers={"Accept-Encoding": "identity"}
+    )
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    assert plain.content == render(document, "md", "ja")
+    tag = plain.headers["ETag"]
+    zipped = await api.call(
+        "B社", "GET", f"{PATH}?meeting=36&format=md", headers={"Accept-Encoding": "br, gzip"}
+    )
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.content == plain.content  # httpx took the gzip off
+    assert zipped.headers["ETag"] != tag and zipped.headers["Vary"] == "Accept-Encoding"
+    again = await api.call(
+        "B社",
+        "GET",
+        f"{PATH}?meeting=36&format=md",
+        headers={"Accept-Encoding": "identity", "If-None-Match": tag},
+    )
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["Ringi-Register-Digest"] == document.digest()
+    # another format or language is another file
+    other = await api.call(
+        "B社", "GET", f"{PATH}?meeting=36&format=md&lang=en", headers={"If-None-Match": tag}
+    )
+    assert other.status_code == 200 and other.headers["ETag"] not in (tag, zipped.headers["ETag"])
+    # gzip refused outright (q=0) is not sent
+    refused = await api.call(
+        "A社", "GET", f"{PATH}?meeting=36&format=md", headers={"Accept-Encoding": "gzip;q=0, *"}
+    )
+    assert "content-encoding" not in refused.headers
+
+
+async def test_a_register_as_of_now_carries_no_entity_tag(api: Api) -> None:
+    now = await api.call("A社", "GET", PATH, headers={"Accept-Encoding": "gzip"})
+    assert now.status_code == 200 and "etag" not in now.headers
+    assert "content-encoding" not in now.headers

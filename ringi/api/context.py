@@ -39,6 +39,7 @@ from ..sealing import Sealer
 from ..service import OutcomeUnknown, Ringi, answered
 from ..store import RingiStore
 from .errors import ApiError, ErrorDetail, documented, outcome_unknown
+from .files import Compressed
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyRecord, Keys, command_id, first_result
 from .idempotency import fingerprint as fingerprint_of
 from .limits import RateLimiter
@@ -71,6 +72,7 @@ class ApiContext:
         self.fresh = Freshness(changes)
         self.reads = Reads(ReadModel(ringi.store, changes, settings.read_cache_size), self.fresh)
         self.known_tokens = TokenCache(self.tokens, changes, settings.read_cache_size)
+        self.compressed = Compressed()
 
     @cached_property
     def sealer(self) -> Sealer:

@@ -12,6 +12,7 @@ second reads on from where the first left off.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import time
@@ -40,6 +41,7 @@ class ProjectionError(Exception):
     or a projection edited behind ringi's back): ``ringi db rebuild-projections``."""
 
 
+@functools.cache
 def fingerprint() -> str:
     """What wrote the projection: the table layout, the shape of a request's state
     and every event function's code. A projection written by another is rebuilt."""

@@ -383,6 +383,16 @@ class RequestViews(TrackingRecorder):
             found = c.fetchone()
         return None if found is None else (bytes(_value(found, 0)), str(_value(found, 1)))
 
+    def render_digest(self, checkpoint: int, variant: str) -> str | None:
+        """The content digest of a register kept with ``checkpoint``, without its bytes."""
+        with self._transaction(commit=False) as c:
+            c.execute(
+                self._sql("SELECT digest FROM {renders} WHERE checkpoint=? AND variant=?"),
+                (checkpoint, variant),
+            )
+            found = c.fetchone()
+        return None if found is None else str(_value(found, 0))
+
     def renders_of(self, checkpoint: int) -> list[tuple[str, bytes]]:
         """(variant, bytes) of the register files kept with ``checkpoint``."""
         with self._transaction(commit=False) as c:

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,11 +88,77 @@ def from_variant(text: str) -> tuple[Cutoff, Format, Lang, int] | None:
     return cutoff, found["format"], found["lang"], found["edition"]
 
 
+@dataclass(frozen=True)
+class RegisterFile:
+    """A register's file as rendered: its bytes, its content digest, and what
+    it was rendered for (``variant``)."""
+
+    body: bytes
+    digest: str
+    variant: str
+    #: the cutoff is settled: the same cutoff, format, language and edition give
+    #: these bytes again, as long as the events up to the cutoff stand
+    settled: bool
+
+    @property
+    def tag(self) -> str:
+        """Names these bytes: the same document rendered for the same variant is
+        the same file (an HTTP entity tag)."""
+        return _tag(self.digest, self.variant)
+
+
+def _tag(digest: str, variant: str) -> str:
+    return hashlib.sha256(f"{digest}\n{variant}".encode()).hexdigest()[:32]
+
+
+class _Recent:
+    """Kept files lately read, by tag, up to a total size: a process serving a
+    past meeting's register reads its bytes from the database once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, tag: str) -> bytes | None:
+        with self._lock:
+            found = self._bodies.get(tag)
+            if found is not None:
+                self._bodies.move_to_end(tag)
+            return found
+
+    def put(self, tag: str, body: bytes) -> None:
+        if len(body) > self.limit:
+            return
+        with self._lock:
+            if tag in self._bodies:
+                return
+            self._bodies[tag] = body
+            self.size += len(body)
+            while self.size > self.limit:
+                self.size -= len(self._bodies.popitem(last=False)[1])
+
+
+#: the bytes a tag names never change, so this cache is never stale: a file is
+#: found here only after its checkpoint and digest were read from the store
+_BODIES = _Recent(limit=96 * 2**20)
+
+
 def rendered(
     store: RingiStore, cutoff: Cutoff, fmt: Format, lang: Lang, edition: int = EDITION
 ) -> tuple[bytes, str]:
     """The register of ``cutoff`` in ``fmt`` and its content digest: kept, or
     replayed and rendered (and kept, where its cutoff has a checkpoint)."""
+    made = register_file(store, cutoff, fmt, lang, edition)
+    return made.body, made.digest
+
+
+def register_file(
+    store: RingiStore, cutoff: Cutoff, fmt: Format, lang: Lang, edition: int = EDITION
+) -> RegisterFile:
+    """The register of ``cutoff`` in ``fmt``: kept, or replayed and rendered (and
+    kept, where its cutoff has a checkpoint)."""
     from ..projection.catchup import ProjectionError, caught_up
     from ..projection.checkpoints import key
 
@@ -100,9 +169,17 @@ def rendered(
         views, before = None, None
     wanted = variant(cutoff, fmt, lang, edition)
     if views is not None and before is not None:
-        found = views.render(before.id, wanted)
-        if found is not None:
-            return found
+        digest = views.render_digest(before.id, wanted)
+        if digest is not None:
+            tag = _tag(digest, wanted)
+            body = _BODIES.get(tag)
+            if body is None:
+                found = views.render(before.id, wanted)
+                if found is not None:
+                    body, digest = found
+                    _BODIES.put(_tag(digest, wanted), body)
+            if body is not None:
+                return RegisterFile(body, digest, wanted, settled=True)
     folded = replay(store, cutoff)
     document = document_of(folded)
     body, digest = render(document, fmt, lang, edition), document.digest()
@@ -114,7 +191,9 @@ def rendered(
             or (before is None and after.taken_position == folded.position)
         ):
             views.keep_render(after.id, wanted, body, digest)
-    return body, digest
+            _BODIES.put(_tag(digest, wanted), body)
+            return RegisterFile(body, digest, wanted, settled=True)
+    return RegisterFile(body, digest, wanted, settled=False)
 
 
 def rendered_again(folded: Replay, made: tuple[Cutoff, Format, Lang, int]) -> bytes:

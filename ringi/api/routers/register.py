@@ -23,7 +23,7 @@ from ...domain.lifecycle import JST, as_read_by
 from ...domain.vocabulary import Role
 from ...register.diff import RegisterDiff, diff_meetings
 from ...register.document import cutoff_for
-from ...register.kept import rendered
+from ...register.kept import RegisterFile, register_file
 from ...register.publish import publish
 from ...register.render import EXTENSIONS, MEDIA_TYPES, Format, Lang
 from ...register.replay import Cutoff, request_as_of
@@ -39,6 +39,7 @@ from ..context import (
     require_meetings,
 )
 from ..errors import ApiError, ErrorDetail, documented
+from ..files import file_answer
 from ..models import MAX_NUMBER, PublicationOut, QueryCutoff, RequestState
 
 READ = allowed(*EVERYONE)
@@ -79,10 +80,10 @@ def _one_of(meeting: int | None, at: datetime | None) -> None:
 
 def _rendered(
     store: RingiStore, meeting: int | None, at: datetime | None, fmt: Format, lang: Lang
-) -> tuple[bytes, str]:
-    """The register's bytes and its content digest. Blocking: reads the store
-    (a settled cutoff's file is kept: ``ringi.register.kept``)."""
-    return rendered(store, _cutoff(store, meeting, at), fmt, lang)
+) -> RegisterFile:
+    """The register's file. Blocking: reads the store (a settled cutoff's file is
+    kept: ``ringi.register.kept``)."""
+    return register_file(store, _cutoff(store, meeting, at), fmt, lang)
 
 
 @router.get(
@@ -112,22 +113,20 @@ def _rendered(
 )
 async def read_register(
     ctx: Ctx,
+    request: Request,
     meeting: MeetingNo = None,
     at: AsOf = None,
     format: Annotated[Format, Query(description="the format")] = "json",
     lang: Annotated[Lang, Query(description="the headings' language")] = "ja",
 ) -> Response:
     _one_of(meeting, at)
-    data, digest = await ctx.in_thread(_rendered, ctx.ringi.store, meeting, at, format, lang)
+    file = await ctx.in_thread(_rendered, ctx.ringi.store, meeting, at, format, lang)
     name = f"ringi-register-{meeting if meeting is not None else 'as-of'}-{lang}"
-    return Response(
-        data,
-        media_type=MEDIA_TYPES[format],
-        headers={
-            DIGEST_HEADER: digest,
-            "Content-Disposition": f'inline; filename="{name}{EXTENSIONS[format]}"',
-        },
-    )
+    headers = {
+        DIGEST_HEADER: file.digest,
+        "Content-Disposition": f'inline; filename="{name}{EXTENSIONS[format]}"',
+    }
+    return await file_answer(request, file, MEDIA_TYPES[format], headers, ctx.compressed)
 
 
 @router.get(
