@@ -29,7 +29,7 @@ from ringi.register.document import register_document
 from ringi.register.publish import publish
 from ringi.register.render import EXTENSIONS, FORMATS, MEDIA_TYPES, render
 from ringi.service import Ringi
-from ringi.web import i18n
+from ringi.web import i18n, reads
 from ringi.web.settings import SECRET_FILE
 from tests.api_harness import Api, serving
 from tests.helpers import event_names, events
@@ -364,6 +364,42 @@ async def test_the_register_filters_sorts_and_replays_a_past_meeting(api: Api) -
         assert text(then[one].one(data_testid="support")) == "1"
         assert text(then[two].one(data_testid="support")) == "1"
         assert then[two].attrs["data-stage"] == Stage.GATHERING_SUPPORT.value
+
+
+async def test_the_register_is_shown_a_page_at_a_time(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reads, "PAGE_SIZE", 2)
+    one = await api.file("A社", target="使用量情報照会", body="パスワード発行を一括で")
+    two = await api.file("B社", target="設備情報検索", body="高圧の検索")
+    three = await api.file("C社", category="意見", target="API", body="レスポンスを速く")
+
+    def numbers(page: Element) -> list[int]:
+        table = page.one("table", data_testid="register")
+        return [int(tr.attrs["data-number"]) for tr in table.find("tr", data_number=...)]
+
+    async with browser(api, "E社") as b:
+        first = await b.page("/web/register")
+        assert numbers(first) == [one, two]
+        assert text(first.one(data_testid="count")) == "3件 / 3件"  # every page's rows
+        pager = first.find("nav", data_testid="pager")[0]
+        assert [a.attrs["rel"] for a in pager.find("a")] == ["next"]
+        following = pager.find("a")[0].attrs["href"]
+        second = await b.page("/web/register" + following)
+        assert numbers(second) == [three]
+        assert [a.attrs["rel"] for a in second.find("nav", data_testid="pager")[0].find("a")] == [
+            "prev"
+        ]
+        # the order is the whole register's, then cut into pages
+        assert numbers(await b.page("/web/register?sort=number&order=desc")) == [three, two]
+        assert numbers(await b.page("/web/register?sort=number&order=desc&page=2")) == [one]
+        # a page past the last shows the last; nonsense shows the first
+        assert numbers(await b.page("/web/register?page=99")) == [three]
+        assert numbers(await b.page("/web/register?page=x")) == [one, two]
+        # a filter counts what it admits
+        only = await b.page("/web/register?target=検索")
+        assert numbers(only) == [two] and not only.find("nav", data_testid="pager")
+        assert text(only.one(data_testid="count")) == "1件 / 3件"
 
 
 async def test_the_register_is_downloaded_whole_in_every_format(api: Api) -> None:

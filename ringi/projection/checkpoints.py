@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..domain.view import RequestView
 from .catchup import ProjectionError, caught_up, parse_views, views_of
+from .parsed import ParsedStates, parsed_of
 from .views import RequestViews, micros
 
 if TYPE_CHECKING:
@@ -53,50 +54,67 @@ def read(store: RingiStore, cutoff: Cutoff) -> Found | None:
 
 
 def read_many(store: RingiStore, cutoffs: Sequence[Cutoff]) -> list[Found | None]:
-    """``read`` of each cutoff; a state that several checkpoints share (most of a
-    register does not change from one meeting to the next) is parsed once, and
-    the replays share it: nobody changes a replay's views."""
+    """``read`` of each cutoff. A state is parsed once per process
+    (``ringi.projection.parsed``), and the replays share it: nobody changes a
+    replay's views."""
     from ..register.replay import collector_paused
 
     try:
         views = caught_up(store)
     except ProjectionError:
         return [None] * len(cutoffs)  # the events do not fold: a fold says why
-    shared: dict[tuple[int, int], RequestView] = {}
+    parsed = parsed_of(views)
     with collector_paused():
-        return [_read(views, cutoff, shared) for cutoff in cutoffs]
+        return [
+            _read(views, cutoff, parsed) or _read(views, cutoff, parsed, again=True)
+            for cutoff in cutoffs
+        ]
 
 
 def _read(
-    views: RequestViews, cutoff: Cutoff, shared: dict[tuple[int, int], RequestView]
+    views: RequestViews, cutoff: Cutoff, parsed: ParsedStates, *, again: bool = False
 ) -> Found | None:
+    """``again``: every state parsed anew, for a read whose states other readers
+    pushed out of the cache before it could take them."""
+    known = (lambda _n, _v: False) if again else parsed.knows
     at, limit = key(cutoff)
     if limit == -1:
         latest = views.latest_at()
         if latest is None or latest <= at:  # every event is in: the states as they stand
-            stored = views.views_json()
-            folded = parse_views(text for _, text in stored)
-            return Found(
-                position=views.position(),
-                events=sum(v.version for v in folded),
-                views={v.number: v for v in folded},
-            )
+            position, members, texts = views.current_states(known)
+            return _found(parsed, members, parse_views(texts), position, events=None)
     found = views.checkpoint(at, limit)
     if found is None:
         return None
     members = views.checkpoint_members(found.id)
-    unread = [m for m in members if m not in shared]
+    unread = [m for m in members if not known(*m)]
     if len(unread) > len(members) // 2:
         rows = views.checkpoint_views(found.id)
-        texts = [(n, v, text) for n, v, text in rows if (n, v) not in shared]
+        texts = [text for n, v, text in rows if not known(n, v)]
     else:
-        texts = views.states_json(unread)
-    for (n, v, _), view in zip(texts, parse_views(t for _, _, t in texts), strict=True):
-        shared[n, v] = view
-    folded = [shared[m] for m in members]
+        texts = [text for _, _, text in views.states_json(unread)]
     # an unpublished cutoff's checkpoint still holds, so it is the fold of the log to its head
     position = found.taken_position if limit != -1 else max(found.taken_position, views.position())
-    return Found(position=position, events=found.events, views={v.number: v for v in folded})
+    return _found(parsed, members, parse_views(texts), position, events=found.events)
+
+
+def _found(
+    parsed: ParsedStates,
+    members: list[tuple[int, int]],
+    fresh: list[RequestView],
+    position: int,
+    events: int | None,
+) -> Found | None:
+    parsed.put(fresh)
+    mine = {(v.number, v.version): v for v in fresh}
+    folded: dict[int, RequestView] = {}
+    for number, version in members:
+        view = mine.get((number, version)) or parsed.get(number, version)
+        if view is None:  # pushed out of the cache by other readers meanwhile
+            return None
+        folded[number] = view
+    count = sum(v.version for v in folded.values()) if events is None else events
+    return Found(position=position, events=count, views=folded)
 
 
 def settled(cutoff: Cutoff) -> bool:

@@ -21,7 +21,7 @@ from there).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -265,6 +265,34 @@ class RequestViews(TrackingRecorder):
             c.execute(self._sql("SELECT view FROM {requests} WHERE number=?"), (number,))
             found = c.fetchone()
         return None if found is None else str(_value(found, 0))
+
+    def current_states(
+        self, known: Callable[[int, int], bool]
+    ) -> tuple[int, list[tuple[int, int]], list[str]]:
+        """In one read: the position, every request's (number, version), and the
+        state as JSON of those ``known`` does not already know."""
+        with self._transaction(commit=False) as c:
+            c.execute(
+                self._sql("SELECT MAX(notification_id) FROM {tracking} WHERE application_name=?"),
+                (APPLICATION,),
+            )
+            found = c.fetchone()
+            position = int((_value(found, 0) if found is not None else 0) or 0)
+            c.execute(self._sql("SELECT number, version FROM {requests} ORDER BY number"))
+            members = [(int(n), int(v)) for n, v in self._rows(c)]
+            unknown = [n for n, v in members if not known(n, v)]
+            texts: list[str] = []
+            for start in range(0, len(unknown), 500):
+                chunk = unknown[start : start + 500]
+                c.execute(
+                    self._sql(
+                        f"SELECT view FROM {{requests}} WHERE number IN "
+                        f"({','.join('?' * len(chunk))})"
+                    ),
+                    chunk,
+                )
+                texts += [str(v) for (v,) in self._rows(c)]
+        return position, members, texts
 
     def views_json(self) -> list[tuple[int, str]]:
         with self._transaction(commit=False) as c:
@@ -662,6 +690,8 @@ _DDL = (
     "meeting INTEGER, is_open INTEGER NOT NULL, updated BIGINT NOT NULL, "
     "max_at BIGINT NOT NULL, view TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ringi_requests_stage ON {requests} (stage, number)",
+    # the latest domain time folded, asked by every read of a register
+    "CREATE INDEX IF NOT EXISTS ringi_requests_max_at ON {requests} (max_at)",
     "CREATE TABLE IF NOT EXISTS {endorsements} (number INTEGER NOT NULL, seq INTEGER NOT NULL, "
     "company TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (number, seq))",
     "CREATE INDEX IF NOT EXISTS ringi_endorsements_company ON {endorsements} (company)",

@@ -151,6 +151,13 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "The register of meeting {n} is published. SHA-256: {digest}",
     ),
     "register.count": ("{shown}件 / {total}件", "{shown} of {total}"),
+    "register.pages": ("ページ", "Pages"),
+    "register.page": (
+        "{pages}ページ中{page}ページ目（{first}〜{last}件目）",
+        "page {page} of {pages} (rows {first}–{last})",
+    ),
+    "register.prev": ("← 前へ", "← previous"),
+    "register.next": ("次へ →", "next →"),
     "register.empty": ("該当する要望はありません。", "No request matches."),
     "register.replay_note": (
         "第{n}回時点の記録をイベントから再生しています (監査用の再生)。",

@@ -44,6 +44,9 @@ MAIN_LINE = (
 )
 STAGE_ORDER = {s: i for i, s in enumerate([*MAIN_LINE, Stage.ON_HOLD, Stage.CLOSED])}
 
+#: rows on one page of the register (the file downloads hold every row)
+PAGE_SIZE = 100
+
 SortKey = Literal["number", "stage", "category", "target", "support", "deadline"]
 SORT_KEYS: tuple[SortKey, ...] = ("number", "stage", "category", "target", "support", "deadline")
 
@@ -60,6 +63,7 @@ class RegisterQuery:
     q: str = ""
     sort: SortKey = "number"
     descending: bool = False
+    page: int = 1
 
     @classmethod
     def parse(cls, params: Mapping[str, str]) -> RegisterQuery:
@@ -68,7 +72,7 @@ class RegisterQuery:
         def pick(name: str) -> str:
             return params.get(name, "").strip()
 
-        meeting = pick("meeting")
+        meeting, page = pick("meeting"), pick("page")
         stage, category, sort = pick("stage"), pick("category"), pick("sort")
         return cls(
             meeting=int(meeting) if meeting.isdigit() and len(meeting) < 10 else None,
@@ -78,6 +82,7 @@ class RegisterQuery:
             q=pick("q")[:500],
             sort=next((k for k in SORT_KEYS if k == sort), "number"),
             descending=pick("order") == "desc",
+            page=int(page) if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else 1,
         )
 
     def admits(self, view: RequestView) -> bool:
@@ -114,11 +119,14 @@ class MeetingInfo:
 @dataclass(frozen=True)
 class RegisterPage:
     cutoff: Cutoff
-    lines: list[RegisterLine]
-    total: int
+    lines: list[RegisterLine]  # this page's
+    total: int  # rows in the register
     meetings: list[MeetingInfo]
     #: what "time left" is measured from: now, or the replayed meeting's cutoff
     reference: datetime
+    matched: int = 0  # rows the filters admit, on every page
+    page: int = 1
+    pages: int = 1
 
 
 def meetings(store: RingiStore) -> list[MeetingInfo]:
@@ -143,15 +151,24 @@ def register_page(store: RingiStore, query: RegisterQuery, now: datetime) -> Reg
     meeting = query.meeting if query.meeting in numbers else None
     cutoff = meeting_cutoff(store, meeting) if meeting is not None else moment_cutoff(store, now)
     views = replay(store, cutoff).rows()
+    admitted = [v for v in views if query.admits(v)]
+    admitted.sort(key=_sort_key(query.sort), reverse=query.descending)
+    pages = max(1, -(-len(admitted) // PAGE_SIZE))
+    page = min(query.page, pages)
     lines = [
         RegisterLine(row=row_of(v), view=v, deadline=v.current_deadline)
-        for v in views
-        if query.admits(v)
+        for v in admitted[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     ]
-    lines.sort(key=_sort_key(query.sort), reverse=query.descending)
     reference = cutoff.at if meeting is not None else now
     return RegisterPage(
-        cutoff=cutoff, lines=lines, total=len(views), meetings=known, reference=reference
+        cutoff=cutoff,
+        lines=lines,
+        total=len(views),
+        meetings=known,
+        reference=reference,
+        matched=len(admitted),
+        page=page,
+        pages=pages,
     )
 
 
@@ -167,21 +184,20 @@ def register_file(
 
 
 def _sort_key(key: SortKey) -> Any:
+    """The order of the page's columns, read from the states (a row of 資料2 is
+    made only for the rows a page shows)."""
     far = datetime.max.replace(tzinfo=None)
 
-    def deadline(line: RegisterLine) -> tuple[bool, datetime, int]:
-        d = line.deadline
-        return (d is None, d.replace(tzinfo=None) if d is not None else far, line.row.number)
+    def deadline(view: RequestView) -> tuple[bool, datetime, int]:
+        d = view.current_deadline
+        return (d is None, d.replace(tzinfo=None) if d is not None else far, view.number)
 
     keys: dict[SortKey, Any] = {
-        "number": lambda line: line.row.number,
-        "stage": lambda line: (STAGE_ORDER[line.row.stage], line.row.number),
-        "category": lambda line: (line.row.category.value, line.row.number),
-        "target": lambda line: (line.row.target.casefold(), line.row.number),
-        "support": lambda line: (
-            line.row.support if line.row.support is not None else -1,
-            line.row.number,
-        ),
+        "number": lambda view: view.number,
+        "stage": lambda view: (STAGE_ORDER[view.stage], view.number),
+        "category": lambda view: (view.category.value, view.number),
+        "target": lambda view: (view.target.casefold(), view.number),
+        "support": lambda view: (view.support if view.support_known else -1, view.number),
         "deadline": deadline,
     }
     return keys[key]

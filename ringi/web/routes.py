@@ -260,6 +260,7 @@ def build_router(web: Web) -> APIRouter:
             query=query,
             params=dict(request.query_params),
             sort_keys=reads.SORT_KEYS,
+            page_size=reads.PAGE_SIZE,
             stages=list(Stage),
             categories=list(Category),
         )
