@@ -113,6 +113,17 @@ def test_reads_import_neither_the_api_nor_the_pages(args: list[str], data_dir: P
     assert offending(modules, NOT_FOR_READS) == []
 
 
+def test_a_write_imports_neither_the_api_nor_the_pages(data_dir: Path) -> None:
+    """A request command goes through Temporal (unreachable here: a closed port,
+    exit 3) and the store, without FastAPI or the pages."""
+    args = ["--temporal", "127.0.0.1:1", "endorse", str(NUMBER), "--as", "B社"]
+    status, modules, _ = imported(args, data_dir)
+    assert status == 3
+    assert {"temporalio", "ringi.service"} <= modules
+    assert offending(modules, tuple(b for b in NOT_FOR_READS if b != "ringi.api")) == []
+    assert offending(modules, ("ringi.api.app", "ringi.api.routers")) == []
+
+
 def test_a_banned_module_is_seen(tmp_path: Path) -> None:
     """The check can fail: the API's server command does import FastAPI once it runs
     (here it stops at once, Temporal being unreachable at a closed port)."""

@@ -9,7 +9,6 @@ each with one line on stderr and never a traceback."""
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 import os
@@ -104,6 +103,8 @@ def fail(message: str, status: int = REFUSED) -> typer.Exit:
 def run_with_ringi(ctx: typer.Context, work: Callable[[Ringi], Awaitable[T]]) -> T:
     """Connect to Temporal and the store, do ``work``, and leave with ``guarded``'s
     statuses (an unknown outcome's line names the worker to look for)."""
+    import asyncio  # here, as the rest: `ringi --help` and the reads need no event loop
+
     from ..service import OutcomeUnknown, Ringi, answered
 
     where = installation(ctx)

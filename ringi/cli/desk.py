@@ -8,7 +8,6 @@ store, `Local`) or through the HTTP API with a token (`ringi.cli.remote`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -131,6 +130,8 @@ class LocalSession:
         """``command`` sent under its key's id; if its answer does not come, its
         outcome is unknown (``OutcomeUnknown`` naming the key to retry with), and
         a key the command was given is recorded for this call first."""
+        import asyncio
+
         from ..service import lost
 
         try:
@@ -181,6 +182,8 @@ class Local:
     def run(self, work: Callable[[Session], Coroutine[Any, Any, T]], *, writes: bool = True) -> T:
         if writes:
             return run_with_ringi(self.ctx, lambda ringi: work(LocalSession(ringi.store, ringi)))
+        import asyncio
+
         return with_store(self.ctx, lambda store: asyncio.run(work(LocalSession(store))))
 
 

@@ -13,7 +13,6 @@ in the event store, so issue them on a machine that reaches it.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import signal
 from enum import StrEnum
@@ -49,6 +48,8 @@ def serve(
 
 
 def run_api(settings: Settings, host: str, port: int) -> int:
+    import asyncio
+
     from ..api import ApiSettings, create_app
     from ..api.server import ApiServer, bind, freeze_startup_heap
     from ..logging import configure
