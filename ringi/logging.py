@@ -14,8 +14,6 @@ import logging
 import sys
 from typing import Literal
 
-import structlog
-
 LogFormat = Literal["console", "json"]
 
 #: the handler ``configure`` puts on the root logger (replaced, not stacked, when
@@ -28,6 +26,8 @@ def configure(log_format: LogFormat = "console", level: int = logging.INFO) -> N
     connects (as every entry point does), it also routes the Temporal core's own
     messages (polling errors while the server is unreachable...) through Python
     logging, so that they come out in the same format."""
+    import structlog  # here: every command declares --log-format, few of them log
+
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if log_format == "json"

@@ -10,19 +10,19 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..audit import seal as seals
-from ..audit.reconcile import Difference, reconcile, workflow_anchors
-from ..audit.trail import WRITERS, export, history
-from ..audit.verify import NOT_CHAINED, Anchor, Report, verify
-from ..service import Ringi
-from ..store import RingiStore
 from .context import REFUSED, guarded, print_json, run_with_ringi, with_store
 from .desk import through_api
 from .render import echo, when
+
+if TYPE_CHECKING:  # each command imports what it runs
+    from ..audit.reconcile import Difference
+    from ..audit.verify import Anchor, Report
+    from ..service import Ringi
+    from ..store import RingiStore
 
 audit_app = typer.Typer(
     help="Audit the record: verify it, reconcile it with the workflows, read and export it.",
@@ -64,6 +64,10 @@ def verify_(
     One line per finding: the request, the version, what was done to it
     (edited, deleted, reordered, inserted). Exit 1 if anything is found.
     """
+    from ..audit import seal as seals
+    from ..audit.reconcile import workflow_anchors
+    from ..audit.verify import Report, verify
+
     remote = through_api(ctx)
     if remote is not None:  # the server verifies its store; the seals go from here
         kept = guarded(lambda: [seals.read(path) for path in seal or ()])
@@ -100,6 +104,8 @@ def verify_(
 
 def _print_report(report: Report, anchors: int, as_json: bool, detail: str) -> None:
     """What ``verify`` found (exit 1 if anything), here or through the API."""
+    from ..audit.verify import NOT_CHAINED
+
     if as_json:
         print_json(
             {
@@ -138,6 +144,8 @@ def seal_(
     names any event later cut from or rewritten at the end of a chain, which a
     chain cannot show by itself. Refused (exit 1) unless the store verifies clean.
     """
+    from ..audit import seal as seals
+
     remote = through_api(ctx)
     if remote is not None:  # the server seals its store; the seal is kept here
         made = guarded(lambda: remote.through(lambda api: api.seal()))
@@ -156,6 +164,7 @@ def reconcile_(ctx: typer.Context, as_json: Json = False) -> None:
 
     Exit 1 if any request differs.
     """
+    from ..audit.reconcile import reconcile
 
     async def work(ringi: Ringi) -> list[Difference]:
         return await reconcile(ringi)
@@ -184,6 +193,7 @@ def history_(
     as_json: Json = False,
 ) -> None:
     """A request's timeline as stored: time, actor, meeting, event, hash."""
+    from ..audit.trail import history
 
     remote = through_api(ctx)
     entries = (
@@ -221,6 +231,8 @@ def export_(
     ] = None,
 ) -> None:
     """Every event of every aggregate, in the order recorded, streamed page by page."""
+    from ..audit.trail import WRITERS, export
+
     write = WRITERS[format.value]
 
     def run(store: RingiStore) -> int:

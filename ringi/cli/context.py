@@ -9,7 +9,6 @@ each with one line on stderr and never a traceback."""
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 import os
@@ -17,19 +16,19 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from eventsourcing.persistence import InterfaceError, OperationalError
-from pydantic import ValidationError
-from temporalio.exceptions import TemporalError
-from temporalio.service import RPCError
 
-from ..config import Settings
-from ..domain.errors import DomainError
-from ..domain.vocabulary import Actor
-from ..service import OutcomeUnknown, Ringi, answered, lost
-from ..store import RingiStore
+# Imported where they are used: every command imports this module, and most
+# need only some of them (`ringi --help` none).
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from ..config import Settings
+    from ..domain.vocabulary import Actor
+    from ..service import OutcomeUnknown, Ringi
+    from ..store import RingiStore
 
 T = TypeVar("T")
 
@@ -60,6 +59,8 @@ class Installation:
 
     def settings(self) -> Settings:
         if self._settings is None:
+            from ..config import Settings
+
             overrides: dict[str, Any] = {}
             if self.data_dir is not None:
                 overrides["data_dir"] = self.data_dir
@@ -102,6 +103,10 @@ def fail(message: str, status: int = REFUSED) -> typer.Exit:
 def run_with_ringi(ctx: typer.Context, work: Callable[[Ringi], Awaitable[T]]) -> T:
     """Connect to Temporal and the store, do ``work``, and leave with ``guarded``'s
     statuses (an unknown outcome's line names the worker to look for)."""
+    import asyncio  # here, as the rest: `ringi --help` and the reads need no event loop
+
+    from ..service import OutcomeUnknown, Ringi, answered
+
     where = installation(ctx)
     settings = where.settings()
 
@@ -129,6 +134,8 @@ def run_with_ringi(ctx: typer.Context, work: Callable[[Ringi], Awaitable[T]]) ->
 
 
 def with_store(ctx: typer.Context, work: Callable[[RingiStore], T]) -> T:
+    from ..store import RingiStore
+
     settings = installation(ctx).settings()
     if settings.store == "sqlite" and not settings.event_store_path.exists():
         raise fail(
@@ -147,19 +154,42 @@ def guarded(call: Callable[[], T], *, key: str | None = None) -> T:
     unknown 4 (naming the key to retry with: the exception's, else ``key``)."""
     try:
         return call()
-    except DomainError as error:
-        raise fail(str(error)) from None
-    except ValidationError as error:
-        raise fail(describe_validation(error), USAGE) from None
-    except OutcomeUnknown as unknown:
-        raise unknown_exit(unknown, key) from None
-    except (OperationalError, InterfaceError) as error:
-        raise fail(f"cannot reach the event store ({error})", UNREACHABLE) from None
-    except (RPCError, TemporalError) as error:
+    except Exception as error:
+        status = _exit_for(error, key)
+        if status is None:
+            raise
+        raise status from None
+
+
+def _exit_for(error: Exception, key: str | None) -> typer.Exit | None:
+    """What ``guarded`` leaves with for ``error``, or None to let it through. The
+    classes are imported only once something went wrong: a read that never
+    touches Temporal does not pay for importing its client."""
+    from eventsourcing.persistence import InterfaceError, OperationalError
+    from pydantic import ValidationError
+
+    from ..domain.errors import DomainError
+
+    if isinstance(error, DomainError):
+        return fail(str(error))
+    if isinstance(error, ValidationError):
+        return fail(describe_validation(error), USAGE)
+
+    from temporalio.exceptions import TemporalError
+    from temporalio.service import RPCError
+
+    from ..service import OutcomeUnknown, lost
+
+    if isinstance(error, OutcomeUnknown):
+        return unknown_exit(error, key)
+    if isinstance(error, OperationalError | InterfaceError):
+        return fail(f"cannot reach the event store ({error})", UNREACHABLE)
+    if isinstance(error, RPCError | TemporalError):
         sent = lost(error)
         if sent is not None:
-            raise unknown_exit(sent, key) from None
-        raise fail(f"Temporal did not carry this out ({error})", UNREACHABLE) from None
+            return unknown_exit(sent, key)
+        return fail(f"Temporal did not carry this out ({error})", UNREACHABLE)
+    return None
 
 
 def unknown_exit(unknown: OutcomeUnknown, key: str | None) -> typer.Exit:
@@ -180,10 +210,14 @@ def describe_validation(error: ValidationError) -> str:
 def member(company: str | None, user: str | None) -> Actor:
     if not company or not company.strip():
         raise fail("members act for a company: give --as COMPANY", USAGE)
+    from ..domain.vocabulary import Actor
+
     return Actor.member(company.strip(), user)
 
 
 def secretariat(user: str | None) -> Actor:
+    from ..domain.vocabulary import Actor
+
     return Actor.secretariat(user or _login())
 
 

@@ -21,13 +21,15 @@ Exit status: 0 done (for status: the database is at this ringi's version),
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .. import database
-from ..service import Ringi
-from ..store import RingiStore
+
+if TYPE_CHECKING:
+    from ..service import Ringi
+    from ..store import RingiStore
 from .context import fail as _fail
 from .context import installation, print_json, run_with_ringi
 from .render import echo

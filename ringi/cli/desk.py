@@ -8,7 +8,6 @@ store, `Local`) or through the HTTP API with a token (`ringi.cli.remote`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -17,20 +16,21 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import typer
 
-from ..domain.commands import Command, FileRequest
-from ..domain.meeting import FollowedMeeting
-from ..domain.view import RequestView
-from ..domain.vocabulary import Actor, Category, Stage
-from ..service import Ringi, lost
-from ..store import RingiStore, TimelineEntry
+from ..domain.enums import Category, Stage
 from .context import USAGE, fail, installation, member, run_with_ringi, with_store
 from .keys import GIVEN, claimed, key_of, remember
 
-C = TypeVar("C", Command, FileRequest)
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the sessions import what they use: a read does not load the writers
+    from ..domain.commands import Command, FileRequest
+    from ..domain.meeting import FollowedMeeting
+    from ..domain.view import RequestView
+    from ..domain.vocabulary import Actor
     from ..projection.views import Summary
+    from ..service import Ringi
+    from ..store import RingiStore, TimelineEntry
     from .remote import Remote
+
+C = TypeVar("C", "Command", "FileRequest")
 
 T = TypeVar("T")
 
@@ -130,6 +130,10 @@ class LocalSession:
         """``command`` sent under its key's id; if its answer does not come, its
         outcome is unknown (``OutcomeUnknown`` naming the key to retry with), and
         a key the command was given is recorded for this call first."""
+        import asyncio
+
+        from ..service import lost
+
         try:
             return await send(await asyncio.to_thread(claimed, self.store, call, command))
         except BaseException as error:
@@ -178,6 +182,8 @@ class Local:
     def run(self, work: Callable[[Session], Coroutine[Any, Any, T]], *, writes: bool = True) -> T:
         if writes:
             return run_with_ringi(self.ctx, lambda ringi: work(LocalSession(ringi.store, ringi)))
+        import asyncio
+
         return with_store(self.ctx, lambda store: asyncio.run(work(LocalSession(store))))
 
 

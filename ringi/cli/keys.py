@@ -26,17 +26,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from ..api.idempotency import KeyReused, Keys, command_id, fingerprint
-from ..api.tokens import Principal
-from ..domain.commands import _Command
-from ..domain.errors import Refused
-from ..store import RingiStore
+if TYPE_CHECKING:  # imported when a key is used: declaring --key must stay cheap
+    from ..domain.commands import _Command
+    from ..store import RingiStore
 
-C = TypeVar("C", bound=_Command)  # any command, the filing included
+C = TypeVar("C", bound="_Command")  # any command, the filing included
 
 TAG = "key:"
 #: a key the command line gave a command sent without ``--key``
@@ -77,6 +75,8 @@ def claimed(store: RingiStore, call: str, command: C) -> C:
     """``command`` with the id it is carried out under here: for a keyed call,
     the key's first use is recorded (refused if it was first used for another
     call) and the id derived from it; an unkeyed command as it is."""
+    from ..api.idempotency import command_id
+
     key = key_of(command.command_id)
     if key is None:
         return command
@@ -88,6 +88,10 @@ def claimed(store: RingiStore, call: str, command: C) -> C:
 def remember(store: RingiStore, call: str, command: _Command) -> None:
     """Record the first use of the command's key for this call (refused if the
     key was first used for another). Blocking."""
+    from ..api.idempotency import KeyReused, Keys, fingerprint
+    from ..api.tokens import Principal
+    from ..domain.errors import Refused
+
     key = key_of(command.command_id)
     assert key is not None
     scope = Principal(token_id=SCOPE, role=command.actor.role, name=SCOPE)

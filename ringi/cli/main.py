@@ -18,17 +18,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from ..database import SchemaError
-from ..domain import commands as c
-from ..domain.cost import CostBearer, CostInputs, CostItem
-from ..domain.meeting import after_its_day, meeting_day
-from ..domain.view import RequestView
-from ..domain.vocabulary import Category, CloseReason, Stage
+from ..domain.enums import Category, CloseReason, Stage
 from ..logging import LogFormat
 from .audit import audit_app
 from .context import (
@@ -41,13 +36,25 @@ from .context import (
     secretariat,
 )
 from .db import db_app
-from .desk import Session, desk
+from .desk import desk
 from .exit import exit_now
 from .keys import tagged
 from .notify import install as install_notify
 from .register import install as install_register
 from .render import echo, parse_day, parse_until, parse_when, request_text, summary
 from .serve import install as install_serve
+
+# What the commands run is imported when one of them runs: `ringi --help` and
+# the reads must not pay for the domain's models and the Temporal client.
+if TYPE_CHECKING:
+    from ..domain import commands as c
+    from ..domain.cost import CostItem
+    from ..domain.view import RequestView
+    from .desk import Session
+else:
+    from .lazy import lazy_module
+
+    c = lazy_module("ringi.domain.commands")
 
 app = typer.Typer(
     name="ringi",
@@ -139,6 +146,8 @@ def main(
 
 def _command(build: Any, **fields: Any) -> Any:
     """Build a command model, turning invalid input into a usage error that names it."""
+    from pydantic import ValidationError
+
     try:
         return build(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as error:
@@ -165,6 +174,8 @@ def _act(ctx: typer.Context, number: int, command: c.Command, as_json: bool) -> 
 async def _after_the_meeting(session: Session, meeting: int | None) -> None:
     """Done, but tagged with a meeting whose day is over: say which register shows it."""
     if meeting is not None:
+        from ..domain.meeting import after_its_day
+
         note = after_its_day(await session.meetings(), meeting, datetime.now(tz=UTC))
         if note:
             typer.echo(f"ringi: note: {note}", err=True)
@@ -370,6 +381,8 @@ def open_support(
     async def work(session: Session) -> None:
         until: datetime | None = None
         if until_meeting is not None:
+            from ..domain.meeting import meeting_day
+
             until = meeting_day(await session.meetings(), until_meeting)
         elif deadline is not None:
             until = parse_until(deadline, "--deadline")
@@ -522,6 +535,8 @@ def extend_deadline(
 
     async def work(session: Session) -> None:
         if until_meeting is not None:
+            from ..domain.meeting import meeting_day
+
             deadline = meeting_day(await session.meetings(), until_meeting)
         else:
             assert until is not None
@@ -578,6 +593,10 @@ def record_findings(
 
 
 def _cost_item(text: str) -> CostItem:
+    from pydantic import ValidationError
+
+    from ..domain.cost import CostBearer, CostItem
+
     bearer, _, amount = text.partition("=")
     try:
         return CostItem(
@@ -616,6 +635,10 @@ def evaluate_cost(
     as_json: Json = False,
 ) -> None:
     """[secretariat] Record a cost-effectiveness evaluation."""
+    from pydantic import ValidationError
+
+    from ..domain.cost import CostInputs
+
     items = tuple(_cost_item(item) for item in cost)
     years = horizon_years or installation(ctx).settings().policy().cost_horizon_years
     try:

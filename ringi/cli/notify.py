@@ -21,16 +21,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..domain.notifications import NotificationKind
-from ..domain.subscriptions import Channel, Subscription
-from ..sealing import Sealer, new_key
-from ..store import RingiStore
+from ..domain.enums import Channel, NotificationKind
 from .context import USAGE, fail, installation, print_json, secretariat, with_store
 from .desk import through_api
 from .render import echo, when
 
 if TYPE_CHECKING:
-    pass
+    from ..domain.subscriptions import Subscription
+    from ..store import RingiStore
 
 subscribe_app = typer.Typer(
     help="Send a recipient's notifications to a webhook or an e-mail address.",
@@ -113,6 +111,7 @@ def _subscribe(
 ) -> Subscription | None:
     """Record the subscription and print it; what was made, unless printed as JSON
     (then nothing more is to be said)."""
+    from ..sealing import Sealer
 
     def add(store: RingiStore) -> Subscription:
         return store.subscribe(
@@ -188,6 +187,8 @@ def rotate_secret(
     if remote is not None:  # the server makes the secret
         secret = remote.through(lambda api: api.rotate_secret(subscriber)).secret
     else:
+        from ..sealing import Sealer
+
         secret = secrets.token_urlsafe(32)
         sealed = Sealer.of(installation(ctx).settings()).seal(secret)
         with_store(
@@ -202,4 +203,6 @@ def rotate_secret(
 def secret_key() -> None:
     """Print a new key for RINGI_SECRET_KEYS, which seals webhook secrets before they
     are recorded. Give every process of an installation the same keys, the newest first."""
+    from ..sealing import new_key
+
     echo(new_key())

@@ -16,19 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..domain.lifecycle import JST, end_of_day
-from ..register.diff import diff_meetings
-from ..register.importer import ImportPlan, parse_meeting_dates, parse_register, plan_import
-from ..register.publish import publish
-from ..register.render import EXTENSIONS, Format, Lang, title
-from ..register.replay import (
-    Cutoff,
-    meeting_cutoff,
-    moment_cutoff,
-    request_as_of,
-)
-from ..service import Ringi
-from ..store import ImportOutcome, RingiStore
+from ..domain.days import JST, end_of_day
 from .context import (
     USAGE,
     fail,
@@ -42,7 +30,12 @@ from .context import (
 from .desk import through_api
 from .render import echo, parse_until, request_text
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # each command imports what it runs
+    from ..register.importer import ImportPlan
+    from ..register.render import Format, Lang
+    from ..register.replay import Cutoff
+    from ..service import Ringi
+    from ..store import ImportOutcome, RingiStore
     from .remote import Remote
 
 
@@ -90,6 +83,8 @@ def install(app: typer.Typer) -> None:
 
 
 def _cutoff(store: RingiStore, meeting: int | None, as_of: str | None) -> Cutoff:
+    from ..register.replay import meeting_cutoff, moment_cutoff
+
     if meeting is not None:
         return meeting_cutoff(store, meeting)
     return moment_cutoff(store, parse_until(as_of, "--as-of") if as_of else datetime.now(tz=JST))
@@ -134,6 +129,9 @@ def register(
     neither): every request open then, or closed since the previous meeting."""
     if ctx.invoked_subcommand is not None:
         return
+    from ..register.render import EXTENSIONS
+    from ..register.replay import request_as_of
+
     if meeting is not None and as_of is not None:
         raise fail("give --meeting N or --as-of TIMESTAMP, not both", USAGE)
     if as_of is not None:
@@ -208,6 +206,9 @@ def publish_command(
     user: User = None,
 ) -> None:
     """[secretariat] Publish meeting N's register: record its cutoff and digest."""
+    from ..register.publish import publish
+    from ..register.render import EXTENSIONS, title
+
     chosen: list[Format] = [f.value for f in formats] if formats else ["html"]
     language: Lang = lang.value
     remote = through_api(ctx)
@@ -250,6 +251,8 @@ def diff_command(
 ) -> None:
     """What changed between two meetings: new requests, stage changes, new answers
     and support changes."""
+    from ..register.diff import diff_meetings
+
     remote = through_api(ctx)
     if remote is not None:
         changes = remote.through(lambda api: api.diff(before, after))
@@ -294,6 +297,8 @@ def import_register(
     claimed, so later filings continue after the highest; the requests left
     open get their workflows. A malformed row is reported with its line number
     and nothing is written. Importing the same file again changes nothing."""
+    from ..register.importer import parse_meeting_dates, parse_register, plan_import
+
     parsed = guarded(lambda: parse_register(file.read_bytes(), str(file)))
     given = (
         guarded(lambda: parse_meeting_dates(meeting_dates.read_bytes(), str(meeting_dates)))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 
 import typer
 
-from ..domain.lifecycle import JST, end_of_day, pending_timers, shown
-from ..domain.view import RequestView
-from ..domain.vocabulary import Category
-from ..store import TimelineEntry
+from ..domain.days import JST, end_of_day, shown
+from ..domain.enums import Category
+
+if TYPE_CHECKING:
+    from ..domain.view import RequestView
+    from ..store import TimelineEntry
 
 
 def parse_when(text: str) -> datetime:
@@ -61,6 +64,8 @@ def summary(view: RequestView) -> str:
 
 
 def request_text(view: RequestView, timeline: list[TimelineEntry], now: datetime) -> str:
+    from ..domain.lifecycle import pending_timers
+
     out = [
         f"No.{view.number}  {view.category.value}  {view.target}",
         f"  stage:     {view.stage.value} ({view.stage.label_ja})",

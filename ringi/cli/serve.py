@@ -13,19 +13,19 @@ in the event store, so issue them on a machine that reaches it.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import signal
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ..config import Settings
-from ..domain.vocabulary import Role
-from ..store import RingiStore
+from ..domain.enums import Role
 from .context import guarded, installation, print_json
 from .render import when
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 T = TypeVar("T")
 
@@ -48,6 +48,8 @@ def serve(
 
 
 def run_api(settings: Settings, host: str, port: int) -> int:
+    import asyncio
+
     from ..api import ApiSettings, create_app
     from ..api.server import ApiServer, bind, freeze_startup_heap
     from ..logging import configure
@@ -103,6 +105,7 @@ def _with_tokens(ctx: typer.Context, work: Any) -> Any:
     """Run ``work`` on the installation's token registry (creating an empty
     store if there is none yet: tokens may be issued before the first `ringi up`)."""
     from ..api.tokens import TokenRegistry
+    from ..store import RingiStore
 
     store = RingiStore(env=installation(ctx).settings().eventsourcing_env())
     try:

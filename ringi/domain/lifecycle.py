@@ -23,7 +23,7 @@ only whether it may.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time
 
 from .commands import (
     AnswerClarification,
@@ -57,34 +57,17 @@ from .commands import (
     WithdrawEndorsement,
     WithdrawObjection,
 )
+
+# re-exported: they were defined here, and are imported from here
+from .days import JST as JST
+from .days import end_of_day as end_of_day
+from .days import shown as shown
+from .days import shown_day as shown_day
 from .errors import NotAllowed, Refused
 from .imported import ImportedRequest, RegisterMark
 from .policy import Policy
 from .view import ObjectionWindow, RequestView
 from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Role, Stage
-
-JST = timezone(timedelta(hours=9), "JST")
-
-
-def shown(moment: datetime) -> str:
-    """A moment as people here read it, in messages, pages and registers alike:
-    date and time in Japan, whatever zone it was recorded in (timers record UTC)."""
-    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
-
-
-def shown_day(moment: datetime) -> str:
-    """The day of a moment in Japan (a deadline recorded in UTC at 20:00 is the
-    next day here)."""
-    return moment.astimezone(JST).strftime("%Y-%m-%d")
-
-
-def end_of_day(day: date) -> datetime:
-    """The last instant of ``day`` in Japan (of a moment's day in Japan): a day
-    given as a deadline ("2017年9月まで") or as a cutoff lasts to its end."""
-    if isinstance(day, datetime):
-        day = day.astimezone(JST).date()
-    return datetime.combine(day, time.max, JST)
-
 
 MEMBER_COMMANDS = (
     Endorse,

@@ -9,23 +9,18 @@ one aggregate records every subscription made and ended.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 from pydantic import BaseModel, ConfigDict
 
+from .enums import Channel as Channel  # re-exported: it was defined here
 from .errors import Refused
 from .notifications import NotificationKind
 from .request import NAMESPACE
 
 SUBSCRIPTIONS_ID: UUID = uuid5(NAMESPACE, "subscriptions")
-
-
-class Channel(StrEnum):
-    WEBHOOK = "webhook"
-    EMAIL = "email"
 
 
 class Subscription(BaseModel):
