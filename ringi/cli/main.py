@@ -43,6 +43,7 @@ from .context import (
 from .db import db_app
 from .desk import Session, desk
 from .exit import exit_now
+from .inputs import MEETING, REQUEST, number, text_option
 from .keys import tagged
 from .notify import install as install_notify
 from .register import install as install_register
@@ -64,7 +65,7 @@ app.add_typer(db_app, name="db")
 
 # --- shared options -----------------------------------------------------------------
 
-Number = Annotated[int, typer.Argument(help="the request's No.", min=1)]
+Number = Annotated[int, typer.Argument(help="the request's No.", parser=REQUEST)]
 As = Annotated[
     str | None,
     typer.Option(
@@ -73,7 +74,12 @@ As = Annotated[
 ]
 User = Annotated[str | None, typer.Option("--user", help="who you are (recorded with the event)")]
 MeetingNo = Annotated[
-    int | None, typer.Option("--meeting", help="the meeting this is said at (第N回)", min=1)
+    int | None,
+    typer.Option(
+        "--meeting",
+        help="the meeting this is said at (第N回)",
+        parser=number("--meeting", "a meeting's number (第N回)"),
+    ),
 ]
 Key = Annotated[
     str | None,
@@ -183,7 +189,10 @@ def file_(
         str, typer.Option("--category", help="要望|意見|質問 (request|opinion|question)")
     ] = "要望",
     related: Annotated[
-        list[int] | None, typer.Option("--related", help="a related request's No.")
+        list[int] | None,
+        typer.Option(
+            "--related", help="a related request's No.", parser=number("--related", "a No.")
+        ),
     ] = None,
     meeting: MeetingNo = None,
     user: User = None,
@@ -356,7 +365,12 @@ def open_support(
         str | None, typer.Option("--deadline", help="YYYY-MM-DD (through that day) or ISO time")
     ] = None,
     until_meeting: Annotated[
-        int | None, typer.Option("--until-meeting", help="until meeting N (第N回) is held")
+        int | None,
+        typer.Option(
+            "--until-meeting",
+            help="until meeting N (第N回) is held",
+            parser=number("--until-meeting", "a meeting's number (第N回)"),
+        ),
     ] = None,
     user: User = None,
     key: Key = None,
@@ -508,7 +522,12 @@ def extend_deadline(
         str | None, typer.Option("--until", help="YYYY-MM-DD (through that day) or ISO time")
     ] = None,
     until_meeting: Annotated[
-        int | None, typer.Option("--until-meeting", help="until meeting N (第N回)")
+        int | None,
+        typer.Option(
+            "--until-meeting",
+            help="until meeting N (第N回)",
+            parser=number("--until-meeting", "a meeting's number (第N回)"),
+        ),
     ] = None,
     reason: Annotated[str, typer.Option("--reason")] = "",
     meeting: MeetingNo = None,
@@ -599,10 +618,20 @@ def evaluate_cost(
         typer.Option("--cost", help="BEARER=YEN (central|members|network_operators); repeat"),
     ],
     horizon_years: Annotated[
-        int | None, typer.Option("--horizon-years", help="the policy's (5); no other is taken")
+        int | None,
+        typer.Option(
+            "--horizon-years",
+            help="the policy's (5); no other is taken",
+            parser=number("--horizon-years", "a count of years"),
+        ),
     ] = None,
     monthly_volume: Annotated[
-        int | None, typer.Option("--monthly-volume", help="units (e.g. applications) a month")
+        int | None,
+        typer.Option(
+            "--monthly-volume",
+            help="units (e.g. applications) a month",
+            parser=number("--monthly-volume", "a count", lowest=0),
+        ),
     ] = None,
     benefit_per_unit: Annotated[
         str | None, typer.Option("--benefit-per-unit", help="yen saved per unit")
@@ -769,7 +798,12 @@ def close(
     number: Number,
     reason: Annotated[CloseReason, typer.Option("--reason", case_sensitive=False)],
     duplicate_of: Annotated[
-        int | None, typer.Option("--duplicate-of", help="the No. this duplicates")
+        int | None,
+        typer.Option(
+            "--duplicate-of",
+            help="the No. this duplicates",
+            parser=number("--duplicate-of", "a request's No."),
+        ),
     ] = None,
     note: Annotated[str, typer.Option("--note")] = "",
     meeting: MeetingNo = None,
@@ -841,7 +875,7 @@ def correct_answer(
 @meeting_app.command("open")
 def meeting_open(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="the meeting's number (第N回)", min=1)],
+    number: Annotated[int, typer.Argument(help="the meeting's number (第N回)", parser=MEETING)],
     date: Annotated[
         str | None, typer.Option("--date", help="when it is held (default: now)")
     ] = None,
@@ -850,6 +884,7 @@ def meeting_open(
 ) -> None:
     """[secretariat] Open (schedule) a meeting."""
     held_at = parse_when(date) if date else datetime.now(tz=UTC)
+    title = text_option("--title", title)
 
     async def work(session: Session) -> None:
         await session.open_meeting(number, held_at, secretariat(user), title)
@@ -861,7 +896,7 @@ def meeting_open(
 @meeting_app.command("reschedule")
 def meeting_reschedule(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="the meeting's number (第N回)", min=1)],
+    number: Annotated[int, typer.Argument(help="the meeting's number (第N回)", parser=MEETING)],
     date: Annotated[str, typer.Option("--date", help="when it is held now")],
     reason: Annotated[str, typer.Option("--reason")] = "",
     user: User = None,
@@ -870,6 +905,7 @@ def meeting_reschedule(
     stays between the meetings numbered around it, and the support deadlines until
     it follow it to a later date. An imported meeting keeps its date."""
     held_at = parse_when(date)
+    reason = text_option("--reason", reason)
 
     async def work(session: Session) -> None:
         followed = await session.reschedule_meeting(number, held_at, reason, secretariat(user))

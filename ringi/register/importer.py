@@ -87,6 +87,7 @@ from ..domain.imported import (
 )
 from ..domain.lifecycle import JST
 from ..domain.meeting import IMPORTED_MEETING, PLACEHOLDER_DATE
+from ..domain.text import MAX_NUMBER
 from ..domain.vocabulary import Category
 from .formulas import unescape
 
@@ -361,8 +362,8 @@ def _row(line: int, cells: list[str], *, plain: bool = False) -> ParsedRow:
     no_cell, category_cell, target_cell, body_cell, answer_cell, last_cell = cells
     text_of: Callable[[str], str] = tidy if plain else html_to_text
     no_text = unicodedata.normalize("NFKC", no_cell).strip()
-    if not re.fullmatch(r"[0-9]+", no_text) or int(no_text) < 1:
-        raise _RowError(f"No. must be a positive number, not {no_cell.strip()!r}")
+    if not re.fullmatch(r"[0-9]{1,10}", no_text) or not 1 <= int(no_text) <= MAX_NUMBER:
+        raise _RowError(f"No. must be a number from 1 to {MAX_NUMBER}, not {no_cell.strip()!r}")
     number = int(no_text)
     try:
         category = Category.parse(unicodedata.normalize("NFKC", text_of(category_cell)))
