@@ -129,7 +129,7 @@ def _describe(errors: Any) -> list[ErrorDetail]:
         details.append(
             ErrorDetail(
                 field=".".join(loc) or "input",
-                message=str(item.get("msg", "invalid")),
+                message=str(item.get("msg", "invalid")).removeprefix("Value error, "),
                 type=str(item.get("type", "invalid")),
             )
         )

@@ -32,13 +32,13 @@ from ..domain.lifecycle import PRIVATE_EVENTS, end_of_day, pending_timers
 from ..domain.meeting import FollowedMeeting, Meeting, Publication, after_its_day
 from ..domain.notifications import NotificationKind
 from ..domain.subscriptions import Channel, Subscription
+from ..domain.text import MAX_NUMBER as MAX_NUMBER  # the highest in a path, a query or a body
+from ..domain.text import Count, MeetingNumber, Reason, RequestNumber, Target, Text
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, CloseReason, Role, Stage
 from ..sealing import Sealer
 from ..store import TimelineEntry
 
-#: the highest request or meeting number the API accepts in a path or body
-MAX_NUMBER = 2**31 - 1
 _EARLIEST = date(1900, 1, 1)
 _LATEST = date(2199, 12, 31)
 
@@ -63,13 +63,9 @@ def _day(day: date) -> date:
     return day
 
 
-Text = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_unicode)]
-Reason = Annotated[str, Field(max_length=2_000), AfterValidator(_unicode)]
-Target = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_unicode)]
-Number = Annotated[int, Field(ge=1, le=MAX_NUMBER)]
-MeetingNumber = Annotated[
-    int, Field(ge=1, le=MAX_NUMBER, description="the meeting this is said at (第N回)")
-]
+# text, numbers and counts as everywhere else: ringi.domain.text
+Number = RequestNumber
+AtMeetingNumber = Annotated[MeetingNumber, Field(description="the meeting this is said at (第N回)")]
 Moment = Annotated[
     AwareDatetime,
     AfterValidator(_moment),
@@ -114,7 +110,7 @@ class Body(BaseModel):
 
 
 class AtMeeting(Body):
-    meeting: MeetingNumber | None = None
+    meeting: AtMeetingNumber | None = None
 
 
 # --- members ---------------------------------------------------------------------------
@@ -207,10 +203,10 @@ class CostItemBody(Body):
 
 
 class EvaluateCostBody(AtMeeting):
-    horizon_years: int | None = Field(
+    horizon_years: Count | None = Field(
         None, ge=1, le=100, description="the policy's (the default); another is refused (409)"
     )
-    monthly_volume: int | None = Field(None, ge=0, le=10**12)
+    monthly_volume: Count | None = Field(None, ge=0, le=10**12)
     benefit_per_unit_yen: Yen | None = None
     total_benefit_yen: Yen | None = None
     cost_items: list[CostItemBody] = Field(min_length=1, max_length=100)
@@ -269,7 +265,7 @@ class CorrectAnswerBody(AtMeeting):
 
 
 class OpenMeetingBody(Body):
-    number: Number = Field(description="the meeting's number (第N回)")
+    number: MeetingNumber = Field(description="the meeting's number (第N回)")
     held_at: Moment | None = Field(None, description="when it is held (default: now)")
     title: Reason = ""
 

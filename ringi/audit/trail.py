@@ -23,6 +23,7 @@ from ..domain.chain import HASH, PREVIOUS
 from ..domain.errors import Refused
 from ..domain.request import request_id
 from ..domain.vocabulary import Actor
+from ..register.formulas import escape
 from ..store import RingiStore
 from .records import (
     PAGE,
@@ -146,7 +147,9 @@ def jsonl_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 
 def csv_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """A header, then one row per event; the state is a JSON object in the last column."""
+    """A header, then one row per event; the state is a JSON object in the last column.
+    No cell begins as a spreadsheet formula (``ringi.register.formulas``): none of
+    these columns holds a person's text at its start, and none ever will."""
     line = io.StringIO()
     writer = csv.writer(line, lineterminator="\n")
 
@@ -160,7 +163,11 @@ def csv_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
     yield take(list(CSV_COLUMNS))
     for record in records:
         row = {**record, "state": json.dumps(record["state"], ensure_ascii=False, sort_keys=True)}
-        yield take(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+        yield take(["" if row[c] is None else _cell(row[c]) for c in CSV_COLUMNS])
+
+
+def _cell(value: Any) -> Any:
+    return escape(value) if isinstance(value, str) else value
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: TextIO) -> int:

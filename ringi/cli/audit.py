@@ -16,6 +16,7 @@ import typer
 
 from .context import REFUSED, guarded, print_json, run_with_ringi, with_store
 from .desk import through_api
+from .inputs import REQUEST
 from .render import echo, when
 
 if TYPE_CHECKING:  # each command imports what it runs
@@ -189,7 +190,7 @@ def reconcile_(ctx: typer.Context, as_json: Json = False) -> None:
 @audit_app.command("history")
 def history_(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="the request's No.", min=1)],
+    number: Annotated[int, typer.Argument(help="the request's No.", parser=REQUEST)],
     as_json: Json = False,
 ) -> None:
     """A request's timeline as stored: time, actor, meeting, event, hash."""

@@ -203,7 +203,7 @@ def describe_validation(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"] if part not in ("actor",)) or "input"
-        problems.append(f"{where}: {item['msg']}")
+        problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
     return "invalid input: " + "; ".join(problems)
 
 

@@ -38,6 +38,7 @@ from .context import (
 from .db import db_app
 from .desk import desk
 from .exit import exit_now
+from .inputs import MEETING, REQUEST, number, text_option
 from .keys import tagged
 from .notify import install as install_notify
 from .register import install as install_register
@@ -71,7 +72,7 @@ app.add_typer(db_app, name="db")
 
 # --- shared options -----------------------------------------------------------------
 
-Number = Annotated[int, typer.Argument(help="the request's No.", min=1)]
+Number = Annotated[int, typer.Argument(help="the request's No.", parser=REQUEST)]
 As = Annotated[
     str | None,
     typer.Option(
@@ -80,7 +81,12 @@ As = Annotated[
 ]
 User = Annotated[str | None, typer.Option("--user", help="who you are (recorded with the event)")]
 MeetingNo = Annotated[
-    int | None, typer.Option("--meeting", help="the meeting this is said at (第N回)", min=1)
+    int | None,
+    typer.Option(
+        "--meeting",
+        help="the meeting this is said at (第N回)",
+        parser=number("--meeting", "a meeting's number (第N回)"),
+    ),
 ]
 Key = Annotated[
     str | None,
@@ -194,7 +200,10 @@ def file_(
         str, typer.Option("--category", help="要望|意見|質問 (request|opinion|question)")
     ] = "要望",
     related: Annotated[
-        list[int] | None, typer.Option("--related", help="a related request's No.")
+        list[int] | None,
+        typer.Option(
+            "--related", help="a related request's No.", parser=number("--related", "a No.")
+        ),
     ] = None,
     meeting: MeetingNo = None,
     user: User = None,
@@ -367,7 +376,12 @@ def open_support(
         str | None, typer.Option("--deadline", help="YYYY-MM-DD (through that day) or ISO time")
     ] = None,
     until_meeting: Annotated[
-        int | None, typer.Option("--until-meeting", help="until meeting N (第N回) is held")
+        int | None,
+        typer.Option(
+            "--until-meeting",
+            help="until meeting N (第N回) is held",
+            parser=number("--until-meeting", "a meeting's number (第N回)"),
+        ),
     ] = None,
     user: User = None,
     key: Key = None,
@@ -521,7 +535,12 @@ def extend_deadline(
         str | None, typer.Option("--until", help="YYYY-MM-DD (through that day) or ISO time")
     ] = None,
     until_meeting: Annotated[
-        int | None, typer.Option("--until-meeting", help="until meeting N (第N回)")
+        int | None,
+        typer.Option(
+            "--until-meeting",
+            help="until meeting N (第N回)",
+            parser=number("--until-meeting", "a meeting's number (第N回)"),
+        ),
     ] = None,
     reason: Annotated[str, typer.Option("--reason")] = "",
     meeting: MeetingNo = None,
@@ -618,10 +637,20 @@ def evaluate_cost(
         typer.Option("--cost", help="BEARER=YEN (central|members|network_operators); repeat"),
     ],
     horizon_years: Annotated[
-        int | None, typer.Option("--horizon-years", help="the policy's (5); no other is taken")
+        int | None,
+        typer.Option(
+            "--horizon-years",
+            help="the policy's (5); no other is taken",
+            parser=number("--horizon-years", "a count of years"),
+        ),
     ] = None,
     monthly_volume: Annotated[
-        int | None, typer.Option("--monthly-volume", help="units (e.g. applications) a month")
+        int | None,
+        typer.Option(
+            "--monthly-volume",
+            help="units (e.g. applications) a month",
+            parser=number("--monthly-volume", "a count", lowest=0),
+        ),
     ] = None,
     benefit_per_unit: Annotated[
         str | None, typer.Option("--benefit-per-unit", help="yen saved per unit")
@@ -792,7 +821,12 @@ def close(
     number: Number,
     reason: Annotated[CloseReason, typer.Option("--reason", case_sensitive=False)],
     duplicate_of: Annotated[
-        int | None, typer.Option("--duplicate-of", help="the No. this duplicates")
+        int | None,
+        typer.Option(
+            "--duplicate-of",
+            help="the No. this duplicates",
+            parser=number("--duplicate-of", "a request's No."),
+        ),
     ] = None,
     note: Annotated[str, typer.Option("--note")] = "",
     meeting: MeetingNo = None,
@@ -864,7 +898,7 @@ def correct_answer(
 @meeting_app.command("open")
 def meeting_open(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="the meeting's number (第N回)", min=1)],
+    number: Annotated[int, typer.Argument(help="the meeting's number (第N回)", parser=MEETING)],
     date: Annotated[
         str | None, typer.Option("--date", help="when it is held (default: now)")
     ] = None,
@@ -873,6 +907,7 @@ def meeting_open(
 ) -> None:
     """[secretariat] Open (schedule) a meeting."""
     held_at = parse_when(date) if date else datetime.now(tz=UTC)
+    title = text_option("--title", title)
 
     async def work(session: Session) -> None:
         await session.open_meeting(number, held_at, secretariat(user), title)
@@ -884,7 +919,7 @@ def meeting_open(
 @meeting_app.command("reschedule")
 def meeting_reschedule(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="the meeting's number (第N回)", min=1)],
+    number: Annotated[int, typer.Argument(help="the meeting's number (第N回)", parser=MEETING)],
     date: Annotated[str, typer.Option("--date", help="when it is held now")],
     reason: Annotated[str, typer.Option("--reason")] = "",
     user: User = None,
@@ -893,6 +928,7 @@ def meeting_reschedule(
     stays between the meetings numbered around it, and the support deadlines until
     it follow it to a later date. An imported meeting keeps its date."""
     held_at = parse_when(date)
+    reason = text_option("--reason", reason)
 
     async def work(session: Session) -> None:
         followed = await session.reschedule_meeting(number, held_at, reason, secretariat(user))

@@ -28,6 +28,7 @@ from .context import (
     with_store,
 )
 from .desk import through_api
+from .inputs import MEETING, number
 from .render import echo, parse_until, request_text
 
 if TYPE_CHECKING:  # each command imports what it runs
@@ -58,7 +59,12 @@ register_app = typer.Typer(
 )
 
 MeetingOption = Annotated[
-    int | None, typer.Option("--meeting", min=1, help="as of meeting N (第N回)")
+    int | None,
+    typer.Option(
+        "--meeting",
+        help="as of meeting N (第N回)",
+        parser=number("--meeting", "a meeting's number (第N回)"),
+    ),
 ]
 AsOf = Annotated[
     str | None,
@@ -122,7 +128,11 @@ def register(
     ] = None,
     request: Annotated[
         int | None,
-        typer.Option("--request", min=1, help="show only No.N as it stood then"),
+        typer.Option(
+            "--request",
+            help="show only No.N as it stood then",
+            parser=number("--request", "a request's No."),
+        ),
     ] = None,
 ) -> None:
     """The register (資料2) as of meeting N (--meeting) or a moment (--as-of; now if
@@ -193,7 +203,7 @@ def register(
 @register_app.command("publish")
 def publish_command(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="the meeting (第N回)", min=1)],
+    number: Annotated[int, typer.Argument(help="the meeting (第N回)", parser=MEETING)],
     formats: Annotated[
         list[FormatOption] | None,
         typer.Option("--format", help="a format to publish in; repeat (default: html)"),
@@ -245,8 +255,13 @@ def publish_command(
 @register_app.command("diff")
 def diff_command(
     ctx: typer.Context,
-    before: Annotated[int, typer.Argument(help="the earlier meeting", min=1)],
-    after: Annotated[int, typer.Argument(help="the later meeting", min=1)],
+    before: Annotated[
+        int,
+        typer.Argument(help="the earlier meeting", parser=number("BEFORE", "a meeting's number")),
+    ],
+    after: Annotated[
+        int, typer.Argument(help="the later meeting", parser=number("AFTER", "a meeting's number"))
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """What changed between two meetings: new requests, stage changes, new answers
@@ -282,7 +297,9 @@ def import_register(
     meeting: Annotated[
         int | None,
         typer.Option(
-            "--meeting", min=1, help="whose register it is (default: its highest 第N回 tag)"
+            "--meeting",
+            help="whose register it is (default: its highest 第N回 tag)",
+            parser=number("--meeting", "a meeting's number (第N回)"),
         ),
     ] = None,
     check: Annotated[

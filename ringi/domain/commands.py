@@ -15,9 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from .cost import CostInputs
+from .text import MeetingNumber, Name, Reason, RequestNumber, Target, Text
 from .vocabulary import Actor, Category, CloseReason, Stage
-
-Text = Annotated[str, Field(min_length=1, max_length=20_000)]
 
 
 def new_command_id() -> str:
@@ -29,7 +28,7 @@ class _Command(BaseModel):
 
     actor: Actor
     command_id: str = Field(default_factory=new_command_id, min_length=1, max_length=200)
-    meeting: int | None = Field(None, ge=1, description="the meeting this was said at (第N回)")
+    meeting: MeetingNumber | None = Field(None, description="the meeting this was said at (第N回)")
 
 
 # --- members -----------------------------------------------------------------
@@ -38,9 +37,9 @@ class _Command(BaseModel):
 class FileRequest(_Command):
     kind: Literal["file"] = "file"
     category: Category
-    target: Annotated[str, Field(min_length=1, max_length=500)]
+    target: Target
     body: Text
-    related: tuple[int, ...] = ()
+    related: tuple[RequestNumber, ...] = ()
 
 
 class Endorse(_Command):
@@ -70,12 +69,12 @@ class WithdrawObjection(_Command):
     """A member takes back its own objection while the window is open."""
 
     kind: Literal["withdraw_objection"] = "withdraw_objection"
-    reason: str = ""
+    reason: Reason = ""
 
 
 class Withdraw(_Command):
     kind: Literal["withdraw"] = "withdraw"
-    reason: str = ""
+    reason: Reason = ""
 
 
 # --- the secretariat ---------------------------------------------------------
@@ -85,7 +84,7 @@ class OpenSupport(_Command):
     kind: Literal["open_support"] = "open_support"
     deadline: datetime | None = None
     #: the deadline is "until meeting N" (held at ``deadline``): it follows the meeting
-    until_meeting: int | None = Field(None, ge=1)
+    until_meeting: MeetingNumber | None = None
 
 
 class AskClarification(_Command):
@@ -107,7 +106,7 @@ class DismissObjection(_Command):
     objections still standing when it ends send the request back."""
 
     kind: Literal["dismiss_objection"] = "dismiss_objection"
-    company: str = Field(min_length=1, max_length=200)
+    company: Name
     reason: Text
 
 
@@ -116,7 +115,7 @@ class IdentifyProposer(_Command):
     register it came from does not): from then on that company is its proposer."""
 
     kind: Literal["identify_proposer"] = "identify_proposer"
-    company: str = Field(min_length=1, max_length=200)
+    company: Name
 
 
 class CarryForward(_Command):
@@ -134,10 +133,10 @@ class CarryForward(_Command):
 class ExtendDeadline(_Command):
     kind: Literal["extend_deadline"] = "extend_deadline"
     deadline: datetime
-    reason: str = ""
+    reason: Reason = ""
     #: the new deadline is "until meeting N" (held at ``deadline``): a support
     #: deadline given so follows the meeting when it is rescheduled later
-    until_meeting: int | None = Field(None, ge=1)
+    until_meeting: MeetingNumber | None = None
 
 
 class OpenHearing(_Command):
@@ -166,7 +165,7 @@ class Approve(_Command):
 class ChangeReleaseDate(_Command):
     kind: Literal["change_release_date"] = "change_release_date"
     planned_release: date
-    reason: str = ""
+    reason: Reason = ""
 
 
 class Release(_Command):
@@ -181,14 +180,14 @@ class Hold(_Command):
 
 class Resume(_Command):
     kind: Literal["resume"] = "resume"
-    reason: str = ""
+    reason: Reason = ""
 
 
 class Close(_Command):
     kind: Literal["close"] = "close"
     reason: CloseReason
-    duplicate_of: int | None = Field(None, ge=1)
-    note: str = ""
+    duplicate_of: RequestNumber | None = None
+    note: Reason = ""
 
 
 class RecordAnswer(_Command):

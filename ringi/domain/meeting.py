@@ -15,6 +15,7 @@ from .chain import ChainedAggregate
 from .errors import NotAllowed, Refused
 from .lifecycle import JST, end_of_day
 from .request import NAMESPACE
+from .text import number_problem
 from .vocabulary import Actor, Role
 
 #: in a meeting's title: its date is not known (an imported register does not
@@ -262,6 +263,9 @@ class MeetingCalendar(Aggregate):
         self.meetings: dict[int, datetime] = {}
 
     def add(self, number: int, held_at: datetime) -> None:
+        out_of_bounds = number_problem(number, f"a meeting's number (第{number}回)")
+        if out_of_bounds is not None:  # the bounds the API and the CLI keep too
+            raise Refused(out_of_bounds)
         if number in self.meetings:
             raise Refused(f"meeting {number} (第{number}回) is already open")
         self._require_in_order(number, held_at)
@@ -331,6 +335,9 @@ class Numbering(Aggregate):
 
     def claim(self, number: int, key: str) -> None:
         """Take a number given elsewhere (an imported register's No.)."""
+        out_of_bounds = number_problem(number, "a request's No.")
+        if out_of_bounds is not None:
+            raise Refused(out_of_bounds)
         if number in self.keys.values() and self.keys.get(key) != number:
             raise Refused(f"No.{number} is already taken")
         if key not in self.keys:

@@ -11,13 +11,18 @@ digests still verify. What is not published always follows the current edition.
    (a correction reported at the meeting).
 3. CSV files begin with a byte order mark, so that a spreadsheet opens them as
    UTF-8 (Excel in Japan reads a CSV without one as Shift_JIS).
+4. A CSV cell a spreadsheet would evaluate as a formula (one that begins with
+   = + - @, TAB or CR, or the full-width ＝ ＋ － ＠) begins with ' instead
+   (``ringi.register.formulas``).
 """
 
 from __future__ import annotations
 
-EDITION = 3
+EDITION = 4
 
 #: from this edition on, a register's CSV begins with a byte order mark
 CSV_BOM_SINCE = 3
+#: from this edition on, no CSV cell begins as a formula would
+CSV_FORMULAS_ESCAPED_SINCE = 4
 #: from this edition on, a tagged answer brings an ended request back into the register
 TAGGED_ANSWERS_SINCE = 2

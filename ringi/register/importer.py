@@ -26,6 +26,12 @@ break of its own.
   ``【2018年10月追記】`` and perhaps tagged with a meeting.
 - 改修・対応希望 is the support count (proposer included), 保留 or クローズ.
 
+ringi's own CSV (``ringi register --format csv``: a header row ``No.,...``, then
+one record a row, cells quoted where needed) is read too, its cells as plain
+text (not HTML). In either, a cell a spreadsheet would have evaluated as a
+formula was written with a leading ``'`` (``ringi.register.formulas``): it is
+taken off again.
+
 A malformed row (wrong number of cells, a No. that is not a number or repeats,
 an unknown 区分, an empty body, a last column that is none of the above, an
 answer that is only a tag) is reported with its line number; every problem in
@@ -57,13 +63,15 @@ by which it certainly existed, with the answers certainly given by then.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import html
+import io
 import itertools
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import PurePath
@@ -79,7 +87,9 @@ from ..domain.imported import (
 )
 from ..domain.lifecycle import JST
 from ..domain.meeting import IMPORTED_MEETING, PLACEHOLDER_DATE
+from ..domain.text import MAX_NUMBER
 from ..domain.vocabulary import Category
+from .formulas import unescape
 
 COLUMNS = 6
 COLUMN_NAMES = "No. · 区分 · 対象箇所 · ご意見・ご要望 · 回答 · 改修・対応希望"
@@ -272,8 +282,8 @@ def parse_register(data: bytes | str, source: str = "register") -> ParsedRegiste
     titles: list[str] = []
     problems: list[Problem] = []
     first_seen: dict[int, int] = {}
-    for number, line in enumerate(text.split("\n"), start=1):
-        cells = line.rstrip("\r").split("\t")
+    plain = _is_csv(text)
+    for number, cells in _records(text, plain):
         if not any(cell.strip() for cell in cells):
             continue  # a blank line between pages
         if len(cells) == 1:
@@ -294,7 +304,7 @@ def parse_register(data: bytes | str, source: str = "register") -> ParsedRegiste
         if _is_header(cells[0]):
             continue
         try:
-            row = _row(number, cells)
+            row = _row(number, [unescape(cell) for cell in cells], plain=plain)
         except _RowError as error:
             problems.append(Problem(number, str(error)))
             continue
@@ -321,26 +331,50 @@ class _RowError(ValueError):
     pass
 
 
+_CSV_HEADER = re.compile(r'\s*"?No\.?"?,')
+
+
+def _is_csv(text: str) -> bool:
+    """Whether ``text`` is ringi's own CSV: its first line is the header ``No.,...``."""
+    first = next((line for line in text.split("\n", 20) if line.strip()), "")
+    return _CSV_HEADER.match(first) is not None
+
+
+def _records(text: str, csv_records: bool) -> Iterator[tuple[int, list[str]]]:
+    """Each row's first line number and cells: tab-separated lines, or CSV records
+    (whose cells may span lines)."""
+    if not csv_records:
+        for number, line in enumerate(text.split("\n"), start=1):
+            yield number, line.rstrip("\r").split("\t")
+        return
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    for cells in reader:
+        yield start, cells
+        start = reader.line_num + 1
+
+
 def _is_header(cell: str) -> bool:
     return unicodedata.normalize("NFKC", cell).strip().rstrip(".").lower() == "no"
 
 
-def _row(line: int, cells: list[str]) -> ParsedRow:
+def _row(line: int, cells: list[str], *, plain: bool = False) -> ParsedRow:
     no_cell, category_cell, target_cell, body_cell, answer_cell, last_cell = cells
+    text_of: Callable[[str], str] = tidy if plain else html_to_text
     no_text = unicodedata.normalize("NFKC", no_cell).strip()
-    if not re.fullmatch(r"[0-9]+", no_text) or int(no_text) < 1:
-        raise _RowError(f"No. must be a positive number, not {no_cell.strip()!r}")
+    if not re.fullmatch(r"[0-9]{1,10}", no_text) or not 1 <= int(no_text) <= MAX_NUMBER:
+        raise _RowError(f"No. must be a number from 1 to {MAX_NUMBER}, not {no_cell.strip()!r}")
     number = int(no_text)
     try:
-        category = Category.parse(unicodedata.normalize("NFKC", html_to_text(category_cell)))
+        category = Category.parse(unicodedata.normalize("NFKC", text_of(category_cell)))
     except ValueError as error:
         raise _RowError(f"No.{number}: 区分: {error}") from None
-    target = html_to_text(target_cell).replace("\n", " ")
+    target = text_of(target_cell).replace("\n", " ")
     if not target:
         raise _RowError(f"No.{number}: 対象箇所 is empty")
     if len(target) > 500:
         raise _RowError(f"No.{number}: 対象箇所 is longer than 500 characters")
-    body, raw_notes = split_notes(html_to_text(body_cell))
+    body, raw_notes = split_notes(text_of(body_cell))
     if not body:
         raise _RowError(f"No.{number}: ご意見・ご要望 is empty")
     notes = []
@@ -350,12 +384,12 @@ def _row(line: int, cells: list[str]) -> ParsedRow:
             raise _RowError(f"No.{number}: appended note {i} (【{dated or ''}追記】) has no text")
         notes.append(ParsedNote(dated=dated, text=text, meeting=meeting))
     answers = []
-    for i, segment in enumerate(split_answers(html_to_text(answer_cell)), start=1):
+    for i, segment in enumerate(split_answers(text_of(answer_cell)), start=1):
         text, meeting, continued = take_tags(segment)
         if not text:
             raise _RowError(f"No.{number}: answer {i} has no text besides its tags")
         answers.append(ParsedAnswer(text=text, meeting=meeting, continued=continued))
-    last = unicodedata.normalize("NFKC", html_to_text(last_cell)).strip()
+    last = unicodedata.normalize("NFKC", text_of(last_cell)).strip()
     support, mark = None, None
     if re.fullmatch(r"[0-9]+", last) and int(last) >= 1:
         support = int(last)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 def _renderer() -> str:
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("document.py", "edition.py", "render.py", "kept.py"):
+    for name in ("document.py", "edition.py", "formulas.py", "render.py", "kept.py"):
         digest.update((here / name).read_bytes())
     for template in sorted((here / "templates").glob("*")) if (here / "templates").is_dir() else []:
         digest.update(template.read_bytes())

@@ -9,7 +9,9 @@ the document's cutoff) and fixed timestamps on every zip member.
   第N回 資料2, the table with its header repeated on every printed page, page
   header and footer with the page number and the content's SHA-256). Templates
   in ``templates/`` (Jinja2).
-- CSV: UTF-8 (no BOM), CRLF rows, the six columns, line breaks inside cells.
+- CSV: UTF-8 with a BOM (edition 3), CRLF rows, the six columns, line breaks
+  inside cells; a cell that would begin a formula begins with ' (edition 4,
+  ``formulas``).
 - XLSX: one sheet, title rows, the table with wrapped cells, print set-up
   (A4 landscape, fit to width, header row repeated, header and footer).
 - Markdown: a GitHub table, line breaks as ``<br>``.
@@ -34,7 +36,8 @@ from markupsafe import Markup
 from ..domain.lifecycle import shown as when
 from ..domain.vocabulary import Category
 from .document import RegisterDocument, RegisterRow, RowAnswer, RowNote, Status
-from .edition import CSV_BOM_SINCE, EDITION
+from .edition import CSV_BOM_SINCE, CSV_FORMULAS_ESCAPED_SINCE, EDITION
+from .formulas import escape
 
 Format = Literal["html", "csv", "xlsx", "md", "json"]
 Lang = Literal["ja", "en"]
@@ -238,10 +241,10 @@ def render(doc: RegisterDocument, fmt: Format, lang: Lang = "ja", edition: int =
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
-    data = _RENDERERS[fmt](doc, lang)
-    if fmt == "csv" and edition >= CSV_BOM_SINCE:
-        data = codecs.BOM_UTF8 + data
-    return data
+    if fmt != "csv":
+        return _RENDERERS[fmt](doc, lang)
+    data = _csv(doc, lang, escaped=edition >= CSV_FORMULAS_ESCAPED_SINCE)
+    return codecs.BOM_UTF8 + data if edition >= CSV_BOM_SINCE else data
 
 
 # --- HTML ------------------------------------------------------------------------------
@@ -307,12 +310,14 @@ def _html(doc: RegisterDocument, lang: Lang) -> bytes:
 # --- CSV ---------------------------------------------------------------------------------
 
 
-def _csv(doc: RegisterDocument, lang: Lang) -> bytes:
+def _csv(doc: RegisterDocument, lang: Lang, *, escaped: bool = True) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(WORDS[lang].headings)
     for row in doc.rows:
-        writer.writerow(cells(row, lang))
+        writer.writerow(
+            [escape(cell) for cell in cells(row, lang)] if escaped else cells(row, lang)
+        )
     return out.getvalue().encode("utf-8")
 
 

@@ -6,7 +6,8 @@ tokens and roles.
 (sign in with an API token; a signed session cookie), ``/web/register``,
 ``/web/requests/{n}`` (and its action posts, one per API action slug),
 ``/web/file``, ``/web/audit``, and the stylesheet under ``/web/static``.
-Nothing is fetched from elsewhere at run time.
+Nothing is fetched from elsewhere at run time, and the answers say so to the
+browser (``headers``: a Content-Security-Policy of the page's own origin only).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..api.context import ApiContext
+from .headers import SecurityHeaders
 from .routes import Answer, Web, build_router
 from .session import Sessions
 from .settings import WebSettings, session_secret
@@ -32,6 +34,7 @@ def install(app: FastAPI, ctx: ApiContext, settings: WebSettings | None = None) 
     # the stylesheet first: the pages end with a catch-all for unknown /web paths
     app.mount("/web/static", StaticFiles(directory=STATIC), name="web-static")
     app.include_router(build_router(web))
+    app.add_middleware(SecurityHeaders, prefix="/web")  # CSP and the rest: ``headers``
 
     @app.exception_handler(Answer)
     async def answered(_: Request, exc: Answer) -> Response:

@@ -320,7 +320,9 @@ def parse(action: Action, form: Mapping[str, str]) -> BaseModel:
             except ValueError:
                 errors.fields[f.name] = ("form.err.date", {})
             continue
-        raw[f.name] = value
+        # a form sends text; the body takes a number as a number (ringi.domain.text)
+        digits = f.kind in ("number", "meeting") and value.isascii() and value.isdigit()
+        raw[f.name] = int(value) if digits and len(value) <= 18 else value
     if action.slug == "cost-evaluation":
         items = [
             {"bearer": bearer.value, "amount_yen": raw.pop(f"cost_{bearer.value}")}

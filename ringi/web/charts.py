@@ -26,10 +26,11 @@ screen readers and for copying; the chart of meetings shows the latest
 ``MAX_MEETINGS``. Stage names are the pages' own (``ringi.web.i18n``: the
 register's Japanese, ``Stage.label_ja``, and the English beside it); colours
 are told apart by the colour-blind too, and every count is also written out.
-The SVG carries its own size rules (inline ``style``: natural size on a wide
-screen, scaled down on a phone, never wider than the page), so the page's
-stylesheet need not know it. The output is well-formed XML and depends on the
-events only (no clock): the same store gives the same bytes.
+Their size rules (natural size on a wide screen, scaled down on a phone,
+never wider than the page) are in the pages' stylesheet under ``.ringi-chart``,
+not inline: the pages' Content-Security-Policy allows no inline style. The
+output is well-formed XML and depends on the events only (no clock): the same
+store gives the same bytes.
 """
 
 from __future__ import annotations
@@ -350,13 +351,6 @@ TEXT_ON: dict[Stage, str] = {
     s: "#ffffff" if s in (Stage.IMPLEMENTATION, Stage.CLOSED, Stage.ON_HOLD) else "#000000"
     for s in Stage
 }
-#: the page's own stylesheet need not know the charts: at their natural size on
-#: a wide screen, scaled down (never overflowing) on a narrow one
-SVG_STYLE = "display:block;max-width:100%;height:auto"
-FIGURE_STYLE = "margin:1rem 0"
-#: the figures' tables: compact, scrolling sideways by themselves if need be
-TABLE_BOX_STYLE = "overflow-x:auto;max-width:100%"
-TABLE_STYLE = "width:auto;font-size:0.85em"
 FONT = "system-ui, -apple-system, 'Segoe UI', 'Hiragino Sans', 'Noto Sans CJK JP', sans-serif"
 
 
@@ -429,25 +423,22 @@ def _svg_open(ident: str, width: float, height: float, title: str, desc: str) ->
         f'<svg xmlns="http://www.w3.org/2000/svg" id="{ident}" role="img" '
         f'aria-labelledby="{ident}-title {ident}-desc" width="{_num(width)}" '
         f'height="{_num(height)}" viewBox="0 0 {_num(width)} {_num(height)}" '
-        f'style="{SVG_STYLE}" font-family="{_e(FONT)}" font-size="12" fill="#333333">'
+        f'font-family="{_e(FONT)}" font-size="12" fill="#333333">'
         f'<title id="{ident}-title">{_e(title)}</title>'
         f'<desc id="{ident}-desc">{_e(desc)}</desc>'
     )
 
 
 def _figure(ident: str, svg: str, table: str) -> str:
-    return (
-        f'<figure class="ringi-chart" id="{ident}-figure" style="{FIGURE_STYLE}">'
-        f"{svg}{table}</figure>"
-    )
+    return f'<figure class="ringi-chart" id="{ident}-figure">{svg}{table}</figure>'
 
 
 def _table_open(caption: str) -> str:
     """A table of figures in a box of its own that scrolls sideways if it must
     (and can then be scrolled from the keyboard)."""
     return (
-        f'<div class="ringi-chart-table" style="{TABLE_BOX_STYLE}" tabindex="0" role="region" '
-        f'aria-label="{_e(caption)}"><table class="ringi-chart-data" style="{TABLE_STYLE}">'
+        f'<div class="ringi-chart-table" tabindex="0" role="region" '
+        f'aria-label="{_e(caption)}"><table class="ringi-chart-data">'
         f"<caption>{_e(caption)}</caption>"
     )
 
@@ -457,7 +448,7 @@ def render_stage_counts(rows: Sequence[StageCounts], words: Words) -> str:
     ident = "ringi-chart-stages"
     if not rows:
         return (
-            f'<figure class="ringi-chart" id="{ident}-figure" style="{FIGURE_STYLE}">'
+            f'<figure class="ringi-chart" id="{ident}-figure">'
             f"<figcaption>{_e(words.by_meeting_title)}</figcaption>"
             f'<p class="ringi-chart-empty">{_e(words.no_meetings)}</p></figure>'
         )

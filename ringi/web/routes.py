@@ -34,6 +34,7 @@ from ..domain import lifecycle
 from ..domain.errors import DomainError, NotAllowed, NotFound
 from ..domain.lifecycle import JST
 from ..domain.meeting import after_its_day
+from ..domain.text import MAX_NUMBER
 from ..domain.vocabulary import Category, Role, Stage
 from ..register.publish import publish
 from ..register.render import FORMATS, LANGS, MEDIA_TYPES
@@ -595,7 +596,8 @@ def _held_on(form: dict[str, str]) -> datetime | None:
 
 def _number(text: str) -> int | None:
     """A request's No. from a path (an HTML page for anything else, not the API's 422)."""
-    return int(text) if text.isdigit() and len(text) <= 10 and int(text) >= 1 else None
+    digits = text.isascii() and text.isdigit() and len(text) <= 10
+    return int(text) if digits and 1 <= int(text) <= MAX_NUMBER else None
 
 
 def _local(request: Request) -> str:

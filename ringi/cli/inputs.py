@@ -1,0 +1,56 @@
+"""Numbers and text on the command line, by the input policy (``ringi.domain.text``):
+a request's No., a meeting's number or a count is written in digits and lies in
+the bounds the API and the store keep; text is what the API takes. Anything
+else is a usage error (exit 2) with one line naming the option and the value,
+before anything is sent. (What goes into a command is checked by the command's
+own model, with the same types.)"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from ..domain.text import MAX_NUMBER
+from ..domain.text import Reason as ReasonText
+from .context import USAGE, fail
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def number(where: str, what: str, lowest: int = 1) -> Callable[[str], int]:
+    """A typer ``parser`` for ``where`` (an option or an argument), holding ``what``."""
+
+    def parse(text: str) -> int:
+        given = str(text).strip()
+        if not _DIGITS.fullmatch(given):
+            raise fail(f"{where}: {what} is a whole number in digits, not {text!r}", USAGE)
+        significant = given.lstrip("0") or "0"
+        if len(significant) > len(str(MAX_NUMBER)) or int(significant) > MAX_NUMBER:
+            raise fail(f"{where}: {what} is at most {MAX_NUMBER}, not {given}", USAGE)
+        value = int(significant)
+        if value < lowest:
+            raise fail(f"{where}: {what} is at least {lowest}, not {given}", USAGE)
+        return value
+
+    return parse
+
+
+#: the request's No., as an argument
+REQUEST = number("NUMBER", "a request's No.")
+#: a meeting's number, as an argument
+MEETING = number("NUMBER", "a meeting's number (第N回)")
+
+
+_REASON: TypeAdapter[str] = TypeAdapter(ReasonText)
+
+
+def text_option(where: str, value: str, kind: TypeAdapter[Any] = _REASON) -> str:
+    """``value`` of option ``where`` as the input policy keeps it (LF, NFC), or exit 2."""
+    try:
+        return str(kind.validate_python(value))
+    except ValidationError as error:
+        why = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        raise fail(f"{where}: {why}", USAGE) from None
