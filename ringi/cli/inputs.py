@@ -11,10 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
-from ..domain.text import MAX_NUMBER
-from ..domain.text import Reason as ReasonText
+from ..domain.bounds import MAX_NUMBER
 from .context import USAGE, fail
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -39,16 +36,20 @@ def number(where: str, what: str, lowest: int = 1) -> Callable[[str], int]:
 
 
 #: the request's No., as an argument
-REQUEST = number("NUMBER", "a request's No.")
+REQUEST = number("NUMBER", "a request's number (No.)")
 #: a meeting's number, as an argument
 MEETING = number("NUMBER", "a meeting's number (第N回)")
 
 
-_REASON: TypeAdapter[str] = TypeAdapter(ReasonText)
+def text_option(where: str, value: str, kind: Any = None) -> str:
+    """``value`` of option ``where`` as the input policy keeps it (LF, NFC), or exit 2
+    (``kind``: a pydantic ``TypeAdapter``; the policy's reason text if None)."""
+    from pydantic import TypeAdapter, ValidationError  # here: `ringi --help` needs none
 
+    from ..domain.text import Reason as ReasonText
 
-def text_option(where: str, value: str, kind: TypeAdapter[Any] = _REASON) -> str:
-    """``value`` of option ``where`` as the input policy keeps it (LF, NFC), or exit 2."""
+    if kind is None:
+        kind = TypeAdapter(ReasonText)
     try:
         return str(kind.validate_python(value))
     except ValidationError as error:

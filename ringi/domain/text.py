@@ -29,8 +29,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, Strict
 
-#: the highest request or meeting number (and count) ringi takes anywhere
-MAX_NUMBER = 2**31 - 1
+from .bounds import MAX_NUMBER
+
+__all__ = ["MAX_NUMBER"]
 
 #: embeddings and overrides (LRE RLE PDF LRO RLO) and isolates (LRI RLI FSI PDI)
 BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
