@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from .. import __name__ as _package
 from .. import web
 from ..service import Ringi
-from . import errors
+from . import errors, health
 from .context import ApiContext
 from .limits import BodyLimit
 from .routers import audit, members, reads, register, secretariat, subscriptions
@@ -72,6 +72,7 @@ def create_app(ringi: Ringi, settings: ApiSettings | None = None) -> FastAPI:
     for router in (r.router for r in routers):
         app.include_router(router)
     app.include_router(subscriptions.router)  # notification subscriptions (webhook, e-mail)
+    app.include_router(health.router)  # operators' probes, outside the OpenAPI document
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

@@ -29,3 +29,7 @@ class ApiSettings(BaseSettings):
     #: requests (and tokens) whose folded state an API process keeps between calls;
     #: always checked against the store's notification log, so never stale
     read_cache_size: int = Field(10_000, ge=1)
+    #: /readyz fails when the read model is more than this many log positions behind
+    ready_max_projection_lag: int = Field(10_000, ge=0)
+    #: /readyz fails when more than this many deliveries wait to be sent or given up
+    ready_max_outbox_backlog: int = Field(1_000, ge=0)
