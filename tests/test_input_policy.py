@@ -198,7 +198,10 @@ def test_the_cli_refuses_with_one_line_and_exit_2(settings: Settings, store: Rin
         (["meeting", "open", "0"], "at least 1"),
         (["meeting", "open", "７"], "a whole number in digits, not '７'"),
         (["meeting", "open", "5", "--title", "\x1b[31m"], "--title: contains U+001B"),
-        (["endorse", str(MAX_NUMBER + 1), "--as", "A社"], "NUMBER: a request's number (No.) is at most"),
+        (
+            ["endorse", str(MAX_NUMBER + 1), "--as", "A社"],
+            "NUMBER: a request's number (No.) is at most",
+        ),
         (["register", "--meeting", "3000000000"], "--meeting: a meeting's number"),
         (
             ["file", "--as", "A社", "--target", "API", "--body", "b", "--meeting", "1e3"],

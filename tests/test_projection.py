@@ -29,7 +29,9 @@ from ringi.config import Settings
 from ringi.domain.view import RequestView
 from ringi.projection import checkpoints
 from ringi.projection.catchup import catch_up, caught_up, fingerprint, parse_views, views_of
+from ringi.projection.parsed import parsed_of
 from ringi.projection.views import from_micros, micros
+from ringi.recent import Recent
 from ringi.register.replay import Cutoff, replay
 from ringi.store import RingiStore
 from tests.test_replay_fast import LATER, T0, cutoffs, random_life
@@ -98,6 +100,31 @@ def test_replays_read_from_the_projection_give_what_a_fold_gives(store: RingiSto
         assert (fast.events, fast.position) == (reference.events, reference.position)
     kept = {(c.cutoff_at, c.position_limit) for c in views_of(store).checkpoints()}
     assert kept and kept <= {checkpoints.key(c) for c in chosen}
+
+
+def test_replays_read_through_a_cache_too_small_for_a_register_give_what_a_fold_gives(
+    store: RingiStore,
+) -> None:
+    # each read pushes states out before it can take them all: the second pass reads anew
+    save_lives(store, range(1, 30), seed=5, steps=30)
+    views_of(store)._ringi_parsed = Recent(5)  # type: ignore[attr-defined]
+    rng = random.Random(8)
+    chosen = cutoffs(store, rng)
+    for cutoff in chosen * 2:
+        fast, reference = replay(store, cutoff), replay(store, cutoff, reference=True)
+        assert fast.views == reference.views, cutoff
+        assert (fast.events, fast.position) == (reference.events, reference.position)
+    kept = {(c.cutoff_at, c.position_limit) for c in views_of(store).checkpoints()}
+    read = [c for c in chosen if checkpoints.key(c) in kept]
+    assert read
+    sizes = []
+    for cutoff in read:  # read from the projection, not folded again
+        found = checkpoints.read(store, cutoff)
+        assert found is not None, cutoff
+        assert found.views == replay(store, cutoff, reference=True).views
+        sizes.append(len(found.views))
+    assert max(sizes) > 5  # a register larger than the cache was among them
+    assert parsed_of(views_of(store)).size <= 5
 
 
 def test_an_event_dated_before_a_checkpoint_recorded_after_it_drops_the_checkpoint(

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections import OrderedDict
 
 from fastapi import Request, Response
 
+from ..recent import Recent
 from ..register.kept import RegisterFile
 
 #: gzip forms kept per process; each is a small fraction of its file
@@ -57,14 +57,12 @@ class Compressed:
     """The gzip forms of the settled files lately asked for, made once each."""
 
     def __init__(self, size: int = KEPT) -> None:
-        self.size = size
-        self._forms: OrderedDict[str, bytes] = OrderedDict()
+        self._forms: Recent[str, bytes] = Recent(size)
         self._making: dict[str, asyncio.Future[bytes]] = {}
 
     async def of(self, file: RegisterFile) -> bytes:
         found = self._forms.get(file.tag)
         if found is not None:
-            self._forms.move_to_end(file.tag)
             return found
         making = self._making.get(file.tag)
         if making is not None:  # asked for at once by several clients: made once
@@ -80,9 +78,7 @@ class Compressed:
         finally:
             del self._making[file.tag]
         future.set_result(made)
-        self._forms[file.tag] = made
-        while len(self._forms) > self.size:
-            self._forms.popitem(last=False)
+        self._forms.put(file.tag, made)
         return made
 
 

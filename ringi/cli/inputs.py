@@ -7,6 +7,7 @@ own model, with the same types.)"""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -44,14 +45,22 @@ MEETING = number("NUMBER", "a meeting's number (第N回)")
 def text_option(where: str, value: str, kind: Any = None) -> str:
     """``value`` of option ``where`` as the input policy keeps it (LF, NFC), or exit 2
     (``kind``: a pydantic ``TypeAdapter``; the policy's reason text if None)."""
-    from pydantic import TypeAdapter, ValidationError  # here: `ringi --help` needs none
-
-    from ..domain.text import Reason as ReasonText
+    from pydantic import ValidationError  # here: `ringi --help` needs none
 
     if kind is None:
-        kind = TypeAdapter(ReasonText)
+        kind = _reason()
     try:
         return str(kind.validate_python(value))
     except ValidationError as error:
         why = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
         raise fail(f"{where}: {why}", USAGE) from None
+
+
+@functools.cache
+def _reason() -> Any:
+    """The policy's reason text as a pydantic ``TypeAdapter``, made once."""
+    from pydantic import TypeAdapter
+
+    from ..domain.text import Reason
+
+    return TypeAdapter(Reason)

@@ -65,37 +65,44 @@ def read_many(store: RingiStore, cutoffs: Sequence[Cutoff]) -> list[Found | None
         return [None] * len(cutoffs)  # the events do not fold: a fold says why
     parsed = parsed_of(views)
     with collector_paused():
-        return [
-            _read(views, cutoff, parsed) or _read(views, cutoff, parsed, again=True)
-            for cutoff in cutoffs
-        ]
+        return [_read(views, cutoff, parsed) for cutoff in cutoffs]
 
 
-def _read(
-    views: RequestViews, cutoff: Cutoff, parsed: ParsedStates, *, again: bool = False
-) -> Found | None:
-    """``again``: every state parsed anew, for a read whose states other readers
-    pushed out of the cache before it could take them."""
-    known = (lambda _n, _v: False) if again else parsed.knows
+def _never(_key: tuple[int, int]) -> bool:
+    return False
+
+
+def _read(views: RequestViews, cutoff: Cutoff, parsed: ParsedStates) -> Found | None:
     at, limit = key(cutoff)
+    # a second pass parses every state anew: other readers pushed some of the
+    # first pass's out of the cache before it could take them
+    passes = (parsed.__contains__, _never)
     if limit == -1:
         latest = views.latest_at()
         if latest is None or latest <= at:  # every event is in: the states as they stand
-            position, members, texts = views.current_states(known)
-            return _found(parsed, members, parse_views(texts), position, events=None)
+            for known in passes:
+                position, members, texts = views.current_states(known)
+                done = _found(parsed, members, parse_views(texts), position, events=None)
+                if done is not None:
+                    return done
+            return None
     found = views.checkpoint(at, limit)
     if found is None:
         return None
     members = views.checkpoint_members(found.id)
-    unread = [m for m in members if not known(*m)]
-    if len(unread) > len(members) // 2:
-        rows = views.checkpoint_views(found.id)
-        texts = [text for n, v, text in rows if not known(n, v)]
-    else:
-        texts = [text for _, _, text in views.states_json(unread)]
     # an unpublished cutoff's checkpoint still holds, so it is the fold of the log to its head
     position = found.taken_position if limit != -1 else max(found.taken_position, views.position())
-    return _found(parsed, members, parse_views(texts), position, events=found.events)
+    for known in passes:
+        unread = [m for m in members if not known(m)]
+        if len(unread) > len(members) // 2:
+            rows = views.checkpoint_views(found.id)
+            texts = [text for n, v, text in rows if not known((n, v))]
+        else:
+            texts = [text for _, _, text in views.states_json(unread)]
+        done = _found(parsed, members, parse_views(texts), position, events=found.events)
+        if done is not None:
+            return done
+    return None
 
 
 def _found(
@@ -105,14 +112,17 @@ def _found(
     position: int,
     events: int | None,
 ) -> Found | None:
-    parsed.put(fresh)
+    """The views of ``members``: ``fresh`` ones, the rest from the cache (None if
+    one is no longer there)."""
     mine = {(v.number, v.version): v for v in fresh}
+    for pair, view in mine.items():
+        parsed.put(pair, view)
     folded: dict[int, RequestView] = {}
-    for number, version in members:
-        view = mine.get((number, version)) or parsed.get(number, version)
-        if view is None:  # pushed out of the cache by other readers meanwhile
+    for pair in members:
+        found = mine.get(pair) or parsed.get(pair)
+        if found is None:
             return None
-        folded[number] = view
+        folded[pair[0]] = found
     count = sum(v.version for v in folded.values()) if events is None else events
     return Found(position=position, events=count, views=folded)
 

@@ -10,9 +10,9 @@ state. Nobody changes a view read from here.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
+
+from ..recent import Recent
 
 if TYPE_CHECKING:
     from ..domain.view import RequestView
@@ -21,39 +21,13 @@ if TYPE_CHECKING:
 #: states kept per store: more than a large register's requests
 LIMIT = 40_000
 
-
-class ParsedStates:
-    def __init__(self, limit: int = LIMIT) -> None:
-        self.limit = limit
-        self._views: OrderedDict[tuple[int, int], RequestView] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, number: int, version: int) -> RequestView | None:
-        with self._lock:
-            found = self._views.get((number, version))
-            if found is not None:
-                self._views.move_to_end((number, version))
-            return found
-
-    def knows(self, number: int, version: int) -> bool:
-        return (number, version) in self._views
-
-    def put(self, views: list[RequestView]) -> None:
-        with self._lock:
-            for view in views:
-                self._views[view.number, view.version] = view
-            while len(self._views) > self.limit:
-                self._views.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._views.clear()
+ParsedStates: TypeAlias = "Recent[tuple[int, int], RequestView]"
 
 
 def parsed_of(views: RequestViews) -> ParsedStates:
     """The parsed states of the store ``views`` belongs to."""
     found: ParsedStates | None = getattr(views, "_ringi_parsed", None)
     if found is None:
-        found = ParsedStates()
+        found = Recent(LIMIT)
         views._ringi_parsed = found  # type: ignore[attr-defined]
     return found

@@ -267,7 +267,7 @@ class RequestViews(TrackingRecorder):
         return None if found is None else str(_value(found, 0))
 
     def current_states(
-        self, known: Callable[[int, int], bool]
+        self, known: Callable[[tuple[int, int]], bool]
     ) -> tuple[int, list[tuple[int, int]], list[str]]:
         """In one read: the position, every request's (number, version), and the
         state as JSON of those ``known`` does not already know."""
@@ -280,7 +280,7 @@ class RequestViews(TrackingRecorder):
             position = int((_value(found, 0) if found is not None else 0) or 0)
             c.execute(self._sql("SELECT number, version FROM {requests} ORDER BY number"))
             members = [(int(n), int(v)) for n, v in self._rows(c)]
-            unknown = [n for n, v in members if not known(n, v)]
+            unknown = [n for n, v in members if not known((n, v))]
             texts: list[str] = []
             for start in range(0, len(unknown), 500):
                 chunk = unknown[start : start + 500]

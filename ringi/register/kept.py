@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..recent import Recent
 from .document import document_of
 from .edition import EDITION
 from .render import Format, Lang, render
@@ -111,38 +110,9 @@ def _tag(digest: str, variant: str) -> str:
     return hashlib.sha256(f"{digest}\n{variant}".encode()).hexdigest()[:32]
 
 
-class _Recent:
-    """Kept files lately read, by tag, up to a total size: a process serving a
-    past meeting's register reads its bytes from the database once."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.size = 0
-        self._bodies: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, tag: str) -> bytes | None:
-        with self._lock:
-            found = self._bodies.get(tag)
-            if found is not None:
-                self._bodies.move_to_end(tag)
-            return found
-
-    def put(self, tag: str, body: bytes) -> None:
-        if len(body) > self.limit:
-            return
-        with self._lock:
-            if tag in self._bodies:
-                return
-            self._bodies[tag] = body
-            self.size += len(body)
-            while self.size > self.limit:
-                self.size -= len(self._bodies.popitem(last=False)[1])
-
-
 #: the bytes a tag names never change, so this cache is never stale: a file is
 #: found here only after its checkpoint and digest were read from the store
-_BODIES = _Recent(limit=96 * 2**20)
+_BODIES: Recent[str, bytes] = Recent(96 * 2**20, weigh=len)
 
 
 def rendered(
@@ -176,8 +146,8 @@ def register_file(
             if body is None:
                 found = views.render(before.id, wanted)
                 if found is not None:
-                    body, digest = found
-                    _BODIES.put(_tag(digest, wanted), body)
+                    body = found[0]
+                    _BODIES.put(tag, body)
             if body is not None:
                 return RegisterFile(body, digest, wanted, settled=True)
     folded = replay(store, cutoff)
