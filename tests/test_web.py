@@ -396,6 +396,7 @@ async def test_the_register_is_shown_a_page_at_a_time(
         # a page past the last shows the last; nonsense shows the first
         assert numbers(await b.page("/web/register?page=99")) == [three]
         assert numbers(await b.page("/web/register?page=x")) == [one, two]
+        assert numbers(await b.page("/web/register?page=²&meeting=²")) == [one, two]
         # a filter counts what it admits
         only = await b.page("/web/register?target=検索")
         assert numbers(only) == [two] and not only.find("nav", data_testid="pager")

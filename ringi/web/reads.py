@@ -74,15 +74,21 @@ class RegisterQuery:
 
         meeting, page = pick("meeting"), pick("page")
         stage, category, sort = pick("stage"), pick("category"), pick("sort")
+
+        def digits(text: str, longest: int) -> int | None:
+            # ASCII only: str.isdigit() admits "²", which int() refuses
+            ok = text.isascii() and text.isdigit() and 0 < len(text) <= longest
+            return int(text) if ok and int(text) > 0 else None
+
         return cls(
-            meeting=int(meeting) if meeting.isdigit() and len(meeting) < 10 else None,
+            meeting=digits(meeting, 9),
             stage=Stage(stage) if stage in Stage._value2member_map_ else None,
             category=Category(category) if category in Category._value2member_map_ else None,
             target=pick("target")[:500],
             q=pick("q")[:500],
             sort=next((k for k in SORT_KEYS if k == sort), "number"),
             descending=pick("order") == "desc",
-            page=int(page) if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else 1,
+            page=digits(page, 6) or 1,
         )
 
     def admits(self, view: RequestView) -> bool:
@@ -124,9 +130,9 @@ class RegisterPage:
     meetings: list[MeetingInfo]
     #: what "time left" is measured from: now, or the replayed meeting's cutoff
     reference: datetime
-    matched: int = 0  # rows the filters admit, on every page
-    page: int = 1
-    pages: int = 1
+    matched: int  # rows the filters admit, on every page
+    page: int
+    pages: int
 
 
 def meetings(store: RingiStore) -> list[MeetingInfo]:
