@@ -1,30 +1,25 @@
-"""Every rule of a request's lifecycle, in one place.
+"""Every rule of a request's lifecycle, in one place: the table ``MOVES``.
 
-``check`` says whether a command may be carried out now and, if not, why, in
-words for the person who asked. It reads only the request's state, so the
-Temporal update validator can run it before anything is written and the
-aggregate runs it again when the event is recorded.
+Each row is one command: who may send it, from which stages, the guard that
+refuses it otherwise (in words for the person who asked), what it records and
+where it leads. ``check`` reads the row. It reads only the request's state, so
+the Temporal update validator runs it before anything is written, and the
+aggregate's method for the command (``request.Request``) runs it again when it
+records. ``diagram`` draws the README's lifecycle from the rows.
 
-``pending_timers`` says which durable timers a request has running: the
-workflow sleeps until the earliest and then sends it back as a command.
-
-What each command records is in ``request.Request``; this module decides
-only whether it may.
-
-    filed ──► gathering_support   (a 要望 at once; an 意見 when the secretariat opens support) ──(support ≥ threshold)──► hearing ──► cost_evaluation
-                 │ deadline passes, support < threshold                 │ cost-effective ──► objection_window
-                 ▼                                                      │      ├─ no objection ──► implementation ──► released
-              closed (insufficient_support)                            │      └─ objection ──► cost_evaluation
-                                                                       └ not cost-effective ──► closed
-    any open stage ──hold──► on_hold ──resume──► the stage it left (deadlines move by the time held)
-    any open stage ──close(reason)──► closed
-    released / closed ──correct an answer──► the same stage (nothing else happens to it)
+The timers a request has running, and what each does when it fires, are in
+``timers``; what people are told of each fact is in ``notices``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
 
+from . import guards
 from .commands import (
     AnswerClarification,
     AppendNote,
@@ -51,7 +46,6 @@ from .commands import (
     Release,
     Resume,
     TimerFired,
-    TimerKind,
     Withdraw,
     WithdrawClarification,
     WithdrawEndorsement,
@@ -64,38 +58,69 @@ from .days import end_of_day as end_of_day
 from .days import shown as shown
 from .days import shown_day as shown_day
 from .errors import NotAllowed, Refused
+from .guards import CARRY_FORWARD_TO as CARRY_FORWARD_TO
+from .guards import SUPPORT_AFTER_THRESHOLD as SUPPORT_AFTER_THRESHOLD
+from .guards import company_of as company_of
+from .guards import extensible_deadline as extensible_deadline
+from .guards import short_of_support as short_of_support
+from .guards import support_open_until as support_open_until
+from .guards import support_window_not_open as support_window_not_open
 from .imported import ImportedRequest, RegisterMark
 from .policy import Policy
-from .view import ObjectionWindow, RequestView
-from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, CloseReason, Role, Stage
+from .timers import ANY_OPEN, LEFT, START, TIMERS, Path
+from .timers import pending_timers as pending_timers
+from .timers import next_timer as next_timer
+from .timers import reminder_key as reminder_key
+from .view import RequestView
+from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, Role, Stage
 
-MEMBER_COMMANDS = (
-    Endorse,
-    WithdrawEndorsement,
-    AppendNote,
-    AnswerClarification,
-    RaiseObjection,
-    WithdrawObjection,
-    Withdraw,
-)
-PROPOSER_ONLY = (AppendNote, AnswerClarification, Withdraw)
+C = TypeVar("C", bound=Command | FileRequest)
 
 #: the stages a hold may be resumed to, and that close / hold accept
 OPEN_STAGES = frozenset(s for s in Stage if not s.is_terminal)
 
-#: the stages after the threshold where endorsements are still taken until the
-#: support deadline: the request is open and its implementation not yet decided
-SUPPORT_AFTER_THRESHOLD = frozenset({Stage.HEARING, Stage.COST_EVALUATION, Stage.OBJECTION_WINDOW})
 
-#: where the secretariat may carry an imported request forward (``CarryForward``), in
-#: the lifecycle's order; a hold, a close and an objection window have commands of
-#: their own, and gathering support is where the import starts what it cannot place
-CARRY_FORWARD_TO = (Stage.HEARING, Stage.COST_EVALUATION, Stage.IMPLEMENTATION)
+class By(Enum):
+    """Who may send a command."""
 
-#: what may still happen to a released or closed request: correcting what was
-#: recorded, which is a new event pointing at the old one (DESIGN.md). Without it
-#: a wrong closing answer would stand in the register for good.
-AFTER_THE_END = (CorrectAnswer,)
+    MEMBER = "a member company"
+    PROPOSER = "the request's proposer"
+    SECRETARIAT = "the secretariat"
+    TIMER = "ringi's timers"
+
+
+#: a command's own rule, past who sends it and its stage: raises ``Refused``
+Guard = Callable[[RequestView, C, datetime], None]
+
+
+def _anything(view: RequestView, cmd: Any, at: datetime) -> None:
+    """No rule past who sends it and the stage it is sent in."""
+
+
+@dataclass(frozen=True)
+class Move(Generic[C]):
+    """One row of the lifecycle: a command, who sends it, where it may be sent,
+    its own rule, what it records and where it leads."""
+
+    command: type[C]
+    by: By
+    guard: Guard[C] = _anything
+    #: the stages it is sent in, checked before its guard; empty: any open stage
+    stages: tuple[Stage, ...] = ()
+    #: what it does, for the refusal in another stage ("cannot open the hearing: …")
+    doing: str = ""
+    #: it may be sent after release or close (a correction, say)
+    after_the_end: bool = False
+    #: the events it may record
+    records: tuple[str, ...] = ()
+    #: the arrows it draws on the lifecycle diagram
+    paths: tuple[Path, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        """The command's kind: the name of the aggregate's method that carries it out."""
+        kind: str = self.command.model_fields["kind"].default
+        return kind
 
 
 # --- filing --------------------------------------------------------------------
@@ -153,176 +178,298 @@ def imported_stage(
     return start, None
 
 
-# --- commands on an existing request ----------------------------------------------
+# --- the table -----------------------------------------------------------------
+
+_SUPPORT_MET = "support ≥ threshold"
+
+MOVES: tuple[Move[Any], ...] = (
+    # members
+    Move(
+        FileRequest,
+        By.MEMBER,
+        guards.filing,
+        records=("Filed", "SupportGatheringOpened"),
+        paths=(
+            Path(START, Stage.GATHERING_SUPPORT, "要望"),
+            Path(START, Stage.FILED, "意見, 質問"),
+        ),
+    ),
+    Move(
+        Endorse,
+        By.MEMBER,
+        guards.endorse,
+        records=("Endorsed", "SupportThresholdMet", "HearingOpened"),
+        paths=(Path(Stage.GATHERING_SUPPORT, Stage.HEARING, _SUPPORT_MET),),
+    ),
+    Move(
+        WithdrawEndorsement,
+        By.MEMBER,
+        guards.withdraw_endorsement,
+        records=("EndorsementWithdrawn",),
+    ),
+    Move(AppendNote, By.PROPOSER, records=("NoteAppended",)),
+    Move(
+        AnswerClarification,
+        By.PROPOSER,
+        guards.answer_clarification,
+        records=("ClarificationAnswered",),
+    ),
+    Move(RaiseObjection, By.MEMBER, guards.raise_objection, records=("ObjectionRaised",)),
+    Move(WithdrawObjection, By.MEMBER, guards.withdraw_objection, records=("ObjectionWithdrawn",)),
+    Move(
+        Withdraw,
+        By.PROPOSER,
+        records=("Closed",),
+        paths=(Path(ANY_OPEN, Stage.CLOSED, "withdrawn"),),
+    ),
+    # the secretariat
+    Move(
+        OpenSupport,
+        By.SECRETARIAT,
+        guards.open_support,
+        stages=(Stage.FILED,),
+        doing="open support gathering",
+        records=("SupportGatheringOpened", "SupportThresholdMet", "HearingOpened"),
+        paths=(Path(Stage.FILED, Stage.GATHERING_SUPPORT),),
+    ),
+    Move(
+        AskClarification, By.SECRETARIAT, guards.ask_clarification, records=("ClarificationAsked",)
+    ),
+    Move(
+        WithdrawClarification,
+        By.SECRETARIAT,
+        guards.withdraw_clarification,
+        records=("ClarificationWithdrawn",),
+    ),
+    Move(
+        DismissObjection, By.SECRETARIAT, guards.dismiss_objection, records=("ObjectionDismissed",)
+    ),
+    Move(
+        IdentifyProposer, By.SECRETARIAT, guards.identify_proposer, records=("ProposerIdentified",)
+    ),
+    # an imported request only: it moves forward to one of CARRY_FORWARD_TO
+    Move(CarryForward, By.SECRETARIAT, guards.carry_forward, records=("CarriedForward",)),
+    Move(
+        ExtendDeadline,
+        By.SECRETARIAT,
+        guards.extend_deadline,
+        records=("SupportDeadlineExtended", "ObjectionWindowExtended"),
+    ),
+    Move(
+        OpenHearing,
+        By.SECRETARIAT,
+        guards.open_hearing,
+        stages=(Stage.GATHERING_SUPPORT,),
+        doing="open the hearing",
+        records=("HearingOpened",),
+        paths=(Path(Stage.GATHERING_SUPPORT, Stage.HEARING, _SUPPORT_MET),),
+    ),
+    Move(
+        RecordFindings,
+        By.SECRETARIAT,
+        stages=(Stage.HEARING,),
+        doing="record hearing findings",
+        records=("HearingFindingsRecorded",),
+    ),
+    Move(
+        EvaluateCost,
+        By.SECRETARIAT,
+        guards.evaluate_cost,
+        stages=(Stage.HEARING, Stage.COST_EVALUATION),
+        doing="evaluate the cost",
+        records=("CostEvaluated",),
+        paths=(Path(Stage.HEARING, Stage.COST_EVALUATION),),
+    ),
+    Move(
+        OpenObjectionWindow,
+        By.SECRETARIAT,
+        guards.open_objection_window,
+        stages=(Stage.COST_EVALUATION,),
+        doing="open an objection window",
+        records=("ObjectionWindowOpened",),
+        paths=(Path(Stage.COST_EVALUATION, Stage.OBJECTION_WINDOW, "cost-effective"),),
+    ),
+    Move(
+        Approve,
+        By.SECRETARIAT,
+        guards.approve,
+        stages=(Stage.IMPLEMENTATION,),
+        doing="approve implementation",
+        records=("ImplementationApproved",),
+    ),
+    Move(
+        ChangeReleaseDate,
+        By.SECRETARIAT,
+        guards.change_release_date,
+        stages=(Stage.IMPLEMENTATION,),
+        doing="change the release date",
+        records=("ReleaseDateChanged",),
+    ),
+    Move(
+        Release,
+        By.SECRETARIAT,
+        guards.release,
+        stages=(Stage.IMPLEMENTATION,),
+        doing="release",
+        records=("Released",),
+        paths=(Path(Stage.IMPLEMENTATION, Stage.RELEASED),),
+    ),
+    Move(
+        Hold,
+        By.SECRETARIAT,
+        guards.hold,
+        records=("Held",),
+        paths=(Path(ANY_OPEN, Stage.ON_HOLD),),
+    ),
+    Move(
+        Resume,
+        By.SECRETARIAT,
+        stages=(Stage.ON_HOLD,),
+        doing="resume",
+        records=("Resumed",),
+        paths=(Path(Stage.ON_HOLD, LEFT, "deadlines move by the time held"),),
+    ),
+    Move(
+        Close,
+        By.SECRETARIAT,
+        guards.close,
+        records=("Closed",),
+        paths=(Path(ANY_OPEN, Stage.CLOSED, "a reason"),),
+    ),
+    Move(RecordAnswer, By.SECRETARIAT, records=("AnswerRecorded",)),
+    # what may still happen to a released or closed request: correcting what was
+    # recorded, which is a new event pointing at the old one (DESIGN.md). Without it
+    # a wrong closing answer would stand in the register for good.
+    Move(
+        CorrectAnswer,
+        By.SECRETARIAT,
+        guards.correct_answer,
+        after_the_end=True,
+        records=("AnswerCorrected",),
+    ),
+    Move(
+        TimerFired,
+        By.TIMER,
+        guards.timer_fired,
+        records=tuple(dict.fromkeys(e for t in TIMERS for e in t.records)),
+        paths=tuple(p for t in TIMERS for p in t.paths),
+    ),
+)
+
+_MOVE: dict[type[Any], Move[Any]] = {m.command: m for m in MOVES}
+
+
+def move_of(cmd: Command | FileRequest) -> Move[Any]:
+    """The row of ``cmd``'s command."""
+    return _MOVE[type(cmd)]
+
+
+def _commands_by(*who: By) -> tuple[type[Command], ...]:
+    return tuple(m.command for m in MOVES if m.by in who and m.command is not FileRequest)
+
+
+#: the commands a member sends, and of those the proposer's alone
+MEMBER_COMMANDS = _commands_by(By.MEMBER, By.PROPOSER)
+PROPOSER_ONLY = _commands_by(By.PROPOSER)
+AFTER_THE_END = tuple(m.command for m in MOVES if m.after_the_end)
 
 
 def check(view: RequestView, cmd: Command, at: datetime) -> None:
-    """Refuse ``cmd`` unless the rules allow it now. Raises ``Refused``."""
-    _check_role(view, cmd)
-    no = f"No.{view.number}"
-    if view.stage.is_terminal and not isinstance(cmd, AFTER_THE_END):
+    """Refuse ``cmd`` unless its row allows it now. Raises ``Refused``
+    (``NotAllowed`` when the sender may not send it at all)."""
+    move = move_of(cmd)
+    _check_sender(view, cmd, move.by)
+    if view.stage.is_terminal and not move.after_the_end:
         raise Refused(
-            f"{no} is {view.stage.value}; nothing more can happen to it "
+            f"No.{view.number} is {view.stage.value}; nothing more can happen to it "
             "but a correction of an answer"
         )
+    if move.stages:
+        _require_stage(view, move.stages, move.doing)
+    move.guard(view, cmd, at)
 
-    match cmd:
-        case Endorse():
-            company = company_of(cmd.actor)
-            if company == view.proposer:
-                raise Refused(f"{company} proposed {no}; its support is already counted")
-            _require_support_window_open(view, at)
-            if company in view.endorsers:
-                raise Refused(f"{company} already endorses {no}; an endorsement counts once")
-        case WithdrawEndorsement():
-            company = company_of(cmd.actor)
-            _require_support_window_open(view, at)
-            if company not in view.endorsers:
-                raise Refused(f"{company} does not endorse {no}; there is nothing to withdraw")
-        case AppendNote() | Withdraw():
-            pass
-        case AnswerClarification():
-            if view.pending_clarification is None:
-                raise Refused(f"{no} has no open clarification question to answer")
-        case RaiseObjection():
-            window = _require_objection_window_open(view, at)
-            if cmd.actor.company == view.proposer:
-                raise Refused(
-                    f"{view.proposer} proposed {no}: an objection is another member's "
-                    "(withdraw the request to stop it)"
-                )
-            if any(o.company == cmd.actor.company for o in window.objections):
-                raise Refused(f"{cmd.actor.company} has already objected to {no} in this window")
-        case WithdrawObjection():
-            window = _require_objection_window_open(view, at)
-            if window.standing_by(company_of(cmd.actor)) is None:
-                raise Refused(f"{cmd.actor.company} has no standing objection to {no} to withdraw")
-        case OpenSupport():
-            _require_stage(view, Stage.FILED, "open support gathering")
-            if view.category is Category.QUESTION:
-                raise Refused(f"{no} is a question (質問); questions are answered, not supported")
-            if cmd.deadline is not None and cmd.deadline <= at:
-                raise Refused("a support deadline must lie in the future")
-        case AskClarification():
-            if view.stage is Stage.ON_HOLD:
-                raise Refused(f"{no} is on hold; resume it before asking the proposer")
-            if view.proposer == UNKNOWN_PROPOSER:
-                raise Refused(
-                    f"{no} came from an imported register that does not name its proposer: "
-                    "nobody could answer a question"
-                )
-            if view.pending_clarification is not None:
-                raise Refused(
-                    f"{no} already has an unanswered clarification question; "
-                    "withdraw it to ask another"
-                )
-        case WithdrawClarification():
-            if view.pending_clarification is None:
-                raise Refused(f"{no} has no open clarification question to withdraw")
-        case DismissObjection():
-            window = _require_objection_window_open(view, at)
-            if window.standing_by(cmd.company) is None:
-                raise Refused(f"{cmd.company} has no standing objection to {no} in this window")
-        case IdentifyProposer():
-            if view.proposer != UNKNOWN_PROPOSER:
-                raise Refused(f"{no} names its proposer already: {view.proposer}")
-            if cmd.company.strip() in ("", UNKNOWN_PROPOSER):
-                raise Refused(f"name the company that proposed {no}")
-        case CarryForward():
-            if view.imported is None:
-                raise Refused(
-                    f"only an imported request is carried forward; {no} moves by the lifecycle"
-                )
-            if view.stage is Stage.ON_HOLD:
-                raise Refused(f"{no} is on hold; resume it before carrying it forward")
-            if view.category is not Category.REQUEST:
-                raise Refused(
-                    f"{no} is {view.category.value}: only a request (要望) is heard and evaluated"
-                )
-            if cmd.stage not in CARRY_FORWARD_TO:
-                names = ", ".join(s.value for s in CARRY_FORWARD_TO)
-                raise Refused(f"an imported request is carried forward to {names}")
-            reached = CARRY_FORWARD_TO.index(view.stage) if view.stage in CARRY_FORWARD_TO else -1
-            if CARRY_FORWARD_TO.index(cmd.stage) <= reached:
-                raise Refused(
-                    f"{no} is in stage {view.stage.value}: it is carried forward, not back"
-                )
-        case ExtendDeadline():
-            current = extensible_deadline(view, at)
-            if current is None:
-                raise Refused(f"{no} has no deadline running in stage {view.stage.value}")
-            if cmd.deadline <= current:
-                raise Refused(
-                    f"the new deadline {shown(cmd.deadline)} is not later than "
-                    f"the current one, {shown(current)}"
-                )
-        case OpenHearing():
-            _require_stage(view, Stage.GATHERING_SUPPORT, "open the hearing")
-            if not view.threshold_met:
-                raise Refused(
-                    f"{no} has the support of {view.support} companies; "
-                    f"the hearing needs {view.policy.support_threshold}"
-                )
-        case RecordFindings():
-            _require_stage(view, Stage.HEARING, "record hearing findings")
-        case EvaluateCost():
-            _require_stage(view, (Stage.HEARING, Stage.COST_EVALUATION), "evaluate the cost")
-            # the cost rule is the policy's: an evaluation does not choose its horizon
-            horizon = view.policy.cost_horizon_years
-            if cmd.inputs.horizon_years != horizon:
-                raise Refused(
-                    f"the cost rule weighs the benefit over {horizon} years (the policy's "
-                    f"horizon), not {cmd.inputs.horizon_years}"
-                )
-        case OpenObjectionWindow():
-            _require_stage(view, Stage.COST_EVALUATION, "open an objection window")
-            latest = view.latest_evaluation
-            if latest is None or not latest.cost_effective:
-                raise Refused(f"{no} has no cost-effective evaluation; only those go to objection")
-            if not view.threshold_met:
-                raise Refused(short_of_support(view))
-        case Approve():
-            _require_stage(view, Stage.IMPLEMENTATION, "approve implementation")
-            if view.approved_at is not None:
-                raise Refused(f"{no} is already approved; change the release date instead")
-        case ChangeReleaseDate():
-            _require_stage(view, Stage.IMPLEMENTATION, "change the release date")
-            if view.approved_at is None:
-                raise Refused(f"{no} has no planned release yet; approve it with a date first")
-            if cmd.planned_release == view.planned_release:
-                raise Refused(f"{no} is already planned for {cmd.planned_release}")
-        case Release():
-            _require_stage(view, Stage.IMPLEMENTATION, "release")
-            if view.approved_at is None:
-                raise Refused(f"{no} has not been approved for implementation")
-        case Hold():
-            if view.stage is Stage.ON_HOLD:
-                raise Refused(f"{no} is already on hold")
-        case Resume():
-            _require_stage(view, Stage.ON_HOLD, "resume")
-        case Close():
-            _check_close(view, cmd)
-        case RecordAnswer():
-            pass
-        case CorrectAnswer():
-            answer = view.answer(cmd.answer_id)
-            if answer is None:
-                raise Refused(f"{no} has no answer {cmd.answer_id!r}")
-            if answer.superseded_by is not None:
-                raise Refused(
-                    f"answer {cmd.answer_id} was already corrected by {answer.superseded_by}; "
-                    "correct that one"
-                )
-        case TimerFired():
-            due = {(t.timer, t.due) for t in pending_timers(view)}
-            if (cmd.timer, cmd.due) not in due:
-                raise Refused(
-                    f"the {cmd.timer.value} timer of {no} for {shown(cmd.due)} no longer applies"
-                )
-            if cmd.due > at:
-                raise Refused(
-                    f"the {cmd.timer.value} timer of {no} is not due until {shown(cmd.due)}"
-                )
+
+def diagram() -> str:
+    """The lifecycle as a Mermaid state diagram, drawn from the table: the README
+    shows it, and a test keeps the two the same."""
+    lines = [
+        "stateDiagram-v2",
+        f'    state "any open stage" as {ANY_OPEN}',
+        f'    state "the stage it left" as {LEFT}',
+    ]
+    for label, path in _arrows():
+        when = f" ({path.when})" if path.when else ""
+        lines.append(f"    {_node(path.source)} --> {_node(path.target)}: {label}{when}")
+    return "\n".join(lines) + "\n"
+
+
+def _arrows() -> Iterator[tuple[str, Path]]:
+    for move in MOVES:
+        if move.command is TimerFired:
+            for timer in TIMERS:
+                for path in timer.paths:
+                    yield f"{timer.kind.value} timer", path
+        else:
+            for path in move.paths:
+                yield move.name, path
+
+
+def _node(place: Stage | str) -> str:
+    return place.value if isinstance(place, Stage) else place
+
+
+# --- what the moves decide ---------------------------------------------------------
+
+
+def support_deadline(view: RequestView, cmd: OpenSupport | FileRequest, at: datetime) -> datetime:
+    """When support gathering opened at ``at`` ends: the deadline given, or the policy's window."""
+    given = cmd.deadline if isinstance(cmd, OpenSupport) else None
+    return given or at + view.policy.support_window
+
+
+def threshold_newly_met(view: RequestView) -> bool:
+    """The support has just reached the threshold for the first time."""
+    return view.threshold_met_at is None and view.threshold_met
+
+
+def hearing_opens_by_itself(view: RequestView) -> bool:
+    """The threshold, once met, opens the hearing without the secretariat (the policy says)."""
+    return view.policy.auto_open_hearing
+
+
+def closes_at_support_deadline(view: RequestView) -> bool:
+    """At its support deadline a request short of the threshold is closed."""
+    return not view.threshold_met
+
+
+def final_call_deadline(
+    view: RequestView, at: datetime, next_meeting: tuple[int, datetime] | None
+) -> tuple[datetime, int | None]:
+    """The deadline a final call issued at ``at`` sets, and the meeting it is the day
+    of: the next meeting when one is scheduled, the policy's grace otherwise; never
+    later than a deadline already running."""
+    deadline, meeting = at + view.policy.final_call_grace, None
+    if next_meeting is not None and next_meeting[1] > at:
+        meeting, deadline = next_meeting
+    if view.support_deadline is not None and view.support_deadline < deadline:
+        return view.support_deadline, None  # the deadline running already comes first
+    return deadline, meeting
+
+
+def objection_window_ends(view: RequestView, at: datetime) -> datetime:
+    """When an objection window opened at ``at`` ends."""
+    return at + view.policy.objection_window
+
+
+def stage_after_objection_window(objections: int, short_of_support: bool) -> Stage:
+    """Enough support and no blocking objection are the first and third conditions
+    for implementing; either unmet sends the request back to the secretariat's
+    evaluation."""
+    blocked = objections > 0 or short_of_support
+    return Stage.COST_EVALUATION if blocked else Stage.IMPLEMENTATION
+
+
+# --- the rules the guards share -------------------------------------------------------
 
 
 def _not_the_unknown_proposer(actor: Actor) -> None:
@@ -333,52 +480,23 @@ def _not_the_unknown_proposer(actor: Actor) -> None:
         )
 
 
-def _check_role(view: RequestView, cmd: Command) -> None:
+def _check_sender(view: RequestView, cmd: Command, by: By) -> None:
     role = cmd.actor.role
     _not_the_unknown_proposer(cmd.actor)
-    if isinstance(cmd, TimerFired):
+    if by is By.TIMER:
         if role is not Role.TIMER:
             raise NotAllowed("only ringi's timers fire timers")
         return
-    if isinstance(cmd, MEMBER_COMMANDS):
+    if by in (By.MEMBER, By.PROPOSER):
         if role is not Role.MEMBER:
             raise NotAllowed(f"only a member company may {_verb(cmd)}")
-        if isinstance(cmd, PROPOSER_ONLY) and cmd.actor.company != view.proposer:
+        if by is By.PROPOSER and cmd.actor.company != view.proposer:
             raise NotAllowed(
                 f"only the proposer ({view.proposer}) may {_verb(cmd)} on No.{view.number}"
             )
         return
     if role is not Role.SECRETARIAT:
         raise NotAllowed(f"only the secretariat may {_verb(cmd)}")
-
-
-def _check_close(view: RequestView, cmd: Close) -> None:
-    no = f"No.{view.number}"
-    match cmd.reason:
-        case CloseReason.WITHDRAWN:
-            raise Refused("a request is withdrawn by its proposer, not closed as withdrawn")
-        case CloseReason.IMPORTED:
-            raise Refused("'imported' is the reason `ringi import` records; give the real one")
-        case CloseReason.DUPLICATE:
-            if cmd.duplicate_of is None:
-                raise Refused("closing as a duplicate needs the number it duplicates")
-            if cmd.duplicate_of == view.number:
-                raise Refused(f"{no} cannot duplicate itself")
-        case CloseReason.NOT_COST_EFFECTIVE:
-            latest = view.latest_evaluation
-            if latest is None or latest.cost_effective:
-                raise Refused(f"{no} has no evaluation finding it not cost-effective")
-        case CloseReason.ANSWERED:
-            if not view.answers:
-                raise Refused(f"{no} has no recorded answer; record the answer before closing")
-        case CloseReason.INSUFFICIENT_SUPPORT:
-            if view.threshold_met:
-                raise Refused(
-                    f"{no} has the support of {view.support} companies, at or above the "
-                    f"threshold of {view.policy.support_threshold}"
-                )
-    if cmd.duplicate_of is not None and cmd.reason is not CloseReason.DUPLICATE:
-        raise Refused("a duplicate-of link goes only with the reason 'duplicate'")
 
 
 def _require_stage(view: RequestView, stages: Stage | tuple[Stage, ...], doing: str) -> None:
@@ -390,40 +508,6 @@ def _require_stage(view: RequestView, stages: Stage | tuple[Stage, ...], doing: 
         )
 
 
-def _require_objection_window_open(view: RequestView, at: datetime) -> ObjectionWindow:
-    no = f"No.{view.number}"
-    window = view.objection_window
-    if view.stage is not Stage.OBJECTION_WINDOW or window is None or window.ended:
-        raise Refused(f"{no} has no objection window open (stage: {view.stage.value})")
-    if at >= window.ends_at:
-        raise Refused(f"the objection window of {no} closed at {shown(window.ends_at)}")
-    return window
-
-
-def _require_support_window_open(view: RequestView, at: datetime) -> None:
-    no = f"No.{view.number}"
-    gathering = view.stage is Stage.GATHERING_SUPPORT and not view.support_window_closed
-    # met early, the threshold opens the hearing but does not end the window:
-    # others may still back the request until its deadline (the register counts
-    # them: No.56 shows 8 companies), until implementation is decided
-    met_early = view.stage in SUPPORT_AFTER_THRESHOLD and view.support_deadline is not None
-    if not (gathering or met_early):
-        raise support_window_not_open(view)
-    if view.support_deadline is not None and at >= view.support_deadline:
-        raise Refused(f"the support window of {no} closed at {shown(view.support_deadline)}")
-
-
-def short_of_support(view: RequestView) -> str:
-    """Why ``view`` may not go on to implementation: enough support is the first
-    of the three conditions for implementing (DESIGN.md), and endorsements taken
-    after the threshold may be withdrawn until implementation is decided. It is
-    checked when the objection window opens and again when it ends."""
-    return (
-        f"No.{view.number} has the support of {view.support} companies; "
-        f"implementing it needs {view.policy.support_threshold}"
-    )
-
-
 def follows_meeting(view: RequestView, number: int) -> bool:
     """Whether ``view``'s running support deadline is "until meeting ``number``"
     (so a later date for the meeting moves it along, never an earlier one: what
@@ -433,38 +517,6 @@ def follows_meeting(view: RequestView, number: int) -> bool:
         and not view.support_window_closed
         and view.support_until_meeting == number
     )
-
-
-def extensible_deadline(view: RequestView, at: datetime) -> datetime | None:
-    """The deadline an extension moves: the stage's own (the support window while
-    gathering, the objection window), or, after the threshold opened the hearing,
-    the support deadline while endorsements are still taken."""
-    current = view.current_deadline
-    if current is None and view.stage in (Stage.HEARING, Stage.COST_EVALUATION):
-        return support_open_until(view, at)
-    return current
-
-
-def support_open_until(view: RequestView, at: datetime) -> datetime | None:
-    """Until when members may still endorse (or withdraw) at ``at``: the support
-    deadline while the window is open, also after the threshold opened the
-    hearing; None when it is not open or runs without a deadline."""
-    try:
-        _require_support_window_open(view, at)
-    except Refused:
-        return None
-    return view.support_deadline
-
-
-def support_window_not_open(view: RequestView) -> Refused:
-    return Refused(
-        f"the support window of No.{view.number} is not open (stage: {view.stage.value})"
-    )
-
-
-def company_of(actor: Actor) -> str:
-    assert actor.company is not None  # Actor guarantees a member has one
-    return actor.company
 
 
 def _verb(cmd: Command) -> str:
@@ -494,56 +546,3 @@ def as_read_by(view: RequestView, role: Role, company: str | None) -> RequestVie
     if may_read_clarifications(role, company, view):
         return view
     return view.model_copy(update={"clarifications": []})
-
-
-# --- timers --------------------------------------------------------------------
-
-
-def pending_timers(view: RequestView) -> list[TimerFired]:
-    """The durable timers this request has running, earliest first."""
-    if view.stage.is_terminal:
-        return []  # nothing more can happen to a released or closed request
-    timers: list[TimerFired] = []
-    policy = view.policy
-    sent = set(view.reminders_sent)
-
-    def remind(kind: TimerKind, due: datetime) -> None:
-        if reminder_key(kind, due) not in sent:
-            timers.append(TimerFired.at(kind, due))
-
-    if view.stage is Stage.GATHERING_SUPPORT and not view.support_window_closed:
-        deadline = view.support_deadline
-        if deadline is not None:
-            if policy.deadline_reminder_days:
-                remind(TimerKind.DEADLINE_APPROACHING, deadline - policy.deadline_reminder)
-            timers.append(TimerFired.at(TimerKind.SUPPORT_DEADLINE, deadline))
-        final_call = view.filed_at + policy.final_call_after
-        if view.final_call_at is None and (deadline is None or final_call < deadline):
-            timers.append(TimerFired.at(TimerKind.FINAL_CALL, final_call))
-
-    window = view.objection_window
-    if view.stage is Stage.OBJECTION_WINDOW and window is not None and not window.ended:
-        timers.append(TimerFired.at(TimerKind.OBJECTION_WINDOW_END, window.ends_at))
-
-    clarification = view.pending_clarification
-    if clarification is not None and view.stage is not Stage.ON_HOLD:
-        remind(TimerKind.CLARIFICATION_REMINDER, clarification.reply_due)
-
-    if view.stage is Stage.ON_HOLD and view.held_at is not None:
-        last_review = view.last_hold_review or view.held_at
-        remind(TimerKind.HOLD_REVIEW, last_review + policy.hold_review)
-
-    if view.stage is Stage.IMPLEMENTATION and view.planned_release is not None:
-        due = datetime.combine(view.planned_release, time(0), JST)
-        remind(TimerKind.PLANNED_RELEASE, due)
-
-    return sorted(timers, key=lambda t: t.due)
-
-
-def reminder_key(kind: TimerKind, due: datetime) -> str:
-    return f"{kind.value}:{due.isoformat()}"
-
-
-def next_timer(view: RequestView) -> TimerFired | None:
-    timers = pending_timers(view)
-    return timers[0] if timers else None

@@ -7,13 +7,14 @@ replaying the stored events rebuilds exactly the state that was checked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
-from . import lifecycle
+from . import lifecycle, notices
 from .chain import ChainedAggregate
 from .commands import (
     AnswerClarification,
@@ -49,8 +50,9 @@ from .commands import (
 )
 from .cost import CostEvaluation
 from .imported import ImportedAnswer, ImportedNote, ImportedRequest
-from .notifications import EVERY_MEMBER, SECRETARIAT, NotificationDraft, NotificationKind
+from .notifications import NotificationDraft
 from .policy import Policy
+from .timers import reminder_key
 from .view import (
     Answer,
     Clarification,
@@ -136,28 +138,15 @@ class Request(ChainedAggregate):
             body=cmd.body,
             related=list(cmd.related),
             policy=policy.model_dump(mode="json"),
-            at=at,
-            actor=_actor(cmd.actor),
-            command_id=cmd.command_id,
-            meeting=cmd.meeting,
+            **_said(cmd, at),
         )
         if cmd.category is Category.REQUEST:
             # a request (要望) gathers support from the moment it is filed; an opinion
             # waits for the secretariat to open support or answer it, a question is answered
-            request._open_support(at + policy.support_window, at, cmd.actor, cmd.command_id)
-        view = request.state
-        until = (
-            f"; support it until {lifecycle.shown_day(view.support_deadline)}"
-            if view.support_deadline
-            else ""
-        )
-        request._notify(
-            cmd.command_id,
-            NotificationKind.FILED,
-            request._everyone(),
-            f"No.{number} filed by {view.proposer} ({view.category.value}): {view.target}{until}",
-            view.body,
-        )
+            deadline = lifecycle.support_deadline(request.state, cmd, at)
+            request._support_gathering_opened(deadline=deadline, **_by(cmd, at))
+            request._after_support_changed(cmd, at)
+        request._tell(cmd, None, 0)
         return request
 
     # --- importing a register --------------------------------------------------
@@ -222,340 +211,217 @@ class Request(ChainedAggregate):
         return request
 
     # --- commands ------------------------------------------------------------
+    # One method per command, named by its kind: each checks its row of the
+    # lifecycle table (``lifecycle.check``), then records what happened.
 
     def handle(
         self, cmd: Command, at: datetime, next_meeting: tuple[int, datetime] | None = None
     ) -> None:
-        """Carry out ``cmd`` at ``at`` or raise ``Refused`` having recorded nothing.
+        """Carry out ``cmd`` at ``at`` or raise ``Refused`` having recorded nothing,
+        and draft the notifications what it recorded calls for.
 
         ``next_meeting`` (number, date) is the next scheduled meeting, which a final
         call uses as its deadline when there is one.
         """
+        stage_before, recorded_before = self.state.stage, len(self.pending_events)
+        if isinstance(cmd, TimerFired):
+            self.timer_fired(cmd, at, next_meeting)
+        else:
+            carry_out: Callable[[Command, datetime], None] = getattr(self, cmd.kind)
+            carry_out(cmd, at)
+        self._tell(cmd, stage_before, recorded_before)
+
+    def _check(self, cmd: Command, at: datetime) -> None:
         # the rules only read the state: no copy of it (``view()``) is needed to ask them
         lifecycle.check(self.state, cmd, at)
-        stage_before = self.state.stage
-        actor, cid, meeting = cmd.actor, cmd.command_id, cmd.meeting
-        match cmd:
-            case Endorse():
-                self._endorsed(
-                    company=lifecycle.company_of(actor), at=at, actor=_actor(actor), command_id=cid
-                )
-                self._after_support_changed(at, cid)
-            case WithdrawEndorsement():
-                self._endorsement_withdrawn(
-                    company=lifecycle.company_of(actor), at=at, actor=_actor(actor), command_id=cid
-                )
-            case AppendNote():
-                self._note_appended(
-                    text=cmd.text, at=at, actor=_actor(actor), command_id=cid, meeting=meeting
-                )
-            case AskClarification():
-                self._clarification_asked(
-                    clarification_id=f"q{len(self.state.clarifications) + 1}",
-                    question=cmd.question,
-                    reply_due=at + self.state.policy.clarification_reply,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-                self._notify(
-                    cid,
-                    NotificationKind.CLARIFICATION_ASKED,
-                    (self.state.proposer,),
-                    f"The secretariat asks about No.{self.state.number}",
-                    cmd.question,
-                )
-            case WithdrawClarification():
-                pending = self.state.pending_clarification
-                assert pending is not None
-                self._clarification_withdrawn(
-                    clarification_id=pending.clarification_id,
-                    reason=cmd.reason,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case AnswerClarification():
-                pending = self.state.pending_clarification
-                assert pending is not None
-                self._clarification_answered(
-                    clarification_id=pending.clarification_id,
-                    text=cmd.text,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                )
-                self._notify(  # the thread is the proposer's and the secretariat's alone
-                    cid,
-                    NotificationKind.CLARIFICATION_ANSWERED,
-                    (SECRETARIAT,),
-                    f"{self.state.proposer} answered the clarification question on "
-                    f"No.{self.state.number}",
-                    cmd.text,
-                )
-            case RaiseObjection():
-                self._objection_raised(
-                    company=lifecycle.company_of(actor),
-                    reason=cmd.reason,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                )
-                self._notify(
-                    cid,
-                    NotificationKind.OBJECTION_RAISED,
-                    (self.state.proposer, SECRETARIAT),
-                    f"{actor.company} raised an objection to No.{self.state.number}",
-                    cmd.reason,
-                )
-            case WithdrawObjection():
-                self._objection_withdrawn(
-                    company=lifecycle.company_of(actor),
-                    reason=cmd.reason,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                )
-                self._notify(  # those told of the objection hear it is gone
-                    cid,
-                    NotificationKind.OBJECTION_WITHDRAWN,
-                    (self.state.proposer, SECRETARIAT),
-                    f"{actor.company} withdrew its objection to No.{self.state.number}",
-                    cmd.reason,
-                )
-            case DismissObjection():
-                self._objection_dismissed(
-                    company=cmd.company,
-                    reason=cmd.reason,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-                self._notify(
-                    cid,
-                    NotificationKind.OBJECTION_DISMISSED,
-                    (cmd.company, SECRETARIAT),
-                    f"Your objection to No.{self.state.number} was ruled not blocking",
-                    cmd.reason,
-                )
-            case CarryForward():
-                self._carried_forward(
-                    stage=cmd.stage.value,
-                    reason=cmd.reason,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case IdentifyProposer():
-                self._proposer_identified(
-                    company=cmd.company.strip(),
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case Withdraw():
-                self._closed(
-                    reason=CloseReason.WITHDRAWN.value,
-                    duplicate_of=None,
-                    note=cmd.reason,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case OpenSupport():
-                deadline = cmd.deadline or at + self.state.policy.support_window
-                self._open_support(deadline, at, actor, cid, cmd.until_meeting)
-            case ExtendDeadline():
-                # the objection window's, or the support deadline (``extensible_deadline``)
-                if self.state.stage is not Stage.OBJECTION_WINDOW:
-                    self._support_deadline_extended(
-                        deadline=cmd.deadline,
-                        reason=cmd.reason,
-                        at=at,
-                        actor=_actor(actor),
-                        command_id=cid,
-                        meeting=meeting,
-                        until_meeting=cmd.until_meeting,
-                    )
-                else:
-                    self._objection_window_extended(
-                        ends_at=cmd.deadline,
-                        reason=cmd.reason,
-                        at=at,
-                        actor=_actor(actor),
-                        command_id=cid,
-                        meeting=meeting,
-                    )
-            case OpenHearing():
-                self._hearing_opened(at=at, actor=_actor(actor), command_id=cid, meeting=meeting)
-            case RecordFindings():
-                self._findings_recorded(
-                    text=cmd.text, at=at, actor=_actor(actor), command_id=cid, meeting=meeting
-                )
-            case EvaluateCost():
-                evaluation = CostEvaluation.of(cmd.inputs)
-                self._cost_evaluated(
-                    evaluation=evaluation.model_dump(mode="json"),
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case OpenObjectionWindow():
-                self._objection_window_opened(
-                    ends_at=at + self.state.policy.objection_window,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case Approve():
-                self._implementation_approved(
-                    planned_release=cmd.planned_release.isoformat(),
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case ChangeReleaseDate():
-                self._release_date_changed(
-                    planned_release=cmd.planned_release.isoformat(),
-                    reason=cmd.reason,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case Release():
-                released_on = cmd.released_on or at.astimezone(lifecycle.JST).date()
-                self._released(
-                    released_on=released_on.isoformat(),
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case Hold():
-                self._held(
-                    reason=cmd.reason, at=at, actor=_actor(actor), command_id=cid, meeting=meeting
-                )
-            case Resume():
-                assert self.state.held_at is not None
-                self._resumed(
-                    held_for_seconds=(at - self.state.held_at).total_seconds(),
-                    reason=cmd.reason,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case Close():
-                self._closed(
-                    reason=cmd.reason.value,
-                    duplicate_of=cmd.duplicate_of,
-                    note=cmd.note,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case RecordAnswer():
-                answer_id = f"a{len(self.state.answers) + 1}"
-                self._answer_recorded(
-                    answer_id=answer_id,
-                    text=cmd.text,
-                    continued=cmd.continued,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-                self._notify(
-                    cid,
-                    NotificationKind.ANSWERED,
-                    self._interested(),
-                    f"No.{self.state.number} answered" + (f" (第{meeting}回)" if meeting else ""),
-                    cmd.text,
-                )
-            case CorrectAnswer():
-                self._answer_corrected(
-                    answer_id=f"a{len(self.state.answers) + 1}",
-                    corrects=cmd.answer_id,
-                    text=cmd.text,
-                    reason=cmd.reason,
-                    at=at,
-                    actor=_actor(actor),
-                    command_id=cid,
-                    meeting=meeting,
-                )
-            case TimerFired():
-                self._timer_fired(cmd, at, next_meeting)
-        # an automatic close tells why in its own notification: not twice
-        auto_closed = f"{self.state.number}:{cid}:{NotificationKind.AUTO_CLOSED.value}"
-        closed_by_timer = any(d.key == auto_closed for d in self.drafts)
-        if self.state.stage is not stage_before and not closed_by_timer:
-            tag = f" (第{meeting}回)" if meeting else ""
-            self._notify(
-                cid,
-                NotificationKind.STAGE_CHANGED,
-                self._told_of_stage(),
-                f"No.{self.state.number}: {stage_before.value} → {self.state.stage.value}{tag}",
-                self._why_the_stage_changed(),
+
+    def endorse(self, cmd: Endorse, at: datetime) -> None:
+        self._check(cmd, at)
+        self._endorsed(company=lifecycle.company_of(cmd.actor), **_by(cmd, at))
+        self._after_support_changed(cmd, at)
+
+    def withdraw_endorsement(self, cmd: WithdrawEndorsement, at: datetime) -> None:
+        self._check(cmd, at)
+        self._endorsement_withdrawn(company=lifecycle.company_of(cmd.actor), **_by(cmd, at))
+
+    def append_note(self, cmd: AppendNote, at: datetime) -> None:
+        self._check(cmd, at)
+        self._note_appended(text=cmd.text, **_said(cmd, at))
+
+    def answer_clarification(self, cmd: AnswerClarification, at: datetime) -> None:
+        self._check(cmd, at)
+        pending = self.state.pending_clarification
+        assert pending is not None
+        self._clarification_answered(
+            clarification_id=pending.clarification_id, text=cmd.text, **_by(cmd, at)
+        )
+
+    def raise_objection(self, cmd: RaiseObjection, at: datetime) -> None:
+        self._check(cmd, at)
+        company = lifecycle.company_of(cmd.actor)
+        self._objection_raised(company=company, reason=cmd.reason, **_by(cmd, at))
+
+    def withdraw_objection(self, cmd: WithdrawObjection, at: datetime) -> None:
+        self._check(cmd, at)
+        company = lifecycle.company_of(cmd.actor)
+        self._objection_withdrawn(company=company, reason=cmd.reason, **_by(cmd, at))
+
+    def withdraw(self, cmd: Withdraw, at: datetime) -> None:
+        self._check(cmd, at)
+        self._closed(
+            reason=CloseReason.WITHDRAWN.value, duplicate_of=None, note=cmd.reason, **_said(cmd, at)
+        )
+
+    def open_support(self, cmd: OpenSupport, at: datetime) -> None:
+        self._check(cmd, at)
+        self._support_gathering_opened(
+            deadline=lifecycle.support_deadline(self.state, cmd, at),
+            until_meeting=cmd.until_meeting,
+            **_by(cmd, at),
+        )
+        self._after_support_changed(cmd, at)
+
+    def ask_clarification(self, cmd: AskClarification, at: datetime) -> None:
+        self._check(cmd, at)
+        self._clarification_asked(
+            clarification_id=f"q{len(self.state.clarifications) + 1}",
+            question=cmd.question,
+            reply_due=at + self.state.policy.clarification_reply,
+            **_said(cmd, at),
+        )
+
+    def withdraw_clarification(self, cmd: WithdrawClarification, at: datetime) -> None:
+        self._check(cmd, at)
+        pending = self.state.pending_clarification
+        assert pending is not None
+        self._clarification_withdrawn(
+            clarification_id=pending.clarification_id, reason=cmd.reason, **_said(cmd, at)
+        )
+
+    def dismiss_objection(self, cmd: DismissObjection, at: datetime) -> None:
+        self._check(cmd, at)
+        self._objection_dismissed(company=cmd.company, reason=cmd.reason, **_said(cmd, at))
+
+    def carry_forward(self, cmd: CarryForward, at: datetime) -> None:
+        self._check(cmd, at)
+        self._carried_forward(stage=cmd.stage.value, reason=cmd.reason, **_said(cmd, at))
+
+    def identify_proposer(self, cmd: IdentifyProposer, at: datetime) -> None:
+        self._check(cmd, at)
+        self._proposer_identified(company=cmd.company.strip(), **_said(cmd, at))
+
+    def extend_deadline(self, cmd: ExtendDeadline, at: datetime) -> None:
+        self._check(cmd, at)
+        # the objection window's, or the support deadline (``extensible_deadline``)
+        if self.state.stage is Stage.OBJECTION_WINDOW:
+            self._objection_window_extended(
+                ends_at=cmd.deadline, reason=cmd.reason, **_said(cmd, at)
             )
+        else:
+            self._support_deadline_extended(
+                deadline=cmd.deadline,
+                reason=cmd.reason,
+                until_meeting=cmd.until_meeting,
+                **_said(cmd, at),
+            )
+
+    def open_hearing(self, cmd: OpenHearing, at: datetime) -> None:
+        self._check(cmd, at)
+        self._hearing_opened(**_said(cmd, at))
+
+    def record_findings(self, cmd: RecordFindings, at: datetime) -> None:
+        self._check(cmd, at)
+        self._findings_recorded(text=cmd.text, **_said(cmd, at))
+
+    def evaluate_cost(self, cmd: EvaluateCost, at: datetime) -> None:
+        self._check(cmd, at)
+        evaluation = CostEvaluation.of(cmd.inputs)
+        self._cost_evaluated(evaluation=evaluation.model_dump(mode="json"), **_said(cmd, at))
+
+    def open_objection_window(self, cmd: OpenObjectionWindow, at: datetime) -> None:
+        self._check(cmd, at)
+        ends_at = lifecycle.objection_window_ends(self.state, at)
+        self._objection_window_opened(ends_at=ends_at, **_said(cmd, at))
+
+    def approve(self, cmd: Approve, at: datetime) -> None:
+        self._check(cmd, at)
+        planned = cmd.planned_release.isoformat()
+        self._implementation_approved(planned_release=planned, **_said(cmd, at))
+
+    def change_release_date(self, cmd: ChangeReleaseDate, at: datetime) -> None:
+        self._check(cmd, at)
+        self._release_date_changed(
+            planned_release=cmd.planned_release.isoformat(), reason=cmd.reason, **_said(cmd, at)
+        )
+
+    def release(self, cmd: Release, at: datetime) -> None:
+        self._check(cmd, at)
+        released_on = cmd.released_on or at.astimezone(lifecycle.JST).date()
+        self._released(released_on=released_on.isoformat(), **_said(cmd, at))
+
+    def hold(self, cmd: Hold, at: datetime) -> None:
+        self._check(cmd, at)
+        self._held(reason=cmd.reason, **_said(cmd, at))
+
+    def resume(self, cmd: Resume, at: datetime) -> None:
+        self._check(cmd, at)
+        assert self.state.held_at is not None
+        held_for = (at - self.state.held_at).total_seconds()
+        self._resumed(held_for_seconds=held_for, reason=cmd.reason, **_said(cmd, at))
+
+    def close(self, cmd: Close, at: datetime) -> None:
+        self._check(cmd, at)
+        self._closed(
+            reason=cmd.reason.value,
+            duplicate_of=cmd.duplicate_of,
+            note=cmd.note,
+            **_said(cmd, at),
+        )
+
+    def record_answer(self, cmd: RecordAnswer, at: datetime) -> None:
+        self._check(cmd, at)
+        self._answer_recorded(
+            answer_id=f"a{len(self.state.answers) + 1}",
+            text=cmd.text,
+            continued=cmd.continued,
+            **_said(cmd, at),
+        )
+
+    def correct_answer(self, cmd: CorrectAnswer, at: datetime) -> None:
+        self._check(cmd, at)
+        self._answer_corrected(
+            answer_id=f"a{len(self.state.answers) + 1}",
+            corrects=cmd.answer_id,
+            text=cmd.text,
+            reason=cmd.reason,
+            **_said(cmd, at),
+        )
 
     # --- what timers do ---------------------------------------------------------
 
-    def _timer_fired(
-        self, cmd: TimerFired, at: datetime, next_meeting: tuple[int, datetime] | None
+    def timer_fired(
+        self, cmd: TimerFired, at: datetime, next_meeting: tuple[int, datetime] | None = None
     ) -> None:
-        cid, timer = cmd.command_id, _actor(cmd.actor)
-        no, state = self.state.number, self.state
+        self._check(cmd, at)
+        state, by = self.state, _by(cmd, at)
         match cmd.timer:
             case TimerKind.SUPPORT_DEADLINE:
-                self._support_window_closed(
-                    support=state.support, at=at, actor=timer, command_id=cid
-                )
-                if not state.threshold_met:
-                    note = f"support {state.support} of {state.policy.support_threshold} at the deadline"
+                self._support_window_closed(support=state.support, **by)
+                if lifecycle.closes_at_support_deadline(state):
+                    note = (
+                        f"support {state.support} of {state.policy.support_threshold} "
+                        "at the deadline"
+                    )
                     self._closed(
                         reason=CloseReason.INSUFFICIENT_SUPPORT.value,
                         duplicate_of=None,
                         note=note,
-                        at=at,
-                        actor=timer,
-                        command_id=cid,
                         meeting=None,
-                    )
-                    self._notify(
-                        cid,
-                        NotificationKind.AUTO_CLOSED,
-                        self._interested(),
-                        f"No.{no} closed: insufficient support",
-                        note,
+                        **by,
                     )
             case TimerKind.FINAL_CALL:
-                deadline, meeting = at + state.policy.final_call_grace, None
-                if next_meeting is not None and next_meeting[1] > at:
-                    meeting, deadline = next_meeting
-                if state.support_deadline is not None and state.support_deadline < deadline:
-                    # the deadline running already comes first: not the meeting's
-                    deadline, meeting = state.support_deadline, None
-                self._final_call_issued(
-                    deadline=deadline, at=at, actor=timer, command_id=cid, meeting=meeting
-                )
-                until = f"meeting {meeting}" if meeting else lifecycle.shown_day(deadline)
-                self._notify(
-                    cid,
-                    NotificationKind.FINAL_CALL,
-                    self._everyone(),  # those who do not support it yet are asked
-                    f"No.{no} has been open over a year: closed unless supported by {until}",
-                )
+                deadline, meeting = lifecycle.final_call_deadline(state, at, next_meeting)
+                self._final_call_issued(deadline=deadline, meeting=meeting, **by)
             case TimerKind.OBJECTION_WINDOW_END:
                 window = state.objection_window
                 assert window is not None
@@ -563,136 +429,31 @@ class Request(ChainedAggregate):
                 # support may have fallen below the threshold while the window ran
                 self._objection_window_ended(
                     objections=len(window.standing),
-                    at=at,
-                    actor=timer,
-                    command_id=cid,
                     short_of_support=not state.threshold_met,
+                    **by,
                 )
-            case TimerKind.DEADLINE_APPROACHING:
-                assert state.support_deadline is not None  # the timer runs only with one
-                self._reminded(
-                    kind=cmd.timer.value, due=cmd.due, at=at, actor=timer, command_id=cid
-                )
-                self._notify(
-                    cid,
-                    NotificationKind.DEADLINE_APPROACHING,
-                    self._interested(),
-                    f"No.{no}: support deadline {lifecycle.shown_day(state.support_deadline)}, "
-                    f"support {state.support} of {state.policy.support_threshold}",
-                )
-            case TimerKind.CLARIFICATION_REMINDER:
-                self._reminded(
-                    kind=cmd.timer.value, due=cmd.due, at=at, actor=timer, command_id=cid
-                )
-                self._notify(
-                    cid,
-                    NotificationKind.CLARIFICATION_OVERDUE,
-                    (state.proposer, SECRETARIAT),
-                    f"No.{no}: the clarification question is still unanswered",
-                )
-            case TimerKind.HOLD_REVIEW:
-                assert state.held_at is not None  # the timer runs only on hold
-                self._reminded(
-                    kind=cmd.timer.value, due=cmd.due, at=at, actor=timer, command_id=cid
-                )
-                self._notify(
-                    cid,
-                    NotificationKind.HOLD_REVIEW_DUE,
-                    (SECRETARIAT,),
-                    f"No.{no} has been on hold since {lifecycle.shown_day(state.held_at)}: review it",
-                    state.hold_reason or "",
-                )
-            case TimerKind.PLANNED_RELEASE:
-                self._reminded(
-                    kind=cmd.timer.value, due=cmd.due, at=at, actor=timer, command_id=cid
-                )
-                self._notify(
-                    cid,
-                    NotificationKind.PLANNED_RELEASE_DUE,
-                    (SECRETARIAT,),
-                    f"No.{no} was planned for release on {state.planned_release}",
-                )
+            case _:  # the reminders: what they say is the notices'
+                self._reminded(kind=cmd.timer.value, due=cmd.due, **by)
 
-    def _after_support_changed(self, at: datetime, cid: str) -> None:
-        state = self.state
-        if state.threshold_met_at is None and state.threshold_met:
-            self._threshold_met(
-                support=state.support, at=at, actor=_actor(Actor.timer()), command_id=cid
-            )
-            if state.policy.auto_open_hearing:
-                self._hearing_opened(
-                    at=at, actor=_actor(Actor.timer()), command_id=cid, meeting=None
-                )
+    def _after_support_changed(self, cmd: Command | FileRequest, at: datetime) -> None:
+        """The threshold met for the first time is recorded, by ringi, and may open
+        the hearing by itself."""
+        if not lifecycle.threshold_newly_met(self.state):
+            return
+        by_ringi: dict[str, Any] = {
+            "at": at,
+            "actor": _actor(Actor.timer()),
+            "command_id": cmd.command_id,
+        }
+        self._threshold_met(support=self.state.support, **by_ringi)
+        if lifecycle.hearing_opens_by_itself(self.state):
+            self._hearing_opened(meeting=None, **by_ringi)
 
-    def _open_support(
-        self,
-        deadline: datetime,
-        at: datetime,
-        actor: Actor,
-        cid: str,
-        until_meeting: int | None = None,
-    ) -> None:
-        self._support_gathering_opened(
-            deadline=deadline,
-            at=at,
-            actor=_actor(actor),
-            command_id=cid,
-            until_meeting=until_meeting,
-        )
-        self._after_support_changed(at, cid)
-
-    def _interested(self) -> tuple[str, ...]:
-        """The proposer, the endorsers and the secretariat."""
-        return (self.state.proposer, *self.state.endorsers, SECRETARIAT)
-
-    def _everyone(self) -> tuple[str, ...]:
-        """Every member and the secretariat: for what any member may act on."""
-        return (EVERY_MEMBER, SECRETARIAT)
-
-    def _told_of_stage(self) -> tuple[str, ...]:
-        """Who hears of the stage the request is in now: everyone when any member
-        may act in it (support it, object), those concerned otherwise."""
-        if self.state.stage in (Stage.GATHERING_SUPPORT, Stage.OBJECTION_WINDOW):
-            return self._everyone()
-        return self._interested()
-
-    def _why_the_stage_changed(self) -> str:
-        """What a member told of a new stage needs besides its name: until when any
-        member may act in it, the reason for a hold or a close, what kept an objection
-        window from leading to implementation."""
-        state = self.state
-        window = state.objection_window
-        match state.stage:
-            case Stage.GATHERING_SUPPORT if state.support_deadline is not None:
-                return f"any member may support it until {lifecycle.shown(state.support_deadline)}"
-            case Stage.OBJECTION_WINDOW if window is not None:
-                return f"any member may raise a problem until {lifecycle.shown(window.ends_at)}"
-            case Stage.ON_HOLD:
-                return state.hold_reason or ""
-            case Stage.CLOSED if state.closure is not None:
-                closure = state.closure
-                same = f" (No.{closure.duplicate_of})" if closure.duplicate_of else ""
-                return f"{closure.reason.value}{same}: {closure.note}".rstrip(": ")
-            case Stage.COST_EVALUATION if window is not None and window.ended:
-                reasons = [f"{o.company}: {o.reason}" for o in window.standing]
-                if window.short_of_support:
-                    reasons.append(lifecycle.short_of_support(state))
-                return "\n".join(reasons)
-        return ""
-
-    def _notify(
-        self, cid: str, kind: NotificationKind, to: tuple[str, ...], subject: str, body: str = ""
-    ) -> None:
-        self.drafts.append(
-            NotificationDraft(
-                key=f"{self.state.number}:{cid}:{kind.value}",
-                kind=kind,
-                request_number=self.state.number,
-                recipients=to,
-                subject=subject,
-                body=body,
-            )
-        )
+    def _tell(self, cmd: Command | FileRequest, stage_before: Stage | None, since: int) -> None:
+        """Draft the notifications for the events recorded since the ``since``-th
+        pending one (``notices``); a filing has no stage before it."""
+        facts = [notices.Fact(type(e).__name__, vars(e)) for e in self.pending_events[since:]]
+        self.drafts.extend(notices.drafted(facts, stage_before, self.state, cmd.meeting))
 
     # --- the facts ----------------------------------------------------------------
     # Every event carries when it happened (``at``, domain time), who did it, the
@@ -1010,11 +771,7 @@ class Request(ChainedAggregate):
         assert window is not None
         window.ended = True
         window.short_of_support = short_of_support
-        # enough support and no blocking objection are the first and third conditions
-        # for implementing; either unmet sends the request back to the secretariat's
-        # evaluation
-        blocked = objections > 0 or short_of_support
-        self.state.stage = Stage.COST_EVALUATION if blocked else Stage.IMPLEMENTATION
+        self.state.stage = lifecycle.stage_after_objection_window(objections, short_of_support)
         self._touch(at, command_id)
 
     @event("ImplementationApproved")
@@ -1167,7 +924,7 @@ class Request(ChainedAggregate):
     def _reminded(
         self, kind: str, due: datetime, at: datetime, actor: dict[str, Any], command_id: str
     ) -> None:
-        self.state.reminders_sent.append(lifecycle.reminder_key(TimerKind(kind), due))
+        self.state.reminders_sent.append(reminder_key(TimerKind(kind), due))
         if kind == TimerKind.HOLD_REVIEW.value:
             # the reviews keep their cadence from the hold, but one sent late (an
             # imported register's old dates, a worker down for months) stands for
@@ -1179,3 +936,13 @@ class Request(ChainedAggregate):
 
 def _actor(actor: Actor) -> dict[str, Any]:
     return actor.model_dump(mode="json")
+
+
+def _by(cmd: Command | FileRequest, at: datetime) -> dict[str, Any]:
+    """What every event records of the command that caused it: when, who, its id."""
+    return {"at": at, "actor": _actor(cmd.actor), "command_id": cmd.command_id}
+
+
+def _said(cmd: Command | FileRequest, at: datetime) -> dict[str, Any]:
+    """``_by``, and the meeting it was said at, for the events that record one."""
+    return {**_by(cmd, at), "meeting": cmd.meeting}
