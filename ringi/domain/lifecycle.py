@@ -68,8 +68,8 @@ from .guards import support_window_not_open as support_window_not_open
 from .imported import ImportedRequest, RegisterMark
 from .policy import Policy
 from .timers import ANY_OPEN, LEFT, START, TIMERS, Path
-from .timers import pending_timers as pending_timers
 from .timers import next_timer as next_timer
+from .timers import pending_timers as pending_timers
 from .timers import reminder_key as reminder_key
 from .view import RequestView
 from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, Role, Stage
