@@ -41,6 +41,7 @@ from .domain.notifications import EVERY_MEMBER, SECRETARIAT, NotificationDraft, 
 from .domain.policy import Policy
 from .domain.request import NAMESPACE, Request, request_id
 from .domain.subscriptions import SUBSCRIPTIONS_ID, Channel, Subscription, Subscriptions
+from .domain.view import Outcome as Outcome  # re-exported: it was defined here
 from .domain.view import RequestView
 from .domain.vocabulary import Actor
 
@@ -205,13 +206,6 @@ class ImportOutcome(BaseModel):
     imported: list[int]
     already: list[int]
     meetings_opened: list[int]
-
-
-class Outcome(BaseModel):
-    """What a command left behind: the request's state, and whether it wrote."""
-
-    view: RequestView
-    written: bool
 
 
 class _Repository(Repository[UUID]):

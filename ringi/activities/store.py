@@ -26,8 +26,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..domain.errors import Conflict, DomainError, NotAllowed, Refused
-from ..domain.view import RequestView
-from ..store import Outcome, RingiStore
+from ..domain.view import Outcome, RequestView
+from ..store import RingiStore
 from ..workflows.messages import ExecuteInput, FileInput
 
 log = structlog.get_logger("ringi.activities")

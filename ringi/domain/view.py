@@ -232,3 +232,10 @@ class RequestView(BaseModel):
         if self.stage is Stage.OBJECTION_WINDOW and window and not window.ended:
             return window.ends_at
         return None
+
+
+class Outcome(BaseModel):
+    """What a command left behind: the request's state, and whether it wrote."""
+
+    view: RequestView
+    written: bool

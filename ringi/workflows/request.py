@@ -20,12 +20,13 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from ..activities.store import StoreActivities
     from ..domain import lifecycle
     from ..domain.commands import Command, Endorse, TimerFired, WithdrawEndorsement
     from ..domain.errors import DomainError
-    from ..domain.view import RequestView
-    from ..store import Outcome
+    from ..domain.view import Outcome, RequestView
     from .messages import ExecuteInput, FileInput, RequestStart
+    from .waking import Wake
 
 STAGE = SearchAttributeKey.for_keyword("RingiStage")
 SUPPORT = SearchAttributeKey.for_int("RingiSupport")
@@ -56,7 +57,8 @@ class RequestWorkflow:
         self.view: RequestView | None = start.carried
         # one command at a time: each is decided on the state the previous one left
         self.lock = asyncio.Lock()
-        self.changed = False
+        # set by every change of state: the deadlines it was sleeping to may have moved
+        self.wake = Wake()
 
     @workflow.run
     async def run(self, start: RequestStart) -> RequestView:
@@ -76,20 +78,9 @@ class RequestWorkflow:
                     )
                 )
             timer = lifecycle.next_timer(view)
-            self.changed = False
-            if timer is None:
-                await workflow.wait_condition(lambda: self.changed)
-                continue
-            wait = (timer.due - workflow.now()).total_seconds()
-            if wait > 0:
-                try:
-                    await workflow.wait_condition(
-                        lambda: self.changed, timeout=timedelta(seconds=wait)
-                    )
-                    continue  # the state changed: the deadlines may have moved
-                except TimeoutError:
-                    pass
-            await self._fire(timer)
+            if await self.wake.at(timer.due if timer else None):
+                assert timer is not None
+                await self._fire(timer)
 
     # --- updates: every action of every role ------------------------------------------
 
@@ -146,10 +137,9 @@ class RequestWorkflow:
         filing = FileInput(
             number=self.number, command=start.filing, policy=start.policy, at=workflow.now()
         )
-        outcome: Outcome = await workflow.execute_activity(
-            "file_request",
+        outcome = await workflow.execute_activity_method(
+            StoreActivities.file_request,
             filing,
-            result_type=Outcome,
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_RETRY,
         )
@@ -165,10 +155,9 @@ class RequestWorkflow:
                 expected_version=view.version,
             )
             try:
-                outcome: Outcome = await workflow.execute_activity(
-                    "execute_command",
+                outcome: Outcome = await workflow.execute_activity_method(
+                    StoreActivities.execute_command,
                     request,
-                    result_type=Outcome,
                     start_to_close_timeout=_ACTIVITY_TIMEOUT,
                     retry_policy=_RETRY,
                 )
@@ -186,7 +175,7 @@ class RequestWorkflow:
                     continue
                 raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
         self.view = outcome.view
-        self.changed = True
+        self.wake.changed()
         self._publish()
         return self.view
 
@@ -207,14 +196,12 @@ class RequestWorkflow:
 
     async def _reload(self) -> RequestView:
         """The request as the store holds it."""
-        view: RequestView = await workflow.execute_activity(
-            "load_request",
+        return await workflow.execute_activity_method(
+            StoreActivities.load_request,
             self.number,
-            result_type=RequestView,
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_RETRY,
         )
-        return view
 
     def _require_view(self) -> RequestView:
         if self.view is None:
