@@ -9,31 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .commands import (
-    AnswerClarification,
-    Approve,
-    AskClarification,
-    CarryForward,
-    ChangeReleaseDate,
-    Close,
-    CorrectAnswer,
-    DismissObjection,
-    Endorse,
-    EvaluateCost,
-    ExtendDeadline,
-    FileRequest,
-    Hold,
-    IdentifyProposer,
-    OpenHearing,
-    OpenObjectionWindow,
-    OpenSupport,
-    RaiseObjection,
-    Release,
-    TimerFired,
-    WithdrawClarification,
-    WithdrawEndorsement,
-    WithdrawObjection,
-)
+from . import commands as c
 from .days import shown
 from .errors import Refused
 from .timers import pending_timers
@@ -50,11 +26,11 @@ SUPPORT_AFTER_THRESHOLD = frozenset({Stage.HEARING, Stage.COST_EVALUATION, Stage
 CARRY_FORWARD_TO = (Stage.HEARING, Stage.COST_EVALUATION, Stage.IMPLEMENTATION)
 
 
-def filing(view: RequestView, cmd: FileRequest, at: datetime) -> None:
+def filing(view: RequestView, cmd: c.FileRequest, at: datetime) -> None:
     """Filing has no request to read yet: ``check_filing`` is its rule."""
 
 
-def endorse(view: RequestView, cmd: Endorse, at: datetime) -> None:
+def endorse(view: RequestView, cmd: c.Endorse, at: datetime) -> None:
     no, company = f"No.{view.number}", company_of(cmd.actor)
     if company == view.proposer:
         raise Refused(f"{company} proposed {no}; its support is already counted")
@@ -63,19 +39,19 @@ def endorse(view: RequestView, cmd: Endorse, at: datetime) -> None:
         raise Refused(f"{company} already endorses {no}; an endorsement counts once")
 
 
-def withdraw_endorsement(view: RequestView, cmd: WithdrawEndorsement, at: datetime) -> None:
+def withdraw_endorsement(view: RequestView, cmd: c.WithdrawEndorsement, at: datetime) -> None:
     company = company_of(cmd.actor)
     require_support_window_open(view, at)
     if company not in view.endorsers:
         raise Refused(f"{company} does not endorse No.{view.number}; there is nothing to withdraw")
 
 
-def answer_clarification(view: RequestView, cmd: AnswerClarification, at: datetime) -> None:
+def answer_clarification(view: RequestView, cmd: c.AnswerClarification, at: datetime) -> None:
     if view.pending_clarification is None:
         raise Refused(f"No.{view.number} has no open clarification question to answer")
 
 
-def raise_objection(view: RequestView, cmd: RaiseObjection, at: datetime) -> None:
+def raise_objection(view: RequestView, cmd: c.RaiseObjection, at: datetime) -> None:
     no = f"No.{view.number}"
     window = require_objection_window_open(view, at)
     if cmd.actor.company == view.proposer:
@@ -87,7 +63,7 @@ def raise_objection(view: RequestView, cmd: RaiseObjection, at: datetime) -> Non
         raise Refused(f"{cmd.actor.company} has already objected to {no} in this window")
 
 
-def withdraw_objection(view: RequestView, cmd: WithdrawObjection, at: datetime) -> None:
+def withdraw_objection(view: RequestView, cmd: c.WithdrawObjection, at: datetime) -> None:
     window = require_objection_window_open(view, at)
     if window.standing_by(company_of(cmd.actor)) is None:
         raise Refused(
@@ -95,7 +71,7 @@ def withdraw_objection(view: RequestView, cmd: WithdrawObjection, at: datetime) 
         )
 
 
-def open_support(view: RequestView, cmd: OpenSupport, at: datetime) -> None:
+def open_support(view: RequestView, cmd: c.OpenSupport, at: datetime) -> None:
     if view.category is Category.QUESTION:
         raise Refused(
             f"No.{view.number} is a question (質問); questions are answered, not supported"
@@ -104,7 +80,7 @@ def open_support(view: RequestView, cmd: OpenSupport, at: datetime) -> None:
         raise Refused("a support deadline must lie in the future")
 
 
-def ask_clarification(view: RequestView, cmd: AskClarification, at: datetime) -> None:
+def ask_clarification(view: RequestView, cmd: c.AskClarification, at: datetime) -> None:
     no = f"No.{view.number}"
     if view.stage is Stage.ON_HOLD:
         raise Refused(f"{no} is on hold; resume it before asking the proposer")
@@ -119,25 +95,25 @@ def ask_clarification(view: RequestView, cmd: AskClarification, at: datetime) ->
         )
 
 
-def withdraw_clarification(view: RequestView, cmd: WithdrawClarification, at: datetime) -> None:
+def withdraw_clarification(view: RequestView, cmd: c.WithdrawClarification, at: datetime) -> None:
     if view.pending_clarification is None:
         raise Refused(f"No.{view.number} has no open clarification question to withdraw")
 
 
-def dismiss_objection(view: RequestView, cmd: DismissObjection, at: datetime) -> None:
+def dismiss_objection(view: RequestView, cmd: c.DismissObjection, at: datetime) -> None:
     window = require_objection_window_open(view, at)
     if window.standing_by(cmd.company) is None:
         raise Refused(f"{cmd.company} has no standing objection to No.{view.number} in this window")
 
 
-def identify_proposer(view: RequestView, cmd: IdentifyProposer, at: datetime) -> None:
+def identify_proposer(view: RequestView, cmd: c.IdentifyProposer, at: datetime) -> None:
     if view.proposer != UNKNOWN_PROPOSER:
         raise Refused(f"No.{view.number} names its proposer already: {view.proposer}")
     if cmd.company.strip() in ("", UNKNOWN_PROPOSER):
         raise Refused(f"name the company that proposed No.{view.number}")
 
 
-def carry_forward(view: RequestView, cmd: CarryForward, at: datetime) -> None:
+def carry_forward(view: RequestView, cmd: c.CarryForward, at: datetime) -> None:
     no = f"No.{view.number}"
     if view.imported is None:
         raise Refused(f"only an imported request is carried forward; {no} moves by the lifecycle")
@@ -155,7 +131,7 @@ def carry_forward(view: RequestView, cmd: CarryForward, at: datetime) -> None:
         raise Refused(f"{no} is in stage {view.stage.value}: it is carried forward, not back")
 
 
-def extend_deadline(view: RequestView, cmd: ExtendDeadline, at: datetime) -> None:
+def extend_deadline(view: RequestView, cmd: c.ExtendDeadline, at: datetime) -> None:
     current = extensible_deadline(view, at)
     if current is None:
         raise Refused(f"No.{view.number} has no deadline running in stage {view.stage.value}")
@@ -166,7 +142,7 @@ def extend_deadline(view: RequestView, cmd: ExtendDeadline, at: datetime) -> Non
         )
 
 
-def open_hearing(view: RequestView, cmd: OpenHearing, at: datetime) -> None:
+def open_hearing(view: RequestView, cmd: c.OpenHearing, at: datetime) -> None:
     if not view.threshold_met:
         raise Refused(
             f"No.{view.number} has the support of {view.support} companies; "
@@ -174,7 +150,7 @@ def open_hearing(view: RequestView, cmd: OpenHearing, at: datetime) -> None:
         )
 
 
-def evaluate_cost(view: RequestView, cmd: EvaluateCost, at: datetime) -> None:
+def evaluate_cost(view: RequestView, cmd: c.EvaluateCost, at: datetime) -> None:
     # the cost rule is the policy's: an evaluation does not choose its horizon
     horizon = view.policy.cost_horizon_years
     if cmd.inputs.horizon_years != horizon:
@@ -184,7 +160,7 @@ def evaluate_cost(view: RequestView, cmd: EvaluateCost, at: datetime) -> None:
         )
 
 
-def open_objection_window(view: RequestView, cmd: OpenObjectionWindow, at: datetime) -> None:
+def open_objection_window(view: RequestView, cmd: c.OpenObjectionWindow, at: datetime) -> None:
     latest = view.latest_evaluation
     if latest is None or not latest.cost_effective:
         raise Refused(
@@ -194,12 +170,12 @@ def open_objection_window(view: RequestView, cmd: OpenObjectionWindow, at: datet
         raise Refused(short_of_support(view))
 
 
-def approve(view: RequestView, cmd: Approve, at: datetime) -> None:
+def approve(view: RequestView, cmd: c.Approve, at: datetime) -> None:
     if view.approved_at is not None:
         raise Refused(f"No.{view.number} is already approved; change the release date instead")
 
 
-def change_release_date(view: RequestView, cmd: ChangeReleaseDate, at: datetime) -> None:
+def change_release_date(view: RequestView, cmd: c.ChangeReleaseDate, at: datetime) -> None:
     no = f"No.{view.number}"
     if view.approved_at is None:
         raise Refused(f"{no} has no planned release yet; approve it with a date first")
@@ -207,17 +183,17 @@ def change_release_date(view: RequestView, cmd: ChangeReleaseDate, at: datetime)
         raise Refused(f"{no} is already planned for {cmd.planned_release}")
 
 
-def release(view: RequestView, cmd: Release, at: datetime) -> None:
+def release(view: RequestView, cmd: c.Release, at: datetime) -> None:
     if view.approved_at is None:
         raise Refused(f"No.{view.number} has not been approved for implementation")
 
 
-def hold(view: RequestView, cmd: Hold, at: datetime) -> None:
+def hold(view: RequestView, cmd: c.Hold, at: datetime) -> None:
     if view.stage is Stage.ON_HOLD:
         raise Refused(f"No.{view.number} is already on hold")
 
 
-def close(view: RequestView, cmd: Close, at: datetime) -> None:
+def close(view: RequestView, cmd: c.Close, at: datetime) -> None:
     no = f"No.{view.number}"
     match cmd.reason:
         case CloseReason.WITHDRAWN:
@@ -246,7 +222,7 @@ def close(view: RequestView, cmd: Close, at: datetime) -> None:
         raise Refused("a duplicate-of link goes only with the reason 'duplicate'")
 
 
-def correct_answer(view: RequestView, cmd: CorrectAnswer, at: datetime) -> None:
+def correct_answer(view: RequestView, cmd: c.CorrectAnswer, at: datetime) -> None:
     answer = view.answer(cmd.answer_id)
     if answer is None:
         raise Refused(f"No.{view.number} has no answer {cmd.answer_id!r}")
@@ -257,7 +233,7 @@ def correct_answer(view: RequestView, cmd: CorrectAnswer, at: datetime) -> None:
         )
 
 
-def timer_fired(view: RequestView, cmd: TimerFired, at: datetime) -> None:
+def timer_fired(view: RequestView, cmd: c.TimerFired, at: datetime) -> None:
     no = f"No.{view.number}"
     due = {(t.timer, t.due) for t in pending_timers(view)}
     if (cmd.timer, cmd.due) not in due:

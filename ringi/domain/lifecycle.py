@@ -19,38 +19,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from . import commands as c
 from . import guards
-from .commands import (
-    AnswerClarification,
-    AppendNote,
-    Approve,
-    AskClarification,
-    CarryForward,
-    ChangeReleaseDate,
-    Close,
-    Command,
-    CorrectAnswer,
-    DismissObjection,
-    Endorse,
-    EvaluateCost,
-    ExtendDeadline,
-    FileRequest,
-    Hold,
-    IdentifyProposer,
-    OpenHearing,
-    OpenObjectionWindow,
-    OpenSupport,
-    RaiseObjection,
-    RecordAnswer,
-    RecordFindings,
-    Release,
-    Resume,
-    TimerFired,
-    Withdraw,
-    WithdrawClarification,
-    WithdrawEndorsement,
-    WithdrawObjection,
-)
 
 # re-exported: they were defined here, and are imported from here
 from .days import JST as JST
@@ -74,7 +44,7 @@ from .timers import reminder_key as reminder_key
 from .view import RequestView
 from .vocabulary import UNKNOWN_PROPOSER, Actor, Category, Role, Stage
 
-C = TypeVar("C", bound=Command | FileRequest)
+Cmd = TypeVar("Cmd", bound=c.Command | c.FileRequest)
 
 #: the stages a hold may be resumed to, and that close / hold accept
 OPEN_STAGES = frozenset(s for s in Stage if not s.is_terminal)
@@ -90,7 +60,7 @@ class By(Enum):
 
 
 #: a command's own rule, past who sends it and its stage: raises ``Refused``
-Guard = Callable[[RequestView, C, datetime], None]
+Guard = Callable[[RequestView, Cmd, datetime], None]
 
 
 def _anything(view: RequestView, cmd: Any, at: datetime) -> None:
@@ -98,13 +68,13 @@ def _anything(view: RequestView, cmd: Any, at: datetime) -> None:
 
 
 @dataclass(frozen=True)
-class Move(Generic[C]):
+class Move(Generic[Cmd]):
     """One row of the lifecycle: a command, who sends it, where it may be sent,
     its own rule, what it records and where it leads."""
 
-    command: type[C]
+    command: type[Cmd]
     by: By
-    guard: Guard[C] = _anything
+    guard: Guard[Cmd] = _anything
     #: the stages it is sent in, checked before its guard; empty: any open stage
     stages: tuple[Stage, ...] = ()
     #: what it does, for the refusal in another stage ("cannot open the hearing: …")
@@ -126,7 +96,7 @@ class Move(Generic[C]):
 # --- filing --------------------------------------------------------------------
 
 
-def check_filing(cmd: FileRequest) -> None:
+def check_filing(cmd: c.FileRequest) -> None:
     if cmd.actor.role is not Role.MEMBER:
         raise NotAllowed("only a member company files a request")
     _not_the_unknown_proposer(cmd.actor)
@@ -185,7 +155,7 @@ _SUPPORT_MET = "support ≥ threshold"
 MOVES: tuple[Move[Any], ...] = (
     # members
     Move(
-        FileRequest,
+        c.FileRequest,
         By.MEMBER,
         guards.filing,
         records=("Filed", "SupportGatheringOpened"),
@@ -195,36 +165,38 @@ MOVES: tuple[Move[Any], ...] = (
         ),
     ),
     Move(
-        Endorse,
+        c.Endorse,
         By.MEMBER,
         guards.endorse,
         records=("Endorsed", "SupportThresholdMet", "HearingOpened"),
         paths=(Path(Stage.GATHERING_SUPPORT, Stage.HEARING, _SUPPORT_MET),),
     ),
     Move(
-        WithdrawEndorsement,
+        c.WithdrawEndorsement,
         By.MEMBER,
         guards.withdraw_endorsement,
         records=("EndorsementWithdrawn",),
     ),
-    Move(AppendNote, By.PROPOSER, records=("NoteAppended",)),
+    Move(c.AppendNote, By.PROPOSER, records=("NoteAppended",)),
     Move(
-        AnswerClarification,
+        c.AnswerClarification,
         By.PROPOSER,
         guards.answer_clarification,
         records=("ClarificationAnswered",),
     ),
-    Move(RaiseObjection, By.MEMBER, guards.raise_objection, records=("ObjectionRaised",)),
-    Move(WithdrawObjection, By.MEMBER, guards.withdraw_objection, records=("ObjectionWithdrawn",)),
+    Move(c.RaiseObjection, By.MEMBER, guards.raise_objection, records=("ObjectionRaised",)),
     Move(
-        Withdraw,
+        c.WithdrawObjection, By.MEMBER, guards.withdraw_objection, records=("ObjectionWithdrawn",)
+    ),
+    Move(
+        c.Withdraw,
         By.PROPOSER,
         records=("Closed",),
         paths=(Path(ANY_OPEN, Stage.CLOSED, "withdrawn"),),
     ),
     # the secretariat
     Move(
-        OpenSupport,
+        c.OpenSupport,
         By.SECRETARIAT,
         guards.open_support,
         stages=(Stage.FILED,),
@@ -233,30 +205,39 @@ MOVES: tuple[Move[Any], ...] = (
         paths=(Path(Stage.FILED, Stage.GATHERING_SUPPORT),),
     ),
     Move(
-        AskClarification, By.SECRETARIAT, guards.ask_clarification, records=("ClarificationAsked",)
+        c.AskClarification,
+        By.SECRETARIAT,
+        guards.ask_clarification,
+        records=("ClarificationAsked",),
     ),
     Move(
-        WithdrawClarification,
+        c.WithdrawClarification,
         By.SECRETARIAT,
         guards.withdraw_clarification,
         records=("ClarificationWithdrawn",),
     ),
     Move(
-        DismissObjection, By.SECRETARIAT, guards.dismiss_objection, records=("ObjectionDismissed",)
+        c.DismissObjection,
+        By.SECRETARIAT,
+        guards.dismiss_objection,
+        records=("ObjectionDismissed",),
     ),
     Move(
-        IdentifyProposer, By.SECRETARIAT, guards.identify_proposer, records=("ProposerIdentified",)
+        c.IdentifyProposer,
+        By.SECRETARIAT,
+        guards.identify_proposer,
+        records=("ProposerIdentified",),
     ),
     # an imported request only: it moves forward to one of CARRY_FORWARD_TO
-    Move(CarryForward, By.SECRETARIAT, guards.carry_forward, records=("CarriedForward",)),
+    Move(c.CarryForward, By.SECRETARIAT, guards.carry_forward, records=("CarriedForward",)),
     Move(
-        ExtendDeadline,
+        c.ExtendDeadline,
         By.SECRETARIAT,
         guards.extend_deadline,
         records=("SupportDeadlineExtended", "ObjectionWindowExtended"),
     ),
     Move(
-        OpenHearing,
+        c.OpenHearing,
         By.SECRETARIAT,
         guards.open_hearing,
         stages=(Stage.GATHERING_SUPPORT,),
@@ -265,14 +246,14 @@ MOVES: tuple[Move[Any], ...] = (
         paths=(Path(Stage.GATHERING_SUPPORT, Stage.HEARING, _SUPPORT_MET),),
     ),
     Move(
-        RecordFindings,
+        c.RecordFindings,
         By.SECRETARIAT,
         stages=(Stage.HEARING,),
         doing="record hearing findings",
         records=("HearingFindingsRecorded",),
     ),
     Move(
-        EvaluateCost,
+        c.EvaluateCost,
         By.SECRETARIAT,
         guards.evaluate_cost,
         stages=(Stage.HEARING, Stage.COST_EVALUATION),
@@ -281,7 +262,7 @@ MOVES: tuple[Move[Any], ...] = (
         paths=(Path(Stage.HEARING, Stage.COST_EVALUATION),),
     ),
     Move(
-        OpenObjectionWindow,
+        c.OpenObjectionWindow,
         By.SECRETARIAT,
         guards.open_objection_window,
         stages=(Stage.COST_EVALUATION,),
@@ -290,7 +271,7 @@ MOVES: tuple[Move[Any], ...] = (
         paths=(Path(Stage.COST_EVALUATION, Stage.OBJECTION_WINDOW, "cost-effective"),),
     ),
     Move(
-        Approve,
+        c.Approve,
         By.SECRETARIAT,
         guards.approve,
         stages=(Stage.IMPLEMENTATION,),
@@ -298,7 +279,7 @@ MOVES: tuple[Move[Any], ...] = (
         records=("ImplementationApproved",),
     ),
     Move(
-        ChangeReleaseDate,
+        c.ChangeReleaseDate,
         By.SECRETARIAT,
         guards.change_release_date,
         stages=(Stage.IMPLEMENTATION,),
@@ -306,7 +287,7 @@ MOVES: tuple[Move[Any], ...] = (
         records=("ReleaseDateChanged",),
     ),
     Move(
-        Release,
+        c.Release,
         By.SECRETARIAT,
         guards.release,
         stages=(Stage.IMPLEMENTATION,),
@@ -315,14 +296,14 @@ MOVES: tuple[Move[Any], ...] = (
         paths=(Path(Stage.IMPLEMENTATION, Stage.RELEASED),),
     ),
     Move(
-        Hold,
+        c.Hold,
         By.SECRETARIAT,
         guards.hold,
         records=("Held",),
         paths=(Path(ANY_OPEN, Stage.ON_HOLD),),
     ),
     Move(
-        Resume,
+        c.Resume,
         By.SECRETARIAT,
         stages=(Stage.ON_HOLD,),
         doing="resume",
@@ -330,25 +311,25 @@ MOVES: tuple[Move[Any], ...] = (
         paths=(Path(Stage.ON_HOLD, LEFT, "deadlines move by the time held"),),
     ),
     Move(
-        Close,
+        c.Close,
         By.SECRETARIAT,
         guards.close,
         records=("Closed",),
         paths=(Path(ANY_OPEN, Stage.CLOSED, "a reason"),),
     ),
-    Move(RecordAnswer, By.SECRETARIAT, records=("AnswerRecorded",)),
+    Move(c.RecordAnswer, By.SECRETARIAT, records=("AnswerRecorded",)),
     # what may still happen to a released or closed request: correcting what was
     # recorded, which is a new event pointing at the old one (DESIGN.md). Without it
     # a wrong closing answer would stand in the register for good.
     Move(
-        CorrectAnswer,
+        c.CorrectAnswer,
         By.SECRETARIAT,
         guards.correct_answer,
         after_the_end=True,
         records=("AnswerCorrected",),
     ),
     Move(
-        TimerFired,
+        c.TimerFired,
         By.TIMER,
         guards.timer_fired,
         records=tuple(dict.fromkeys(e for t in TIMERS for e in t.records)),
@@ -359,13 +340,13 @@ MOVES: tuple[Move[Any], ...] = (
 _MOVE: dict[type[Any], Move[Any]] = {m.command: m for m in MOVES}
 
 
-def move_of(cmd: Command | FileRequest) -> Move[Any]:
+def move_of(cmd: c.Command | c.FileRequest) -> Move[Any]:
     """The row of ``cmd``'s command."""
     return _MOVE[type(cmd)]
 
 
-def _commands_by(*who: By) -> tuple[type[Command], ...]:
-    return tuple(m.command for m in MOVES if m.by in who and m.command is not FileRequest)
+def _commands_by(*who: By) -> tuple[type[c.Command], ...]:
+    return tuple(m.command for m in MOVES if m.by in who and m.command is not c.FileRequest)
 
 
 #: the commands a member sends, and of those the proposer's alone
@@ -374,7 +355,7 @@ PROPOSER_ONLY = _commands_by(By.PROPOSER)
 AFTER_THE_END = tuple(m.command for m in MOVES if m.after_the_end)
 
 
-def check(view: RequestView, cmd: Command, at: datetime) -> None:
+def check(view: RequestView, cmd: c.Command, at: datetime) -> None:
     """Refuse ``cmd`` unless its row allows it now. Raises ``Refused``
     (``NotAllowed`` when the sender may not send it at all)."""
     move = move_of(cmd)
@@ -405,7 +386,7 @@ def diagram() -> str:
 
 def _arrows() -> Iterator[tuple[str, Path]]:
     for move in MOVES:
-        if move.command is TimerFired:
+        if move.command is c.TimerFired:
             for timer in TIMERS:
                 for path in timer.paths:
                     yield f"{timer.kind.value} timer", path
@@ -421,9 +402,11 @@ def _node(place: Stage | str) -> str:
 # --- what the moves decide ---------------------------------------------------------
 
 
-def support_deadline(view: RequestView, cmd: OpenSupport | FileRequest, at: datetime) -> datetime:
+def support_deadline(
+    view: RequestView, cmd: c.OpenSupport | c.FileRequest, at: datetime
+) -> datetime:
     """When support gathering opened at ``at`` ends: the deadline given, or the policy's window."""
-    given = cmd.deadline if isinstance(cmd, OpenSupport) else None
+    given = cmd.deadline if isinstance(cmd, c.OpenSupport) else None
     return given or at + view.policy.support_window
 
 
@@ -480,7 +463,7 @@ def _not_the_unknown_proposer(actor: Actor) -> None:
         )
 
 
-def _check_sender(view: RequestView, cmd: Command, by: By) -> None:
+def _check_sender(view: RequestView, cmd: c.Command, by: By) -> None:
     role = cmd.actor.role
     _not_the_unknown_proposer(cmd.actor)
     if by is By.TIMER:
@@ -519,7 +502,7 @@ def follows_meeting(view: RequestView, number: int) -> bool:
     )
 
 
-def _verb(cmd: Command) -> str:
+def _verb(cmd: c.Command) -> str:
     return cmd.kind.replace("_", " ")
 
 

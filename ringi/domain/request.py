@@ -14,40 +14,9 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
+from . import commands as c
 from . import lifecycle, notices
 from .chain import ChainedAggregate
-from .commands import (
-    AnswerClarification,
-    AppendNote,
-    Approve,
-    AskClarification,
-    CarryForward,
-    ChangeReleaseDate,
-    Close,
-    Command,
-    CorrectAnswer,
-    DismissObjection,
-    Endorse,
-    EvaluateCost,
-    ExtendDeadline,
-    FileRequest,
-    Hold,
-    IdentifyProposer,
-    OpenHearing,
-    OpenObjectionWindow,
-    OpenSupport,
-    RaiseObjection,
-    RecordAnswer,
-    RecordFindings,
-    Release,
-    Resume,
-    TimerFired,
-    TimerKind,
-    Withdraw,
-    WithdrawClarification,
-    WithdrawEndorsement,
-    WithdrawObjection,
-)
 from .cost import CostEvaluation
 from .imported import ImportedAnswer, ImportedNote, ImportedRequest
 from .notifications import NotificationDraft
@@ -129,7 +98,7 @@ class Request(ChainedAggregate):
     # --- filing --------------------------------------------------------------
 
     @classmethod
-    def file(cls, number: int, cmd: FileRequest, policy: Policy, at: datetime) -> Request:
+    def file(cls, number: int, cmd: c.FileRequest, policy: Policy, at: datetime) -> Request:
         lifecycle.check_filing(cmd)
         request = cls(
             number=number,
@@ -215,7 +184,7 @@ class Request(ChainedAggregate):
     # lifecycle table (``lifecycle.check``), then records what happened.
 
     def handle(
-        self, cmd: Command, at: datetime, next_meeting: tuple[int, datetime] | None = None
+        self, cmd: c.Command, at: datetime, next_meeting: tuple[int, datetime] | None = None
     ) -> None:
         """Carry out ``cmd`` at ``at`` or raise ``Refused`` having recorded nothing,
         and draft the notifications what it recorded calls for.
@@ -224,31 +193,31 @@ class Request(ChainedAggregate):
         call uses as its deadline when there is one.
         """
         stage_before, recorded_before = self.state.stage, len(self.pending_events)
-        if isinstance(cmd, TimerFired):
+        if isinstance(cmd, c.TimerFired):
             self.timer_fired(cmd, at, next_meeting)
         else:
-            carry_out: Callable[[Command, datetime], None] = getattr(self, cmd.kind)
+            carry_out: Callable[[c.Command, datetime], None] = getattr(self, cmd.kind)
             carry_out(cmd, at)
         self._tell(cmd, stage_before, recorded_before)
 
-    def _check(self, cmd: Command, at: datetime) -> None:
+    def _check(self, cmd: c.Command, at: datetime) -> None:
         # the rules only read the state: no copy of it (``view()``) is needed to ask them
         lifecycle.check(self.state, cmd, at)
 
-    def endorse(self, cmd: Endorse, at: datetime) -> None:
+    def endorse(self, cmd: c.Endorse, at: datetime) -> None:
         self._check(cmd, at)
         self._endorsed(company=lifecycle.company_of(cmd.actor), **_by(cmd, at))
         self._after_support_changed(cmd, at)
 
-    def withdraw_endorsement(self, cmd: WithdrawEndorsement, at: datetime) -> None:
+    def withdraw_endorsement(self, cmd: c.WithdrawEndorsement, at: datetime) -> None:
         self._check(cmd, at)
         self._endorsement_withdrawn(company=lifecycle.company_of(cmd.actor), **_by(cmd, at))
 
-    def append_note(self, cmd: AppendNote, at: datetime) -> None:
+    def append_note(self, cmd: c.AppendNote, at: datetime) -> None:
         self._check(cmd, at)
         self._note_appended(text=cmd.text, **_said(cmd, at))
 
-    def answer_clarification(self, cmd: AnswerClarification, at: datetime) -> None:
+    def answer_clarification(self, cmd: c.AnswerClarification, at: datetime) -> None:
         self._check(cmd, at)
         pending = self.state.pending_clarification
         assert pending is not None
@@ -256,23 +225,23 @@ class Request(ChainedAggregate):
             clarification_id=pending.clarification_id, text=cmd.text, **_by(cmd, at)
         )
 
-    def raise_objection(self, cmd: RaiseObjection, at: datetime) -> None:
+    def raise_objection(self, cmd: c.RaiseObjection, at: datetime) -> None:
         self._check(cmd, at)
         company = lifecycle.company_of(cmd.actor)
         self._objection_raised(company=company, reason=cmd.reason, **_by(cmd, at))
 
-    def withdraw_objection(self, cmd: WithdrawObjection, at: datetime) -> None:
+    def withdraw_objection(self, cmd: c.WithdrawObjection, at: datetime) -> None:
         self._check(cmd, at)
         company = lifecycle.company_of(cmd.actor)
         self._objection_withdrawn(company=company, reason=cmd.reason, **_by(cmd, at))
 
-    def withdraw(self, cmd: Withdraw, at: datetime) -> None:
+    def withdraw(self, cmd: c.Withdraw, at: datetime) -> None:
         self._check(cmd, at)
         self._closed(
             reason=CloseReason.WITHDRAWN.value, duplicate_of=None, note=cmd.reason, **_said(cmd, at)
         )
 
-    def open_support(self, cmd: OpenSupport, at: datetime) -> None:
+    def open_support(self, cmd: c.OpenSupport, at: datetime) -> None:
         self._check(cmd, at)
         self._support_gathering_opened(
             deadline=lifecycle.support_deadline(self.state, cmd, at),
@@ -281,7 +250,7 @@ class Request(ChainedAggregate):
         )
         self._after_support_changed(cmd, at)
 
-    def ask_clarification(self, cmd: AskClarification, at: datetime) -> None:
+    def ask_clarification(self, cmd: c.AskClarification, at: datetime) -> None:
         self._check(cmd, at)
         self._clarification_asked(
             clarification_id=f"q{len(self.state.clarifications) + 1}",
@@ -290,7 +259,7 @@ class Request(ChainedAggregate):
             **_said(cmd, at),
         )
 
-    def withdraw_clarification(self, cmd: WithdrawClarification, at: datetime) -> None:
+    def withdraw_clarification(self, cmd: c.WithdrawClarification, at: datetime) -> None:
         self._check(cmd, at)
         pending = self.state.pending_clarification
         assert pending is not None
@@ -298,19 +267,19 @@ class Request(ChainedAggregate):
             clarification_id=pending.clarification_id, reason=cmd.reason, **_said(cmd, at)
         )
 
-    def dismiss_objection(self, cmd: DismissObjection, at: datetime) -> None:
+    def dismiss_objection(self, cmd: c.DismissObjection, at: datetime) -> None:
         self._check(cmd, at)
         self._objection_dismissed(company=cmd.company, reason=cmd.reason, **_said(cmd, at))
 
-    def carry_forward(self, cmd: CarryForward, at: datetime) -> None:
+    def carry_forward(self, cmd: c.CarryForward, at: datetime) -> None:
         self._check(cmd, at)
         self._carried_forward(stage=cmd.stage.value, reason=cmd.reason, **_said(cmd, at))
 
-    def identify_proposer(self, cmd: IdentifyProposer, at: datetime) -> None:
+    def identify_proposer(self, cmd: c.IdentifyProposer, at: datetime) -> None:
         self._check(cmd, at)
         self._proposer_identified(company=cmd.company.strip(), **_said(cmd, at))
 
-    def extend_deadline(self, cmd: ExtendDeadline, at: datetime) -> None:
+    def extend_deadline(self, cmd: c.ExtendDeadline, at: datetime) -> None:
         self._check(cmd, at)
         # the objection window's, or the support deadline (``extensible_deadline``)
         if self.state.stage is Stage.OBJECTION_WINDOW:
@@ -325,51 +294,51 @@ class Request(ChainedAggregate):
                 **_said(cmd, at),
             )
 
-    def open_hearing(self, cmd: OpenHearing, at: datetime) -> None:
+    def open_hearing(self, cmd: c.OpenHearing, at: datetime) -> None:
         self._check(cmd, at)
         self._hearing_opened(**_said(cmd, at))
 
-    def record_findings(self, cmd: RecordFindings, at: datetime) -> None:
+    def record_findings(self, cmd: c.RecordFindings, at: datetime) -> None:
         self._check(cmd, at)
         self._findings_recorded(text=cmd.text, **_said(cmd, at))
 
-    def evaluate_cost(self, cmd: EvaluateCost, at: datetime) -> None:
+    def evaluate_cost(self, cmd: c.EvaluateCost, at: datetime) -> None:
         self._check(cmd, at)
         evaluation = CostEvaluation.of(cmd.inputs)
         self._cost_evaluated(evaluation=evaluation.model_dump(mode="json"), **_said(cmd, at))
 
-    def open_objection_window(self, cmd: OpenObjectionWindow, at: datetime) -> None:
+    def open_objection_window(self, cmd: c.OpenObjectionWindow, at: datetime) -> None:
         self._check(cmd, at)
         ends_at = lifecycle.objection_window_ends(self.state, at)
         self._objection_window_opened(ends_at=ends_at, **_said(cmd, at))
 
-    def approve(self, cmd: Approve, at: datetime) -> None:
+    def approve(self, cmd: c.Approve, at: datetime) -> None:
         self._check(cmd, at)
         planned = cmd.planned_release.isoformat()
         self._implementation_approved(planned_release=planned, **_said(cmd, at))
 
-    def change_release_date(self, cmd: ChangeReleaseDate, at: datetime) -> None:
+    def change_release_date(self, cmd: c.ChangeReleaseDate, at: datetime) -> None:
         self._check(cmd, at)
         self._release_date_changed(
             planned_release=cmd.planned_release.isoformat(), reason=cmd.reason, **_said(cmd, at)
         )
 
-    def release(self, cmd: Release, at: datetime) -> None:
+    def release(self, cmd: c.Release, at: datetime) -> None:
         self._check(cmd, at)
         released_on = cmd.released_on or at.astimezone(lifecycle.JST).date()
         self._released(released_on=released_on.isoformat(), **_said(cmd, at))
 
-    def hold(self, cmd: Hold, at: datetime) -> None:
+    def hold(self, cmd: c.Hold, at: datetime) -> None:
         self._check(cmd, at)
         self._held(reason=cmd.reason, **_said(cmd, at))
 
-    def resume(self, cmd: Resume, at: datetime) -> None:
+    def resume(self, cmd: c.Resume, at: datetime) -> None:
         self._check(cmd, at)
         assert self.state.held_at is not None
         held_for = (at - self.state.held_at).total_seconds()
         self._resumed(held_for_seconds=held_for, reason=cmd.reason, **_said(cmd, at))
 
-    def close(self, cmd: Close, at: datetime) -> None:
+    def close(self, cmd: c.Close, at: datetime) -> None:
         self._check(cmd, at)
         self._closed(
             reason=cmd.reason.value,
@@ -378,7 +347,7 @@ class Request(ChainedAggregate):
             **_said(cmd, at),
         )
 
-    def record_answer(self, cmd: RecordAnswer, at: datetime) -> None:
+    def record_answer(self, cmd: c.RecordAnswer, at: datetime) -> None:
         self._check(cmd, at)
         self._answer_recorded(
             answer_id=f"a{len(self.state.answers) + 1}",
@@ -387,7 +356,7 @@ class Request(ChainedAggregate):
             **_said(cmd, at),
         )
 
-    def correct_answer(self, cmd: CorrectAnswer, at: datetime) -> None:
+    def correct_answer(self, cmd: c.CorrectAnswer, at: datetime) -> None:
         self._check(cmd, at)
         self._answer_corrected(
             answer_id=f"a{len(self.state.answers) + 1}",
@@ -400,12 +369,12 @@ class Request(ChainedAggregate):
     # --- what timers do ---------------------------------------------------------
 
     def timer_fired(
-        self, cmd: TimerFired, at: datetime, next_meeting: tuple[int, datetime] | None = None
+        self, cmd: c.TimerFired, at: datetime, next_meeting: tuple[int, datetime] | None = None
     ) -> None:
         self._check(cmd, at)
         state, by = self.state, _by(cmd, at)
         match cmd.timer:
-            case TimerKind.SUPPORT_DEADLINE:
+            case c.TimerKind.SUPPORT_DEADLINE:
                 self._support_window_closed(support=state.support, **by)
                 if lifecycle.closes_at_support_deadline(state):
                     note = (
@@ -419,10 +388,10 @@ class Request(ChainedAggregate):
                         meeting=None,
                         **by,
                     )
-            case TimerKind.FINAL_CALL:
+            case c.TimerKind.FINAL_CALL:
                 deadline, meeting = lifecycle.final_call_deadline(state, at, next_meeting)
                 self._final_call_issued(deadline=deadline, meeting=meeting, **by)
-            case TimerKind.OBJECTION_WINDOW_END:
+            case c.TimerKind.OBJECTION_WINDOW_END:
                 window = state.objection_window
                 assert window is not None
                 # only the objections still standing block implementation, and the
@@ -435,7 +404,7 @@ class Request(ChainedAggregate):
             case _:  # the reminders: what they say is the notices'
                 self._reminded(kind=cmd.timer.value, due=cmd.due, **by)
 
-    def _after_support_changed(self, cmd: Command | FileRequest, at: datetime) -> None:
+    def _after_support_changed(self, cmd: c.Command | c.FileRequest, at: datetime) -> None:
         """The threshold met for the first time is recorded, by ringi, and may open
         the hearing by itself."""
         if not lifecycle.threshold_newly_met(self.state):
@@ -449,7 +418,7 @@ class Request(ChainedAggregate):
         if lifecycle.hearing_opens_by_itself(self.state):
             self._hearing_opened(meeting=None, **by_ringi)
 
-    def _tell(self, cmd: Command | FileRequest, stage_before: Stage | None, since: int) -> None:
+    def _tell(self, cmd: c.Command | c.FileRequest, stage_before: Stage | None, since: int) -> None:
         """Draft the notifications for the events recorded since the ``since``-th
         pending one (``notices``); a filing has no stage before it."""
         facts = [notices.Fact(type(e).__name__, vars(e)) for e in self.pending_events[since:]]
@@ -614,9 +583,9 @@ class Request(ChainedAggregate):
     def _clarification_answered(
         self, clarification_id: str, text: str, at: datetime, actor: dict[str, Any], command_id: str
     ) -> None:
-        for c in self.state.clarifications:
-            if c.clarification_id == clarification_id:
-                c.reply, c.replied_at = text, at
+        for q in self.state.clarifications:
+            if q.clarification_id == clarification_id:
+                q.reply, q.replied_at = text, at
         self._touch(at, command_id)
 
     @event("CarriedForward")
@@ -658,9 +627,9 @@ class Request(ChainedAggregate):
         command_id: str,
         meeting: int | None,
     ) -> None:
-        for c in self.state.clarifications:
-            if c.clarification_id == clarification_id:
-                c.withdrawn_at, c.withdrawal_reason = at, reason
+        for q in self.state.clarifications:
+            if q.clarification_id == clarification_id:
+                q.withdrawn_at, q.withdrawal_reason = at, reason
         self._touch(at, command_id)
 
     @event("HearingOpened")
@@ -924,8 +893,8 @@ class Request(ChainedAggregate):
     def _reminded(
         self, kind: str, due: datetime, at: datetime, actor: dict[str, Any], command_id: str
     ) -> None:
-        self.state.reminders_sent.append(reminder_key(TimerKind(kind), due))
-        if kind == TimerKind.HOLD_REVIEW.value:
+        self.state.reminders_sent.append(reminder_key(c.TimerKind(kind), due))
+        if kind == c.TimerKind.HOLD_REVIEW.value:
             # the reviews keep their cadence from the hold, but one sent late (an
             # imported register's old dates, a worker down for months) stands for
             # those that fell due meanwhile: no burst of them follows it
@@ -938,11 +907,11 @@ def _actor(actor: Actor) -> dict[str, Any]:
     return actor.model_dump(mode="json")
 
 
-def _by(cmd: Command | FileRequest, at: datetime) -> dict[str, Any]:
+def _by(cmd: c.Command | c.FileRequest, at: datetime) -> dict[str, Any]:
     """What every event records of the command that caused it: when, who, its id."""
     return {"at": at, "actor": _actor(cmd.actor), "command_id": cmd.command_id}
 
 
-def _said(cmd: Command | FileRequest, at: datetime) -> dict[str, Any]:
+def _said(cmd: c.Command | c.FileRequest, at: datetime) -> dict[str, Any]:
     """``_by``, and the meeting it was said at, for the events that record one."""
     return {**_by(cmd, at), "meeting": cmd.meeting}
