@@ -25,7 +25,15 @@ from ..domain.view import RequestView
 from ..register.fold import _AFTER as _TOPIC_AFTER
 from ..register.fold import _FIRST as _TOPIC_FIRST
 from ..register.fold import _LIKE, APPLIERS, Folder, Shell, Unfoldable
-from .views import PROJECTION, RequestViews, StateRow, micros, postgres_views_class
+from .search import search_texts
+from .views import (
+    LAYOUT_DDL,
+    PROJECTION,
+    RequestViews,
+    StateRow,
+    micros,
+    postgres_views_class,
+)
 
 if TYPE_CHECKING:
     from ..store import RingiStore
@@ -33,7 +41,7 @@ if TYPE_CHECKING:
 #: request events folded in one transaction (it holds the store's write lock on SQLite)
 BATCH = 5_000
 #: bump when what the tables hold changes without the fold's code changing
-LAYOUT = 1
+LAYOUT = 2
 
 
 class ProjectionError(Exception):
@@ -46,6 +54,8 @@ def fingerprint() -> str:
     """What wrote the projection: the table layout, the shape of a request's state
     and every event function's code. A projection written by another is rebuilt."""
     digest = hashlib.sha256(f"layout {LAYOUT}\n".encode())
+    digest.update(repr(LAYOUT_DDL).encode())
+    _code(digest, search_texts.__code__)  # what the search index holds
     digest.update(repr(sorted(RequestView.model_json_schema().items())).encode())
     for topic, applier in sorted(APPLIERS.items()):
         digest.update(topic.encode())
@@ -241,6 +251,7 @@ def state_row(oid: str, view: RequestView, max_at: int) -> StateRow:
         view=view.model_dump_json(),
         endorsements=tuple((e.company, micros(_aware(e.at))) for e in view.endorsements),
         answers=tuple((a.answer_id, a.meeting, micros(_aware(a.at)), a.text) for a in view.answers),
+        texts=search_texts(view),
     )
 
 
