@@ -289,9 +289,7 @@ class RequestViews(TrackingRecorder):
         with ``?`` and table names in braces, as ``_sql`` takes it)."""
         raise NotImplementedError
 
-    def text_matches(
-        self, q: str | None, target: str | None
-    ) -> dict[int, tuple[int, bool]]:
+    def text_matches(self, q: str | None, target: str | None) -> dict[int, tuple[int, bool]]:
         """Every request's current version, and whether its texts hold ``q`` (its
         target, body, notes or answers) and its target ``target``, in any case;
         read together, so a state of that version is matched by the flag."""
@@ -309,8 +307,7 @@ class RequestViews(TrackingRecorder):
         with self._transaction(commit=False) as c:
             c.execute(
                 self._sql(
-                    f"SELECT number, version, CASE WHEN {test} THEN 1 ELSE 0 END "
-                    "FROM {requests}"
+                    f"SELECT number, version, CASE WHEN {test} THEN 1 ELSE 0 END FROM {{requests}}"
                 ),
                 params,
             )
@@ -319,7 +316,11 @@ class RequestViews(TrackingRecorder):
     def stored_texts(self) -> list[tuple[int, str, str]]:
         """Every (number, field, text) of the search index, for ``audit verify``."""
         with self._transaction(commit=False) as c:
-            c.execute(self._sql(f"SELECT number, field, text FROM {{search}} ORDER BY {_SEARCH_ORDER[self.dialect]}"))
+            c.execute(
+                self._sql(
+                    f"SELECT number, field, text FROM {{search}} ORDER BY {_SEARCH_ORDER[self.dialect]}"
+                )
+            )
             return [(int(n), str(f), str(t)) for n, f, t in self._rows(c)]
 
     def view_json(self, number: int) -> str | None:
@@ -770,6 +771,7 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)",
 )
 
+
 def _index_rows(rows: Sequence[StateRow]) -> Iterator[tuple[int, int, str, str]]:
     """(number, seq, field, text) of these requests' search index."""
     for r in rows:
@@ -804,7 +806,6 @@ _POSTGRES_SEARCH_DDL = (
 )
 #: what the fingerprint takes the table layout from (``catchup.fingerprint``)
 LAYOUT_DDL = (*_DDL, _RENDERS_DDL, _SQLITE_SEARCH_DDL, _POSTGRES_SEARCH_DDL)
-
 
 
 class SQLiteRequestViews(RequestViews, SQLiteTrackingRecorder):
