@@ -176,6 +176,14 @@ def catch_up(
             progress(reached, head)
 
 
+def caught_up_layout(store: RingiStore) -> RequestViews:
+    """The projection, emptied first if another fold wrote it (then rebuilt as it
+    catches up): what a fold of another of its tables starts from."""
+    views = views_of(store)
+    ensure_current_layout(views, log=_say)
+    return views
+
+
 def caught_up(store: RingiStore) -> RequestViews:
     """The projection, brought up to the store's head first: what a read reads."""
     views = views_of(store)

@@ -14,6 +14,8 @@ Both recorders are eventsourcing tracking recorders (``SQLiteTrackingRecorder``,
   (a request's state after version v is the same whatever the cutoff);
 - ``ringi_checkpoints`` and ``ringi_checkpoint_members``: which state of each
   request a register cutoff saw (``ringi.projection.checkpoints``);
+- ``ringi_outbox_pending``: the outbox's deliveries neither made nor given up,
+  with a tracking record of its own (``ringi.projection.outbox``);
 - ``ringi_projection_meta``: the fingerprint of the fold that wrote them.
 
 Times are stored as microseconds since the epoch (UTC), so they compare as
@@ -39,6 +41,8 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 PROJECTION = "ringi_projection"
 #: whose events it follows: the tracking record's application name
 APPLICATION = "ringi"
+#: the outbox's tracking record (``ringi.projection.outbox``), beside the requests'
+OUTBOX = "ringi_outbox"
 #: where eventsourcing keeps ringi's events (``ringi.database.EVENT_TABLES``)
 EVENTS_TABLE = {"sqlite": "stored_events", "postgres": "ringi_events"}
 
@@ -173,6 +177,7 @@ class RequestViews(TrackingRecorder):
         try:
             with self._transaction(commit=False) as c:
                 c.execute(self._sql("SELECT 1 FROM {search} LIMIT 1"))
+                c.execute(self._sql("SELECT 1 FROM {pending} LIMIT 1"))
                 c.fetchall()
         except Exception:
             return False
@@ -661,6 +666,7 @@ class Batch:
     def reset(self, fingerprint: str) -> None:
         """Empty every table of the projection and record who fills it again."""
         for table in (
+            "pending",
             "search",
             "renders",
             "members",
@@ -676,10 +682,11 @@ class Batch:
             self._sql("INSERT INTO {meta} (name, fingerprint) VALUES (?, ?)"),
             (PROJECTION, fingerprint),
         )
-        self.cursor.execute(
-            self._sql("UPDATE {tracking} SET notification_id=0 WHERE application_name=?"),
-            (APPLICATION,),
-        )
+        for application in (APPLICATION, OUTBOX):
+            self.cursor.execute(
+                self._sql("UPDATE {tracking} SET notification_id=0 WHERE application_name=?"),
+                (application,),
+            )
         self.position = 0
 
     def save_checkpoint(
@@ -743,6 +750,7 @@ _SQLITE_TABLES = {
     "members": "ringi_checkpoint_members",
     "renders": "ringi_renders",
     "search": "ringi_search",
+    "pending": "ringi_outbox_pending",
     "meta": "ringi_projection_meta",
     "tracking": "tracking",
     "events": EVENTS_TABLE["sqlite"],
@@ -769,6 +777,11 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS {members} (checkpoint BIGINT NOT NULL, number INTEGER NOT NULL, "
     "version INTEGER NOT NULL, PRIMARY KEY (checkpoint, number))",
     "CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)",
+    # the outbox's deliveries neither made nor given up (``ringi.projection.outbox``)
+    "CREATE TABLE IF NOT EXISTS {pending} (oid TEXT NOT NULL, subscriber TEXT NOT NULL, "
+    "key TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (oid, subscriber))",
+    "CREATE INDEX IF NOT EXISTS ringi_outbox_pending_position ON {pending} (position)",
+    "CREATE INDEX IF NOT EXISTS ringi_outbox_pending_subscriber ON {pending} (subscriber)",
 )
 
 
