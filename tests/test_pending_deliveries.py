@@ -13,12 +13,12 @@ from datetime import datetime
 
 from ringi.domain.commands import RecordAnswer
 from ringi.domain.lifecycle import JST
+from ringi.domain.notifications import SECRETARIAT
 from ringi.domain.subscriptions import Channel
 from ringi.health import OutboxBacklog
 from ringi.projection import outbox
 from ringi.projection.catchup import rebuild, views_of
 from ringi.store import Delivery, RingiStore
-from ringi.domain.notifications import SECRETARIAT
 from tests.domain_builders import OUTSIDER, PROPOSER, State, day, scenario, secretariat
 from tests.test_store import play
 
@@ -95,7 +95,7 @@ def test_pending_deliveries_are_what_is_neither_made_nor_given_up(store: RingiSt
 
 def test_a_rebuild_makes_the_pending_deliveries_again(store: RingiStore) -> None:
     store.subscribe(SECRETARIAT, Channel.EMAIL, "s@example.jp", T, secretariat())
-    number, _ = play(store, scenario(State.HEARING))
+    play(store, scenario(State.HEARING))
     first = store.pending_deliveries()
     store.record_delivery(first[0].key, first[0].subscriber, day(9))
     before = store.pending_deliveries()
