@@ -91,7 +91,10 @@ def views_of(store: RingiStore) -> RequestViews:
         views = SQLiteRequestViews(datastore=recorder.datastore)
     else:
         raise ProjectionError(f"no projection for the {module} recorder")
-    if store.factory.env_create_table() and not views.has_tables():  # type: ignore[attr-defined]
+    creates = store.factory.env_create_table()  # type: ignore[attr-defined]
+    # another layout (a table or an index added) is made here too: every
+    # statement is CREATE ... IF NOT EXISTS, and the projection is rebuilt after
+    if creates and (not views.has_tables() or views.fingerprint() != fingerprint()):
         _create_tables(views)
     store._ringi_views = views  # type: ignore[attr-defined]
     return views  # type: ignore[no-any-return]

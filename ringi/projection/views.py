@@ -766,6 +766,9 @@ _DDL = (
     "CREATE INDEX IF NOT EXISTS ringi_requests_stage ON {requests} (stage, number)",
     # the latest domain time folded, asked by every read of a register
     "CREATE INDEX IF NOT EXISTS ringi_requests_max_at ON {requests} (max_at)",
+    # every request's version without reading its state: what a search's answer
+    # is matched to (``text_matches``), and what a register read asks first
+    "CREATE INDEX IF NOT EXISTS ringi_requests_version ON {requests} (number, version)",
     "CREATE TABLE IF NOT EXISTS {endorsements} (number INTEGER NOT NULL, seq INTEGER NOT NULL, "
     "company TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (number, seq))",
     "CREATE INDEX IF NOT EXISTS ringi_endorsements_company ON {endorsements} (company)",
