@@ -10,7 +10,8 @@ trigram is looked for in every row instead.
 
 The index holds the current state of each request. A register of a past meeting
 shows older states: a state of the version the index was written from takes the
-index's answer, any other is looked at in Python (``Matches.admits``).
+index's answer, any other is looked at in Python (``Matches.admits``). A page
+whose needles are all shorter than a trigram looks in its parsed states instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..domain.view import RequestView
+
+#: the shortest needle the index looks up (one trigram); a shorter one reads every row
+TRIGRAM = 3
 
 
 def search_texts(view: RequestView) -> tuple[tuple[str, str], ...]:

@@ -25,7 +25,7 @@ from ..audit.verify import Report, verify
 from ..domain import lifecycle
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, Stage
-from ..projection.search import Matches, holds, target_holds
+from ..projection.search import TRIGRAM, Matches, holds, target_holds
 from ..register.diff import RegisterDiff, diff_views
 from ..register.document import RegisterRow, cutoff_for, row_of
 from ..register.kept import rendered
@@ -113,6 +113,10 @@ class RegisterQuery:
     def text_matches(self, store: RingiStore) -> Matches | None:
         """The search index's answer for the target and ``q`` (None: neither asked)."""
         if not (self.target or self.q):
+            return None
+        if all(len(n.casefold()) < TRIGRAM for n in (self.target, self.q) if n):
+            # no trigram to look up: the index would read every row, and the page
+            # holds the parsed states already
             return None
         from ..projection.catchup import caught_up
 
