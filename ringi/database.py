@@ -93,6 +93,11 @@ STEPS: tuple[Step, ...] = (
         "the read model's tables and its tracking record (ringi.projection)",
         _create_projection_tables,
     ),
+    Step(
+        3,
+        "the register's search index (ringi_search; on PostgreSQL with pg_trgm's index)",
+        _create_projection_tables,  # CREATE ... IF NOT EXISTS: adds what step 2 lacked
+    ),
 )
 SCHEMA_VERSION = STEPS[-1].version
 

@@ -24,7 +24,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from .config import Settings
-from .store import Delivery, RingiStore
+from .store import RingiStore
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -89,29 +89,18 @@ def projection_lag(store: RingiStore) -> int:
 
 @dataclass
 class OutboxBacklog:
-    """Deliveries not yet sent nor given up, counted incrementally: each call reads
-    only the notifications queued since the last and looks again at the ones
-    still waiting, so a probe's cost does not grow with the log."""
+    """Deliveries not yet sent nor given up: the read model's table of them
+    (``ringi.projection.outbox``), so a probe reads as many rows as are waiting,
+    whatever was delivered before."""
 
     store: RingiStore
-    position: int = 0
-    waiting: dict[tuple[str, str], Delivery] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self) -> int:
+        from .projection.outbox import pending_count
+
         with self.lock:
-            while True:
-                batch = self.store.deliveries_since(self.position)
-                for d in batch.deliveries:
-                    self.waiting[(d.key, d.subscriber)] = d
-                if batch.position == self.position:
-                    break
-                self.position = batch.position
-            for key, subscriber in list(self.waiting):
-                message = self.store.outbox_message(key)
-                if subscriber in message.delivered_to or subscriber in message.abandoned:
-                    del self.waiting[(key, subscriber)]
-            return len(self.waiting)
+            return pending_count(self.store)
 
 
 async def temporal_answers(client: Client) -> None:

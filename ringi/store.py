@@ -535,13 +535,10 @@ class RingiStore(Application[UUID]):
         return [timeline_entry(e) for e in self.events.get(request_id(number))]
 
     def outbox(self) -> list[OutboxMessage]:
-        messages = []
-        for notification in self.recorder.select_notifications(start=None, limit=10**9):
-            if notification.topic.endswith("OutboxMessage.NotificationQueued"):
-                message: Aggregate = self.repository.get(UUID(str(notification.originator_id)))
-                assert isinstance(message, OutboxMessage)
-                messages.append(message)
-        return messages
+        """Every notification ever queued, in log order (the database picks them
+        out by topic)."""
+        found = self.recorder.select_notifications(start=None, limit=10**9, topics=[_QUEUED_TOPIC])
+        return [self._message(UUID(str(n.originator_id))) for n in found]
 
     # --- notifications out ------------------------------------------------------------------
 
@@ -642,16 +639,17 @@ class RingiStore(Application[UUID]):
         deliveries = []
         for notification in found:
             message = self._message(UUID(str(notification.originator_id)))
-            recipients = set(message.recipients)
-            for sub in subscriptions:
-                # a member's subscription hears what is for every member; once each
-                meant = sub.recipient in recipients or (
-                    EVERY_MEMBER in recipients and sub.recipient != SECRETARIAT
-                )
-                if meant and sub.since <= message.created_on and sub.wants(message.kind):
-                    deliveries.append(Delivery(key=message.key, subscriber=sub.id))
+            deliveries += deliveries_of(message, subscriptions)
         last = found[-1].id if found else position
         return DeliveryBatch(position=last, deliveries=deliveries)
+
+    def pending_deliveries(self) -> list[Delivery]:
+        """The deliveries neither made nor given up, oldest first, from the read
+        model's table of them (``ringi.projection.outbox``): as many rows read as
+        there are deliveries pending, however many were made before."""
+        from .projection.outbox import pending
+
+        return pending(self)
 
     def outbox_message(self, key: str) -> OutboxMessage:
         found = self._get_or_none(OutboxMessage.create_id(key))
@@ -735,6 +733,21 @@ class RingiStore(Application[UUID]):
 
 
 _QUEUED_TOPIC = f"{__name__}:OutboxMessage.NotificationQueued"
+
+
+def deliveries_of(message: OutboxMessage, subscriptions: Sequence[Subscription]) -> list[Delivery]:
+    """What ``message`` is to be sent to: one delivery per current subscription of
+    one of its recipients that wants its kind, made before the message was queued."""
+    recipients = set(message.recipients)
+    deliveries = []
+    for sub in subscriptions:
+        # a member's subscription hears what is for every member; once each
+        meant = sub.recipient in recipients or (
+            EVERY_MEMBER in recipients and sub.recipient != SECRETARIAT
+        )
+        if meant and sub.since <= message.created_on and sub.wants(message.kind):
+            deliveries.append(Delivery(key=message.key, subscriber=sub.id))
+    return deliveries
 
 
 def _numbers(meetings: list[Aggregate]) -> set[int]:

@@ -4,8 +4,8 @@ are what a fresh fold of the events gives.
 The projection (``ringi.projection``) is derived data that reads are served
 from, so it is a place where a change behind ringi's back would show in every
 answer while the events stay intact. Each request's stored state, its listing
-columns, endorsements and answers are compared with the events folded up to the
-projection's position; every checkpoint with the fold of its cutoff; every kept
+columns, endorsements, answers and search index rows are compared with the
+events folded up to the projection's position; every checkpoint with the fold of its cutoff; every kept
 register file with the file rendered again. A finding names the request or the
 checkpoint's cutoff; ``ringi db rebuild-projections`` makes it all again.
 """
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from ..domain.view import RequestView
 from ..projection.catchup import parse_views, state_row, views_of
+from ..projection.search import search_texts
 from ..projection.views import RequestViews, from_micros
 from ..register.replay import Cutoff, replay, replay_many
 from ..store import RingiStore
@@ -90,6 +91,21 @@ def _requests(
             yield number, "the read model's endorsements differ from the events'"
         if answered.get(number, set()) != set(made.answers):
             yield number, "the read model's answers differ from the events'"
+    yield from _texts(views, expected)
+
+
+def _texts(
+    views: RequestViews, expected: dict[int, RequestView]
+) -> Iterator[tuple[int | None, str]]:
+    """The search index holds each request's texts, as its state gives them."""
+    indexed: dict[int, list[tuple[str, str]]] = {}
+    for number, field, text in views.stored_texts():
+        indexed.setdefault(number, []).append((field, text))
+    for number in sorted(indexed.keys() - expected.keys()):
+        yield number, "in the search index, but the events hold no such request"
+    for number in sorted(expected):
+        if indexed.get(number, []) != list(search_texts(expected[number])):
+            yield number, "the search index's texts differ from the events'"
 
 
 def _checkpoints(

@@ -25,7 +25,15 @@ from ..domain.view import RequestView
 from ..register.fold import _AFTER as _TOPIC_AFTER
 from ..register.fold import _FIRST as _TOPIC_FIRST
 from ..register.fold import _LIKE, APPLIERS, Folder, Shell, Unfoldable
-from .views import PROJECTION, RequestViews, StateRow, micros, postgres_views_class
+from .search import search_texts
+from .views import (
+    LAYOUT_DDL,
+    PROJECTION,
+    RequestViews,
+    StateRow,
+    micros,
+    postgres_views_class,
+)
 
 if TYPE_CHECKING:
     from ..store import RingiStore
@@ -33,7 +41,7 @@ if TYPE_CHECKING:
 #: request events folded in one transaction (it holds the store's write lock on SQLite)
 BATCH = 5_000
 #: bump when what the tables hold changes without the fold's code changing
-LAYOUT = 1
+LAYOUT = 2
 
 
 class ProjectionError(Exception):
@@ -46,6 +54,8 @@ def fingerprint() -> str:
     """What wrote the projection: the table layout, the shape of a request's state
     and every event function's code. A projection written by another is rebuilt."""
     digest = hashlib.sha256(f"layout {LAYOUT}\n".encode())
+    digest.update(repr(LAYOUT_DDL).encode())
+    _code(digest, search_texts.__code__)  # what the search index holds
     digest.update(repr(sorted(RequestView.model_json_schema().items())).encode())
     for topic, applier in sorted(APPLIERS.items()):
         digest.update(topic.encode())
@@ -81,7 +91,10 @@ def views_of(store: RingiStore) -> RequestViews:
         views = SQLiteRequestViews(datastore=recorder.datastore)
     else:
         raise ProjectionError(f"no projection for the {module} recorder")
-    if store.factory.env_create_table() and not views.has_tables():  # type: ignore[attr-defined]
+    creates = store.factory.env_create_table()  # type: ignore[attr-defined]
+    # another layout (a table or an index added) is made here too: every
+    # statement is CREATE ... IF NOT EXISTS, and the projection is rebuilt after
+    if creates and (not views.has_tables() or views.fingerprint() != fingerprint()):
         _create_tables(views)
     store._ringi_views = views  # type: ignore[attr-defined]
     return views  # type: ignore[no-any-return]
@@ -166,6 +179,14 @@ def catch_up(
             progress(reached, head)
 
 
+def caught_up_layout(store: RingiStore) -> RequestViews:
+    """The projection, emptied first if another fold wrote it (then rebuilt as it
+    catches up): what a fold of another of its tables starts from."""
+    views = views_of(store)
+    ensure_current_layout(views, log=_say)
+    return views
+
+
 def caught_up(store: RingiStore) -> RequestViews:
     """The projection, brought up to the store's head first: what a read reads."""
     views = views_of(store)
@@ -241,6 +262,7 @@ def state_row(oid: str, view: RequestView, max_at: int) -> StateRow:
         view=view.model_dump_json(),
         endorsements=tuple((e.company, micros(_aware(e.at))) for e in view.endorsements),
         answers=tuple((a.answer_id, a.meeting, micros(_aware(a.at)), a.text) for a in view.answers),
+        texts=search_texts(view),
     )
 
 

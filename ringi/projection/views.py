@@ -6,10 +6,16 @@ Both recorders are eventsourcing tracking recorders (``SQLiteTrackingRecorder``,
 - ``ringi_requests``: one row per request, its current state (the
   ``RequestView`` as JSON) and the columns a listing filters and shows;
 - ``ringi_endorsements`` and ``ringi_answers``: a row per endorsement and answer;
+- ``ringi_search``: the text index of the register's search, a row per text of a
+  request (its target, body, notes and answers), casefolded as Python does, so
+  a search is a substring match on it (``ringi.projection.search``): SQLite's
+  FTS5 with the trigram tokenizer, PostgreSQL's pg_trgm GIN index;
 - ``ringi_states``: states of a request at a version, shared by the checkpoints
   (a request's state after version v is the same whatever the cutoff);
 - ``ringi_checkpoints`` and ``ringi_checkpoint_members``: which state of each
   request a register cutoff saw (``ringi.projection.checkpoints``);
+- ``ringi_outbox_pending``: the outbox's deliveries neither made nor given up,
+  with a tracking record of its own (``ringi.projection.outbox``);
 - ``ringi_projection_meta``: the fingerprint of the fold that wrote them.
 
 Times are stored as microseconds since the epoch (UTC), so they compare as
@@ -35,8 +41,18 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 PROJECTION = "ringi_projection"
 #: whose events it follows: the tracking record's application name
 APPLICATION = "ringi"
+#: the outbox's tracking record (``ringi.projection.outbox``), beside the requests'
+OUTBOX = "ringi_outbox"
 #: where eventsourcing keeps ringi's events (``ringi.database.EVENT_TABLES``)
 EVENTS_TABLE = {"sqlite": "stored_events", "postgres": "ringi_events"}
+
+#: the fields of a request the register's search looks in (``ringi_search.field``)
+SEARCHED = ("target", "body", "note", "answer")
+#: the search index's rows in a stable order, per dialect
+_SEARCH_ORDER = {"sqlite": "rowid", "postgres": "number, seq"}
+#: SQLite: a request's index rows are numbered ``number * TEXTS_PER_REQUEST + seq``,
+#: so they are replaced by a rowid range (an FTS5 table has no other index)
+TEXTS_PER_REQUEST = 1 << 20
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -71,6 +87,7 @@ class StateRow:
     view: str  # the RequestView as JSON
     endorsements: tuple[tuple[str, int], ...]  # (company, at)
     answers: tuple[tuple[str, int | None, int, str], ...]  # (answer id, meeting, at, text)
+    texts: tuple[tuple[str, str], ...] = ()  # (field, casefolded text): the search index's
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +150,10 @@ class RequestViews(TrackingRecorder):
     def _create_ringi_tables(self) -> None:
         raise NotImplementedError
 
+    def _write_texts(self, c: Cursor, rows: Sequence[StateRow]) -> None:
+        """Replace these requests' rows of the search index (in the batch's transaction)."""
+        raise NotImplementedError
+
     def _rows(self, c: Cursor) -> list[tuple[Any, ...]]:
         return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in c.fetchall()]
 
@@ -155,7 +176,8 @@ class RequestViews(TrackingRecorder):
         """Whether the projection's tables are there (the newest of them)."""
         try:
             with self._transaction(commit=False) as c:
-                c.execute(self._sql("SELECT 1 FROM {renders} LIMIT 1"))
+                c.execute(self._sql("SELECT 1 FROM {search} LIMIT 1"))
+                c.execute(self._sql("SELECT 1 FROM {pending} LIMIT 1"))
                 c.fetchall()
         except Exception:
             return False
@@ -211,11 +233,17 @@ class RequestViews(TrackingRecorder):
         company: str | None = None,
         updated_since: int | None = None,
         is_open: bool | None = None,
+        target: str | None = None,
     ) -> list[tuple[int, str]]:
         """(number, target) of the requests numbered above ``after`` that these
-        filters admit, in number order (the target's filter is the caller's)."""
+        filters admit, in number order; ``target`` is a part of the target, any
+        case (through the search index)."""
         where: list[str] = ["number>?"]
         params: list[object] = [after]
+        if target is not None:
+            found, more = self._matching(target, ("target",))
+            where.append(f"number IN ({found})")
+            params += more
         if stages:
             where.append(f"stage IN ({','.join('?' * len(stages))})")
             params += stages
@@ -259,6 +287,46 @@ class RequestViews(TrackingRecorder):
                 )
                 found.update((int(n), str(v)) for n, v in self._rows(c))
         return [found[n] for n in numbers if n in found]
+
+    def _matching(self, needle: str, fields: Sequence[str]) -> tuple[str, list[object]]:
+        """A SELECT of the numbers of the requests one of whose ``fields`` holds
+        ``needle`` in any case (Python's ``casefold``), and its parameters (SQL
+        with ``?`` and table names in braces, as ``_sql`` takes it)."""
+        raise NotImplementedError
+
+    def text_matches(self, q: str | None, target: str | None) -> dict[int, tuple[int, bool]]:
+        """Every request's current version, and whether its texts hold ``q`` (its
+        target, body, notes or answers) and its target ``target``, in any case;
+        read together, so a state of that version is matched by the flag."""
+        where: list[str] = []
+        params: list[object] = []
+        if q:
+            found, more = self._matching(q, SEARCHED)
+            where.append(f"number IN ({found})")
+            params += more
+        if target:
+            found, more = self._matching(target, ("target",))
+            where.append(f"number IN ({found})")
+            params += more
+        test = " AND ".join(where) or "1=1"
+        with self._transaction(commit=False) as c:
+            c.execute(
+                self._sql(
+                    f"SELECT number, version, CASE WHEN {test} THEN 1 ELSE 0 END FROM {{requests}}"
+                ),
+                params,
+            )
+            return {int(n): (int(v), bool(m)) for n, v, m in self._rows(c)}
+
+    def stored_texts(self) -> list[tuple[int, str, str]]:
+        """Every (number, field, text) of the search index, for ``audit verify``."""
+        with self._transaction(commit=False) as c:
+            c.execute(
+                self._sql(
+                    f"SELECT number, field, text FROM {{search}} ORDER BY {_SEARCH_ORDER[self.dialect]}"
+                )
+            )
+            return [(int(n), str(f), str(t)) for n, f, t in self._rows(c)]
 
     def view_json(self, number: int) -> str | None:
         with self._transaction(commit=False) as c:
@@ -559,6 +627,7 @@ class Batch:
                 self._sql("INSERT INTO {endorsements} (number, seq, company, at) VALUES (?,?,?,?)"),
                 endorsements,
             )
+        self.views._write_texts(c, rows)
         answers = [(r.number, *answer) for r in rows for answer in r.answers]
         if answers:
             c.executemany(
@@ -597,6 +666,8 @@ class Batch:
     def reset(self, fingerprint: str) -> None:
         """Empty every table of the projection and record who fills it again."""
         for table in (
+            "pending",
+            "search",
             "renders",
             "members",
             "checkpoints",
@@ -611,10 +682,11 @@ class Batch:
             self._sql("INSERT INTO {meta} (name, fingerprint) VALUES (?, ?)"),
             (PROJECTION, fingerprint),
         )
-        self.cursor.execute(
-            self._sql("UPDATE {tracking} SET notification_id=0 WHERE application_name=?"),
-            (APPLICATION,),
-        )
+        for application in (APPLICATION, OUTBOX):
+            self.cursor.execute(
+                self._sql("UPDATE {tracking} SET notification_id=0 WHERE application_name=?"),
+                (application,),
+            )
         self.position = 0
 
     def save_checkpoint(
@@ -677,6 +749,8 @@ _SQLITE_TABLES = {
     "checkpoints": "ringi_checkpoints",
     "members": "ringi_checkpoint_members",
     "renders": "ringi_renders",
+    "search": "ringi_search",
+    "pending": "ringi_outbox_pending",
     "meta": "ringi_projection_meta",
     "tracking": "tracking",
     "events": EVENTS_TABLE["sqlite"],
@@ -692,6 +766,9 @@ _DDL = (
     "CREATE INDEX IF NOT EXISTS ringi_requests_stage ON {requests} (stage, number)",
     # the latest domain time folded, asked by every read of a register
     "CREATE INDEX IF NOT EXISTS ringi_requests_max_at ON {requests} (max_at)",
+    # every request's version without reading its state: what a search's answer
+    # is matched to (``text_matches``), and what a register read asks first
+    "CREATE INDEX IF NOT EXISTS ringi_requests_version ON {requests} (number, version)",
     "CREATE TABLE IF NOT EXISTS {endorsements} (number INTEGER NOT NULL, seq INTEGER NOT NULL, "
     "company TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (number, seq))",
     "CREATE INDEX IF NOT EXISTS ringi_endorsements_company ON {endorsements} (company)",
@@ -703,13 +780,48 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS {members} (checkpoint BIGINT NOT NULL, number INTEGER NOT NULL, "
     "version INTEGER NOT NULL, PRIMARY KEY (checkpoint, number))",
     "CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)",
+    # the outbox's deliveries neither made nor given up (``ringi.projection.outbox``)
+    "CREATE TABLE IF NOT EXISTS {pending} (oid TEXT NOT NULL, subscriber TEXT NOT NULL, "
+    "key TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (oid, subscriber))",
+    "CREATE INDEX IF NOT EXISTS ringi_outbox_pending_position ON {pending} (position)",
+    "CREATE INDEX IF NOT EXISTS ringi_outbox_pending_subscriber ON {pending} (subscriber)",
 )
+
+
+def _index_rows(rows: Sequence[StateRow]) -> Iterator[tuple[int, int, str, str]]:
+    """(number, seq, field, text) of these requests' search index."""
+    for r in rows:
+        if len(r.texts) >= TEXTS_PER_REQUEST:
+            raise ValueError(f"No.{r.number} has more texts than the search index numbers")
+        for seq, (field, text) in enumerate(r.texts):
+            yield r.number, seq, field, text
+
+
+def like_pattern(needle: str) -> str:
+    """A LIKE pattern matching any text that holds ``needle`` (escaped with ``\\``)."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 _RENDERS_DDL = (
     "CREATE TABLE IF NOT EXISTS {renders} (checkpoint BIGINT NOT NULL, variant TEXT NOT NULL, "
     "digest TEXT NOT NULL, body {blob} NOT NULL, PRIMARY KEY (checkpoint, variant))"
 )
+
+
+#: the search index: an FTS5 table; its trigrams match any part of three or more
+#: characters (Japanese has no spaces to split words at). Its text is casefolded
+#: by Python already, so the tokenizer does not fold it again.
+_SQLITE_SEARCH_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS {search} USING fts5(number UNINDEXED, "
+    "field UNINDEXED, text, tokenize='trigram case_sensitive 1')"
+)
+_POSTGRES_SEARCH_DDL = (
+    "CREATE TABLE IF NOT EXISTS {search} (number INTEGER NOT NULL, seq INTEGER NOT NULL, "
+    "field TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (number, seq))"
+)
+#: what the fingerprint takes the table layout from (``catchup.fingerprint``)
+LAYOUT_DDL = (*_DDL, _RENDERS_DDL, _SQLITE_SEARCH_DDL, _POSTGRES_SEARCH_DDL)
 
 
 class SQLiteRequestViews(RequestViews, SQLiteTrackingRecorder):
@@ -725,6 +837,7 @@ class SQLiteRequestViews(RequestViews, SQLiteTrackingRecorder):
         super().__init__(datastore, **kwargs)
         self.create_table_statements += [self._sql(s) for s in _DDL] + [
             self._sql(_RENDERS_DDL.replace("{blob}", "BLOB")),
+            self._sql(_SQLITE_SEARCH_DDL),
             self._sql(
                 "CREATE TABLE IF NOT EXISTS {checkpoints} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                 "cutoff_at BIGINT NOT NULL, position_limit BIGINT NOT NULL, "
@@ -744,6 +857,29 @@ class SQLiteRequestViews(RequestViews, SQLiteTrackingRecorder):
 
     def _track(self, c: Cursor, position: int) -> None:
         self._insert_tracking(c, Tracking(APPLICATION, position))  # type: ignore[arg-type]
+
+    def _write_texts(self, c: Cursor, rows: Sequence[StateRow]) -> None:
+        c.executemany(
+            self._sql("DELETE FROM {search} WHERE rowid>=? AND rowid<?"),
+            [(r.number * TEXTS_PER_REQUEST, (r.number + 1) * TEXTS_PER_REQUEST) for r in rows],
+        )
+        c.executemany(
+            self._sql("INSERT INTO {search} (rowid, number, field, text) VALUES (?,?,?,?)"),
+            [(n * TEXTS_PER_REQUEST + seq, n, f, t) for n, seq, f, t in _index_rows(rows)],
+        )
+
+    def _matching(self, needle: str, fields: Sequence[str]) -> tuple[str, list[object]]:
+        folded = needle.casefold()
+        marks = ",".join("?" * len(fields))
+        # instr has the last word: the trigrams only narrow the rows down
+        test = f"field IN ({marks}) AND instr(text, ?)>0"
+        if len(folded) < 3:  # too short for a trigram: every row is looked at
+            return f"SELECT number FROM {{search}} WHERE {test}", [*fields, folded]
+        phrase = '"' + folded.replace('"', '""') + '"'
+        return (
+            f"SELECT number FROM {{search}} WHERE {{search}} MATCH ? AND {test}",
+            [phrase, *fields, folded],
+        )
 
     def _create_table(self, c: Any) -> None:
         super()._create_table(c)
@@ -787,6 +923,7 @@ def _postgres_class() -> Any:
             statements: list[Any] = self.sql_create_statements
             statements += [SQL(self._sql(s)) for s in _DDL] + [
                 SQL(self._sql(_RENDERS_DDL.replace("{blob}", "BYTEA"))),
+                SQL(self._sql(_POSTGRES_SEARCH_DDL)),
                 SQL(
                     self._sql(
                         "CREATE TABLE IF NOT EXISTS {checkpoints} (id BIGSERIAL PRIMARY KEY, "
@@ -816,6 +953,56 @@ def _postgres_class() -> Any:
 
         def _track(self, c: Cursor, position: int) -> None:
             self._insert_tracking(c, Tracking(APPLICATION, position))  # type: ignore[arg-type]
+
+        def _write_texts(self, c: Cursor, rows: Sequence[StateRow]) -> None:
+            c.executemany(
+                self._sql("DELETE FROM {search} WHERE number=?"), [(r.number,) for r in rows]
+            )
+            c.executemany(
+                self._sql("INSERT INTO {search} (number, seq, field, text) VALUES (?,?,?,?)"),
+                list(_index_rows(rows)),
+            )
+
+        def _matching(self, needle: str, fields: Sequence[str]) -> tuple[str, list[object]]:
+            marks = ",".join("?" * len(fields))
+            return (
+                f"SELECT number FROM {{search}} WHERE field IN ({marks}) "
+                "AND text LIKE ? ESCAPE '\\'",
+                [*fields, like_pattern(needle.casefold())],
+            )
+
+        def create_table(self) -> None:
+            super().create_table()
+            self._index_texts()
+
+        def _index_texts(self) -> None:
+            """The search index's trigram GIN index (pg_trgm), if the database has
+            the extension or lets it be made; a search without it reads every row."""
+            import psycopg
+
+            try:
+                with self.datastore.transaction(commit=True) as c:
+                    c.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                    c.execute(
+                        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                        "ON n.oid=e.extnamespace WHERE e.extname='pg_trgm'"
+                    )
+                    found = c.fetchone()
+                    schema = str(_value(found, 0)).replace('"', '""')
+                    c.execute(
+                        self._sql(
+                            "CREATE INDEX IF NOT EXISTS ringi_search_trigrams ON {search} "
+                            f'USING gin (text "{schema}".gin_trgm_ops)'
+                        )
+                    )
+            except psycopg.Error as error:
+                import structlog
+
+                structlog.get_logger("ringi.projection").warning(
+                    "no trigram index for the register's search (pg_trgm): a search "
+                    "reads every row of the index",
+                    error=str(error),
+                )
 
     return PostgresRequestViews
 

@@ -25,6 +25,7 @@ from ..audit.verify import Report, verify
 from ..domain import lifecycle
 from ..domain.view import RequestView
 from ..domain.vocabulary import Actor, Category, Stage
+from ..projection.search import TRIGRAM, Matches, holds, target_holds
 from ..register.diff import RegisterDiff, diff_views
 from ..register.document import RegisterRow, cutoff_for, row_of
 from ..register.kept import rendered
@@ -91,19 +92,36 @@ class RegisterQuery:
             page=digits(page, 6) or 1,
         )
 
-    def admits(self, view: RequestView) -> bool:
+    def admits(self, view: RequestView, texts: Matches | None = None) -> bool:
+        """Whether the page shows ``view``; ``texts``: the search index's answer
+        for the target and ``q`` (without it, they are looked for in Python)."""
         if self.stage is not None and view.stage is not self.stage:
             return False
         if self.category is not None and view.category is not self.category:
             return False
-        if self.target and self.target.casefold() not in view.target.casefold():
+        if not (self.target or self.q):
+            return True
+        if texts is not None:
+            return texts.admits(view)
+        return self.texts_hold(view)
+
+    def texts_hold(self, view: RequestView) -> bool:
+        if self.target and not target_holds(view, self.target):
             return False
-        if self.q:
-            needle = self.q.casefold()
-            texts = [view.target, view.body, *(n.text for n in view.notes)]
-            texts += [a.text for a in view.answers]
-            return any(needle in text.casefold() for text in texts)
-        return True
+        return not self.q or holds(view, self.q)
+
+    def text_matches(self, store: RingiStore) -> Matches | None:
+        """The search index's answer for the target and ``q`` (None: neither asked)."""
+        if not (self.target or self.q):
+            return None
+        if all(len(n.casefold()) < TRIGRAM for n in (self.target, self.q) if n):
+            # no trigram to look up: the index would read every row, and the page
+            # holds the parsed states already
+            return None
+        from ..projection.catchup import caught_up
+
+        current = caught_up(store).text_matches(self.q or None, self.target or None)
+        return Matches(current=current, fallback=self.texts_hold)
 
 
 @dataclass(frozen=True)
@@ -157,7 +175,8 @@ def register_page(store: RingiStore, query: RegisterQuery, now: datetime) -> Reg
     meeting = query.meeting if query.meeting in numbers else None
     cutoff = meeting_cutoff(store, meeting) if meeting is not None else moment_cutoff(store, now)
     views = replay(store, cutoff).rows()
-    admitted = [v for v in views if query.admits(v)]
+    texts = query.text_matches(store)
+    admitted = [v for v in views if query.admits(v, texts)]
     admitted.sort(key=_sort_key(query.sort), reverse=query.descending)
     pages = max(1, -(-len(admitted) // PAGE_SIZE))
     page = min(query.page, pages)

@@ -130,9 +130,9 @@ def scan(
             else None  # a naive moment: the states' check below decides
         ),
         is_open=filters.open,
+        target=filters.target,  # through the search index (``ringi.projection.search``)
     )
-    wanted = filters.target.casefold() if filters.target is not None else None
-    admitted = [n for n, target in candidates if wanted is None or wanted in target.casefold()]
+    admitted = [n for n, _ in candidates]
     page = parse_views(views.views_of_numbers(admitted[:limit]))
     # the columns chose them; the states have the last word (the same rule as before)
     found = [v for v in page if filters.admits(v)]
