@@ -245,3 +245,93 @@ async def test_the_temporal_server_killed_mid_burst_every_call_answered_exactly(
     site: FaultSite,
 ) -> None:
     await burst_and_break(site, "server")
+
+
+# --- the command line, local and through the API --------------------------------------------
+
+
+def ringi_cli(
+    site: FaultSite, *args: str, api: ApiProcess | None = None, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``ringi ARGS`` in a process of its own: on the installation, or (``api``)
+    through the API with ``token`` and no way to the store or Temporal."""
+    env = child_env(site, RINGI_COMMAND_TIMEOUT=TIMEOUT)
+    flags: list[str] = []
+    if api is not None:
+        assert token is not None
+        env["RINGI_DATA_DIR"] = str(site.tmp / "nowhere")
+        env["RINGI_TEMPORAL_ADDRESS"] = "127.0.0.1:9"  # nothing listens there
+        flags = ["--url", api.url, "--token", token]
+    return subprocess.run(
+        [RINGI, *flags, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def one_line(done: subprocess.CompletedProcess[str], status: int, starts: str) -> str:
+    """The command exited ``status`` with one line on stderr beginning ``starts``."""
+    assert done.returncode == status, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(starts), line
+    return line
+
+
+def key_in(line: str) -> str:
+    key = line.rsplit("retry with --key ", 1)[1]
+    assert key and " " not in key, line
+    return key
+
+
+async def test_the_cli_local_and_remote_answer_no_worker_and_no_temporal_in_one_line(
+    site: FaultSite,
+) -> None:
+    ringi = await site.connect()
+    worker = await site.worker()
+    number = await file(ringi)
+    token = TokenRegistry(site.store).issue(Role.MEMBER, company="R社", name="R社")[0]
+
+    async def cli(*args: str, via: ApiProcess | None = None) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(ringi_cli, site, *args, api=via, token=token)
+
+    async with api_process(site) as api:
+        worker.stop()
+        # no worker: the command was sent and its answer did not come
+        local = one_line(
+            await cli("endorse", str(number), "--as", "L社"), 4, "ringi: outcome unknown: "
+        )
+        remote = one_line(
+            await cli("endorse", str(number), via=api),
+            4,
+            f"ringi: outcome unknown: the ringi API answered HTTP 503: no answer within {TIMEOUT} s",
+        )
+        local_key, remote_key = key_in(local), key_in(remote)
+
+        await site.worker()
+        again = await cli("endorse", str(number), "--as", "L社", "--key", local_key)
+        assert again.returncode == 0, again
+        again = await cli("endorse", str(number), "--key", remote_key, via=api)
+        assert again.returncode == 0, again
+        for company in ("L社", "R社"):
+            assert endorsements(site, number, company) == 1, site.event_names(number)
+
+        # no Temporal at all: nothing listens on its port
+        site.server.stop(signal.SIGKILL)
+        one_line(
+            await cli("endorse", str(number), "--as", "M社"), 3, "ringi: cannot reach Temporal"
+        )
+        one_line(
+            await cli("unendorse", str(number), via=api),
+            4,
+            "ringi: outcome unknown: the ringi API answered HTTP 503: ",
+        )
+        # a read through the API needs no Temporal
+        shown = await cli("show", str(number), "--json", via=api)
+        assert shown.returncode == 0, shown
+        log = api.text()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-4000:]

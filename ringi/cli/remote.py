@@ -119,7 +119,10 @@ def _check(answer: httpx.Response) -> Any:
         found, message = None, answer.text.strip() or answer.reason_phrase
     if isinstance(found, dict) and found.get("error") == "outcome_unknown":
         key = found.get("idempotency_key") or answer.headers.get("Idempotency-Key")
-        why = f"the ringi API answered HTTP {answer.status_code}: no answer from the workflow"
+        # the API's own reason (no answer in time, Temporal gone), without its advice
+        # about the header: the command line says how to retry in its own words
+        said = message.removeprefix("outcome unknown: ").split("; it may have been", 1)[0]
+        why = f"the ringi API answered HTTP {answer.status_code}: {said}"
         raise OutcomeUnknown(why, str(key) if key else None)
     raise Answered(answer.status_code, f"{message} (HTTP {answer.status_code})")
 
