@@ -335,3 +335,60 @@ async def test_the_cli_local_and_remote_answer_no_worker_and_no_temporal_in_one_
         assert shown.returncode == 0, shown
         log = api.text()
     assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-4000:]
+
+
+# --- a bulk call ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("own_key", [None, "bulk-1"], ids=["given", "own"])
+async def test_each_item_of_a_bulk_call_whose_outcome_is_unknown_names_the_key_to_retry_with(
+    site: FaultSite, own_key: str | None
+) -> None:
+    ringi = await site.connect()
+    worker = await site.worker()
+    filed = [await file(ringi) for _ in range(2)]
+    numbers = [max(filed) + 1, *filed]  # no such request: 404, decided without Temporal
+    token = TokenRegistry(site.store).issue(Role.MEMBER, company="B社", name="B社")[0]
+    headers = {"Authorization": f"Bearer {token}"} | (
+        {"Idempotency-Key": own_key} if own_key else {}
+    )
+
+    async with api_process(site) as api, httpx.AsyncClient(base_url=api.url, timeout=60) as http:
+        worker.stop()
+        answer = await http.post("/v1/bulk/endorse", json={"numbers": numbers}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        key = answer.headers["Idempotency-Key"]
+        assert key == own_key if own_key else key.startswith("ringi-"), key
+        refused, *unknown = answer.json()["items"]
+        assert (refused["number"], refused["status"]) == (numbers[0], 404), refused
+        assert refused["error"]["error"] == "not_found"
+        assert refused["error"]["idempotency_key"] is None, refused
+        for item, number in zip(unknown, numbers[1:], strict=True):
+            assert (item["number"], item["ok"], item["status"]) == (number, False, 503), item
+            error = item["error"]
+            assert error["error"] == "outcome_unknown" and error["idempotency_key"] == key, item
+            assert error["message"].startswith("outcome unknown: ") and key in error["message"]
+        assert (answer.json()["succeeded"], answer.json()["failed"]) == (0, 3)
+
+        await site.worker()
+        # the same call sent again with the key: each number carried out once
+        while True:
+            again = await http.post(
+                "/v1/bulk/endorse",
+                json={"numbers": numbers},
+                headers=headers | {"Idempotency-Key": key},
+            )
+            assert again.status_code == 200, again.text
+            statuses = [item["status"] for item in again.json()["items"]]
+            if 503 not in statuses:
+                break
+        assert statuses == [404, 200, 200], again.text
+        # with the key, a different call is refused: the given key was recorded for this one
+        other = await http.post(
+            "/v1/bulk/endorse",
+            json={"numbers": numbers[1:]},
+            headers=headers | {"Idempotency-Key": key},
+        )
+        assert other.status_code == 422 and other.json()["error"] == "idempotency_key_reused"
+    for number in filed:
+        assert endorsements(site, number, "B社") == 1, site.event_names(number)

@@ -399,6 +399,12 @@ class ItemError(BaseModel):
     status: int
     error: str
     message: str
+    idempotency_key: str | None = Field(
+        None,
+        description="with outcome_unknown: the bulk call's Idempotency-Key (the caller's, or "
+        "the one given to a call sent without); the same call sent again with it carries out "
+        "each item at most once",
+    )
 
 
 class EndorseItem(BaseModel):
