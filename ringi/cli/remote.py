@@ -47,6 +47,7 @@ from .context import (
     unknown_exit,
 )
 from .desk import Row, Session
+from .inputs import name_option
 from .keys import sent_id
 
 T = TypeVar("T")
@@ -350,6 +351,8 @@ class Remote:
         return self._me
 
     def member(self, company: str | None, user: str | None) -> Actor:
+        if company is not None and company.strip():
+            company = name_option("--as", company)  # refused before anything is sent
         me = self.me()
         mine = me.get("company")
         if me["role"] != Role.MEMBER.value or not mine:
