@@ -12,6 +12,7 @@ import re
 import subprocess
 from collections.abc import AsyncIterator
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 
 import pytest
@@ -19,12 +20,14 @@ from pydantic import ValidationError
 from temporalio.client import Client
 
 from ringi.api.models import FileBody, OpenMeetingBody
+from ringi.api.tokens import TokenRegistry
 from ringi.config import Settings
 from ringi.domain import commands as c
+from ringi.domain.cost import CostBearer, CostEvaluation, CostInputs, CostItem
 from ringi.domain.errors import Refused
 from ringi.domain.lifecycle import JST
 from ringi.domain.text import MAX_NUMBER
-from ringi.domain.vocabulary import Actor, Category
+from ringi.domain.vocabulary import Actor, Category, Role
 from ringi.register.importer import RegisterFormatError, parse_register
 from ringi.service import Ringi
 from ringi.store import RingiStore
@@ -96,6 +99,71 @@ def test_a_number_is_a_strict_integer_in_bounds(number: Any) -> None:
     assert OpenMeetingBody.model_validate({"number": MAX_NUMBER}).number == MAX_NUMBER
 
 
+def test_who_acts_is_named_by_the_same_policy(store: RingiStore) -> None:
+    """``--as``, ``--user`` and a token's company and name become every event's actor."""
+    for text, named in REFUSED_TEXT:
+        with pytest.raises(ValidationError, match=re.escape(named)):
+            c.Endorse(actor=Actor.member(f"A{text}"))
+        with pytest.raises(ValidationError, match="the actor's user " + re.escape("contains")):
+            c.RecordAnswer(actor=Actor.secretariat(f"desk{text}"), text="t")
+        with pytest.raises(Refused, match="a token's company contains " + re.escape(named)):
+            TokenRegistry(store).issue(Role.MEMBER, company=f"A{text}")
+        with pytest.raises(Refused, match="a token's name contains " + re.escape(named)):
+            TokenRegistry(store).issue(Role.SECRETARIAT, name=f"desk{text}")
+    with pytest.raises(ValidationError, match="the actor's user is only white space"):
+        c.Endorse(actor=Actor.member("A社", user="\u3000"))
+    with pytest.raises(ValidationError, match="at most 200 characters"):
+        c.Endorse(actor=Actor.member("社" * 201))
+    assert c.Endorse(actor=Actor.member("Cafe\u0301")).actor.company == "Café"  # NFC
+    assert TokenRegistry(store).list() == [] and log_length(store) == 0
+
+
+COST = {
+    "horizon_years": 5,
+    "total_benefit_yen": Decimal(10),
+    "cost_items": (CostItem(bearer=CostBearer.CENTRAL, amount_yen=Decimal(1)),),
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("horizon_years", "5", "valid integer"),
+        ("horizon_years", True, "valid integer"),
+        ("horizon_years", 5.0, "valid integer"),
+        ("horizon_years", 101, "horizon_years is at most 100"),
+        ("monthly_volume", "6000", "valid integer"),
+        ("monthly_volume", 10**12 + 1, "monthly_volume is at most"),
+        ("total_benefit_yen", Decimal("NaN"), "finite number"),
+        ("total_benefit_yen", Decimal("1e400"), "total_benefit_yen is at most"),
+        (
+            "cost_items",
+            (CostItem(bearer=CostBearer.MEMBERS, amount_yen=Decimal("1e16")),),
+            "at most",
+        ),
+        (
+            "cost_items",
+            (CostItem(bearer=CostBearer.MEMBERS, amount_yen=Decimal(1), label="\x1b[2J"),),
+            "U+001B",
+        ),
+    ],
+)
+def test_a_cost_evaluation_s_figures_are_strict_and_bounded(
+    field: str, value: Any, reason: str
+) -> None:
+    with pytest.raises(ValidationError, match=re.escape(reason)):
+        c.EvaluateCost(actor=SECRETARIAT, inputs={**COST, field: value})
+
+
+def test_a_cost_item_s_label_is_nfc_and_recorded_evaluations_keep_their_figures() -> None:
+    label = CostItem(bearer=CostBearer.CENTRAL, amount_yen=Decimal(1), label="ｶﾞか\u3099")
+    made = c.EvaluateCost(actor=SECRETARIAT, inputs={**COST, "cost_items": (label,)})
+    assert made.inputs.cost_items[0].label == "ｶﾞが"
+    # the bounds are the commands': an evaluation recorded before them still reads
+    old = CostInputs(**{**COST, "total_benefit_yen": Decimal("1e20")})
+    assert CostEvaluation.model_validate(CostEvaluation.of(old).model_dump(mode="json"))
+
+
 # --- the store -----------------------------------------------------------------------------
 
 
@@ -157,6 +225,38 @@ async def test_the_api_refuses_control_characters_blank_text_and_loose_numbers(a
     assert log_length(api.store) == before and api.store.meetings() == {}
 
 
+async def test_the_api_refuses_loose_cost_figures_and_names(api: Api) -> None:
+    before = log_length(api.store)
+    good: dict[str, Any] = {
+        "total_benefit_yen": "10",
+        "cost_items": [{"bearer": "central", "amount_yen": "1"}],
+    }
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"horizon_years": "5"}, "body.horizon_years"),
+        ({"horizon_years": True}, "body.horizon_years"),
+        ({"horizon_years": 101}, "body.horizon_years"),
+        (
+            {"monthly_volume": 6000.0, "benefit_per_unit_yen": "1", "total_benefit_yen": None},
+            "body.monthly_volume",
+        ),
+        ({"total_benefit_yen": "NaN"}, "body.total_benefit_yen"),
+        ({"total_benefit_yen": "1e400"}, "body.total_benefit_yen"),
+        (
+            {"cost_items": [{"bearer": "central", "amount_yen": "1", "label": "\u202e"}]},
+            "body.cost_items.0.label",
+        ),
+    ]
+    for change, field in cases:
+        body = {k: v for k, v in {**good, **change}.items() if v is not None}
+        answer = await api.call("secretariat", "POST", "/v1/requests/1/cost-evaluation", body)
+        assert field in problem_fields(answer), (change, answer.text)
+    for text, named in REFUSED_TEXT:
+        body = {"company": f"B{text}", "reason": "理由"}
+        answer = await api.call("secretariat", "POST", "/v1/requests/1/objection-dismissals", body)
+        assert named in problem_fields(answer)["body.company"], text
+    assert log_length(api.store) == before
+
+
 async def test_the_web_forms_refuse_the_same(api: Api) -> None:
     async with browser(api, "C社") as b:
         numbers = api.store.numbers()
@@ -216,7 +316,31 @@ def test_the_cli_refuses_with_one_line_and_exit_2(settings: Settings, store: Rin
             ["answer", "1", "--text", "NUL\x01"],
             "text: contains U+0001, a control character",
         ),
+        (["endorse", "1", "--as", "A\x1b[31m社"], "--as: contains U+001B, a control character"),
+        (["endorse", "1", "--as", "A\u202e社"], "--as: contains U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        (["endorse", "1", "--as", "A社\x85"], "--as: contains U+0085"),
+        (["endorse", "1", "--as", "A社", "--user", "\u3000"], "--user: is only white space"),
+        (["hold", "1", "--reason", "r", "--user", "x\u2066"], "--user: contains U+2066"),
+        (
+            ["token", "issue", "--role", "member", "--company", "A\x07"],
+            "--company: contains U+0007",
+        ),
+        (["token", "issue", "--role", "auditor", "--name", "\u202d"], "--name: contains U+202D"),
     ]
+    cost = ["evaluate-cost", "1", "--cost", "central=1"]
+    for option, value, reason in [
+        ("--total-benefit", "abc", "--total-benefit: an amount of yen is written in digits"),
+        ("--total-benefit", "1e400", "not '1e400'"),
+        ("--total-benefit", "NaN", "not 'NaN'"),
+        ("--total-benefit", "３００", "not '３００'"),
+        ("--total-benefit", "2,000,000,000,000,000", "at most 1000000000000000"),
+        ("--cost", "central=abc", "--cost: an amount of yen is written in digits"),
+        ("--cost", "nobody=1", "BEARER one of central|members|network_operators"),
+        ("--horizon-years", "101", "horizon_years is at most 100"),
+        ("--horizon-years", "True", "--horizon-years: a count of years is a whole number"),
+    ]:
+        benefit = [] if option == "--total-benefit" else ["--total-benefit", "10"]
+        cases.append(([*cost, *benefit, option, value], reason))
     for args, reason in cases:
         done = ringi(settings, *args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)

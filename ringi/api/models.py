@@ -27,7 +27,14 @@ from pydantic import (
     model_validator,
 )
 
-from ..domain.cost import CostBearer, CostInputs, CostItem
+from ..domain.cost import (
+    MAX_HORIZON_YEARS,
+    MAX_MONTHLY_VOLUME,
+    MAX_YEN,
+    CostBearer,
+    CostInputs,
+    CostItem,
+)
 from ..domain.lifecycle import PRIVATE_EVENTS, end_of_day, pending_timers
 from ..domain.meeting import FollowedMeeting, Meeting, Publication, after_its_day
 from ..domain.notifications import NotificationKind
@@ -102,7 +109,7 @@ def _day_is_its_end(value: object) -> object:
 
 #: a cutoff given in a query string: a moment, or a day (through its end in Japan)
 QueryCutoff = Annotated[Moment, BeforeValidator(_iso_text), BeforeValidator(_day_is_its_end)]
-Yen = Annotated[Decimal, Field(ge=0, le=10**15, allow_inf_nan=False)]
+Yen = Annotated[Decimal, Field(ge=0, le=MAX_YEN, allow_inf_nan=False)]
 
 
 class Body(BaseModel):
@@ -204,9 +211,12 @@ class CostItemBody(Body):
 
 class EvaluateCostBody(AtMeeting):
     horizon_years: Count | None = Field(
-        None, ge=1, le=100, description="the policy's (the default); another is refused (409)"
+        None,
+        ge=1,
+        le=MAX_HORIZON_YEARS,
+        description="the policy's (the default); another is refused (409)",
     )
-    monthly_volume: Count | None = Field(None, ge=0, le=10**12)
+    monthly_volume: Count | None = Field(None, ge=0, le=MAX_MONTHLY_VOLUME)
     benefit_per_unit_yen: Yen | None = None
     total_benefit_yen: Yen | None = None
     cost_items: list[CostItemBody] = Field(min_length=1, max_length=100)
@@ -399,6 +409,12 @@ class ItemError(BaseModel):
     status: int
     error: str
     message: str
+    idempotency_key: str | None = Field(
+        None,
+        description="with outcome_unknown: the bulk call's Idempotency-Key (the caller's, or "
+        "the one given to a call sent without); the same call sent again with it carries out "
+        "each item at most once",
+    )
 
 
 class EndorseItem(BaseModel):

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from ..domain.errors import Conflict, NotFound, Refused
 from ..domain.request import NAMESPACE
+from ..domain.text import clean_name
 from ..domain.vocabulary import UNKNOWN_PROPOSER, Actor, Role
 from ..store import RingiStore
 
@@ -187,7 +188,8 @@ class TokenRegistry:
         """A new token: the token itself (shown once, stored nowhere) and its record."""
         if role not in TOKEN_ROLES:
             raise Refused(f"a token is for a member, the secretariat or an auditor, not {role}")
-        company = company.strip() if company else None
+        # the policy before the white space is cut: strip() would take a trailing NEL away
+        company = _named("company", company).strip() if company and company.strip() else None
         if role is Role.MEMBER:
             if not company:
                 raise Refused("a member's token acts for a company: give --company NAME")
@@ -195,7 +197,8 @@ class TokenRegistry:
                 raise Refused(f"{UNKNOWN_PROPOSER} is not a company one can act for")
         elif company:
             raise Refused(f"a {role.value} token acts for no company; leave --company out")
-        label = (name or "").strip() or (company if role is Role.MEMBER else role.value)
+        label = _named("name", name).strip() if name and name.strip() else None
+        label = label or (company if role is Role.MEMBER else role.value)
         assert label is not None
         if len(label) > 100:
             raise Refused("a token's name is at most 100 characters")
@@ -274,3 +277,12 @@ class TokenRegistry:
 
 def _is_hex(text: str) -> bool:
     return len(text) == 2 * _ID_BYTES and all(c in "0123456789abcdef" for c in text)
+
+
+def _named(what: str, value: str) -> str:
+    """A token's company or name by the input policy: they become the actor of
+    every event the token causes."""
+    try:
+        return clean_name(value)
+    except ValueError as error:
+        raise Refused(f"a token's {what} {error}") from None

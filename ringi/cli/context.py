@@ -208,17 +208,27 @@ def describe_validation(error: ValidationError) -> str:
 
 
 def member(company: str | None, user: str | None) -> Actor:
+    from .inputs import name_option
+
     if not company or not company.strip():
         raise fail("members act for a company: give --as COMPANY", USAGE)
     from ..domain.vocabulary import Actor
 
-    return Actor.member(company.strip(), user)
+    # the policy before the white space is cut: strip() would take a trailing NEL away
+    return Actor.member(name_option("--as", company).strip(), user_option(user))
 
 
 def secretariat(user: str | None) -> Actor:
     from ..domain.vocabulary import Actor
 
-    return Actor.secretariat(user or _login())
+    return Actor.secretariat(user_option(user) or _login())
+
+
+def user_option(user: str | None) -> str | None:
+    """``--user`` by the input policy (exit 2 naming it); None if not given."""
+    from .inputs import name_option
+
+    return name_option("--user", user) if user else None
 
 
 def _login() -> str | None:

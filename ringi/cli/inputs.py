@@ -10,12 +10,15 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
-from ..domain.bounds import MAX_NUMBER
+from ..domain.bounds import MAX_NUMBER, MAX_YEN
 from .context import USAGE, fail
 
 _DIGITS = re.compile(r"[0-9]+")
+#: yen in ASCII digits, commas between thousands allowed, a fraction after a point
+_YEN = re.compile(r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?")
 
 
 def number(where: str, what: str, lowest: int = 1) -> Callable[[str], int]:
@@ -42,6 +45,28 @@ REQUEST = number("NUMBER", "a request's number (No.)")
 MEETING = number("NUMBER", "a meeting's number (第N回)")
 
 
+def yen(where: str, text: str) -> Decimal:
+    """An amount of yen given to ``where``, from 0 to ``MAX_YEN``, or exit 2:
+    not ``abc``, ``1e400``, ``NaN`` or full-width digits (``Decimal`` takes all four)."""
+    given = text.strip()
+    if not _YEN.fullmatch(given):
+        raise fail(
+            f"{where}: an amount of yen is written in digits (commas between thousands "
+            f"allowed), not {text!r}",
+            USAGE,
+        )
+    amount = Decimal(given.replace(",", ""))
+    if amount > MAX_YEN:
+        raise fail(f"{where}: an amount of yen is at most {MAX_YEN}, not {given}", USAGE)
+    return amount
+
+
+def name_option(where: str, value: str) -> str:
+    """A company's or a person's name given to ``where`` (``--as``, ``--user``,
+    ``--company``, ``--name``), as the input policy keeps it, or exit 2."""
+    return text_option(where, value, _name())
+
+
 def text_option(where: str, value: str, kind: Any = None) -> str:
     """``value`` of option ``where`` as the input policy keeps it (LF, NFC), or exit 2
     (``kind``: a pydantic ``TypeAdapter``; the policy's reason text if None)."""
@@ -64,3 +89,12 @@ def _reason() -> Any:
     from ..domain.text import Reason
 
     return TypeAdapter(Reason)
+
+
+@functools.cache
+def _name() -> Any:
+    from pydantic import TypeAdapter
+
+    from ..domain.text import Name
+
+    return TypeAdapter(Name)

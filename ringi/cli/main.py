@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -38,7 +37,7 @@ from .context import (
 from .db import db_app
 from .desk import desk
 from .exit import exit_now
-from .inputs import MEETING, REQUEST, number, text_option
+from .inputs import MEETING, REQUEST, number, text_option, yen
 from .keys import tagged
 from .notify import install as install_notify
 from .register import install as install_register
@@ -617,15 +616,15 @@ def _cost_item(text: str) -> CostItem:
     from ..domain.cost import CostBearer, CostItem
 
     bearer, _, amount = text.partition("=")
-    try:
-        return CostItem(
-            bearer=CostBearer(bearer.strip()), amount_yen=Decimal(amount.replace(",", "").strip())
+    bearers = "|".join(b.value for b in CostBearer)
+    if bearer.strip() not in set(bearers.split("|")) or not amount:
+        raise fail(
+            f"--cost {text!r}: write a cost as BEARER=YEN with BEARER one of {bearers}", USAGE
         )
-    except (ValueError, ArithmeticError, ValidationError):
-        bearers = "|".join(b.value for b in CostBearer)
-        raise typer.BadParameter(
-            f"{text!r}: write a cost as BEARER=YEN with BEARER one of {bearers}"
-        ) from None
+    try:
+        return CostItem(bearer=CostBearer(bearer.strip()), amount_yen=yen("--cost", amount))
+    except ValidationError as error:
+        raise fail(f"--cost {text!r}: {describe_validation(error)}", USAGE) from None
 
 
 @app.command("evaluate-cost")
@@ -675,12 +674,13 @@ def evaluate_cost(
             horizon_years=years,
             monthly_volume=monthly_volume,
             cost_items=items,
-            benefit_per_unit_yen=Decimal(benefit_per_unit) if benefit_per_unit else None,
-            total_benefit_yen=Decimal(total_benefit.replace(",", "")) if total_benefit else None,
+            benefit_per_unit_yen=yen("--benefit-per-unit", benefit_per_unit)
+            if benefit_per_unit
+            else None,
+            total_benefit_yen=yen("--total-benefit", total_benefit) if total_benefit else None,
         )
-    except (ValidationError, ArithmeticError) as error:
-        message = describe_validation(error) if isinstance(error, ValidationError) else str(error)
-        raise fail(message, USAGE) from None
+    except ValidationError as error:
+        raise fail(describe_validation(error), USAGE) from None
     command = _command(
         c.EvaluateCost, actor=secretariat(user), inputs=inputs, meeting=meeting, command_id=key
     )

@@ -47,6 +47,7 @@ from .context import (
     unknown_exit,
 )
 from .desk import Row, Session
+from .inputs import name_option
 from .keys import sent_id
 
 T = TypeVar("T")
@@ -119,7 +120,10 @@ def _check(answer: httpx.Response) -> Any:
         found, message = None, answer.text.strip() or answer.reason_phrase
     if isinstance(found, dict) and found.get("error") == "outcome_unknown":
         key = found.get("idempotency_key") or answer.headers.get("Idempotency-Key")
-        why = f"the ringi API answered HTTP {answer.status_code}: no answer from the workflow"
+        # the API's own reason (no answer in time, Temporal gone), without its advice
+        # about the header: the command line says how to retry in its own words
+        said = message.removeprefix("outcome unknown: ").split("; it may have been", 1)[0]
+        why = f"the ringi API answered HTTP {answer.status_code}: {said}"
         raise OutcomeUnknown(why, str(key) if key else None)
     raise Answered(answer.status_code, f"{message} (HTTP {answer.status_code})")
 
@@ -347,6 +351,8 @@ class Remote:
         return self._me
 
     def member(self, company: str | None, user: str | None) -> Actor:
+        if company is not None and company.strip():
+            company = name_option("--as", company)  # refused before anything is sent
         me = self.me()
         mine = me.get("company")
         if me["role"] != Role.MEMBER.value or not mine:

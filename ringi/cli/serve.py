@@ -135,6 +135,10 @@ def token_issue(
 ) -> None:
     """Issue a token and print it: it is shown this once, and stored only as a hash."""
     from ..api.tokens import TokenInfo, TokenRegistry
+    from .inputs import name_option
+
+    given = {"--company": company, "--name": name}
+    company, name = (name_option(k, v) if v and v.strip() else v for k, v in given.items())
 
     def issue(tokens: TokenRegistry) -> tuple[str, TokenInfo]:
         return tokens.issue(Role(role.value), company=company, name=name, issued_by=_login())

@@ -12,10 +12,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from .cost import CostInputs
-from .text import MeetingNumber, Name, Reason, RequestNumber, Target, Text
+from .cost import CostInputs, as_given
+from .text import MeetingNumber, Name, Reason, RequestNumber, Target, Text, clean_name
 from .vocabulary import Actor, Category, CloseReason, Stage
 
 
@@ -29,6 +29,21 @@ class _Command(BaseModel):
     actor: Actor
     command_id: str = Field(default_factory=new_command_id, min_length=1, max_length=200)
     meeting: MeetingNumber | None = Field(None, description="the meeting this was said at (第N回)")
+
+    @field_validator("actor")
+    @classmethod
+    def _actor_named_by_the_policy(cls, actor: Actor) -> Actor:
+        """Who acts is text like any other (``--as``, a token's company and name):
+        NFC, no control or bidi character, not blank."""
+        named: dict[str, str] = {}
+        for part in ("company", "user"):
+            value = getattr(actor, part)
+            if value:
+                try:
+                    named[part] = clean_name(value)
+                except ValueError as error:
+                    raise ValueError(f"the actor's {part} {error}") from None
+        return actor.model_copy(update=named) if named else actor
 
 
 # --- members -----------------------------------------------------------------
@@ -150,7 +165,7 @@ class RecordFindings(_Command):
 
 class EvaluateCost(_Command):
     kind: Literal["evaluate_cost"] = "evaluate_cost"
-    inputs: CostInputs
+    inputs: Annotated[CostInputs, AfterValidator(as_given)]
 
 
 class OpenObjectionWindow(_Command):

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
+from .bounds import MAX_HORIZON_YEARS, MAX_MONTHLY_VOLUME, MAX_YEN
 from .errors import Refused
+from .text import clean
+
+__all__ = ["MAX_HORIZON_YEARS", "MAX_MONTHLY_VOLUME", "MAX_YEN"]
+
+#: a cost item's label, at most (the API's ``Reason``)
+MAX_LABEL = 2_000
 
 
 class CostBearer(StrEnum):
@@ -36,8 +44,8 @@ class CostInputs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    horizon_years: int = Field(ge=1)
-    monthly_volume: int | None = Field(None, ge=0)
+    horizon_years: Annotated[int, Strict()] = Field(ge=1)
+    monthly_volume: Annotated[int, Strict()] | None = Field(None, ge=0)
     benefit_per_unit_yen: Decimal | None = Field(None, ge=0)
     total_benefit_yen: Decimal | None = Field(None, ge=0)
     cost_items: tuple[CostItem, ...] = Field(min_length=1)
@@ -54,6 +62,34 @@ class CostInputs(BaseModel):
         if per_unit and self.monthly_volume is None:
             raise ValueError("a benefit per unit needs the monthly volume")
         return self
+
+
+def as_given(inputs: CostInputs) -> CostInputs:
+    """``inputs`` as a command may carry them: within the bounds, the labels by
+    the input policy (NFC, no control or bidi character); ``ValueError`` naming
+    the first field that is not. The commands' rule, not the stored model's:
+    evaluations already recorded are not held to it."""
+
+    def bounded(what: str, value: Decimal | int | None, most: int) -> None:
+        if value is not None and value > most:
+            raise ValueError(f"{what} is at most {most}, not {value}")
+
+    bounded("horizon_years", inputs.horizon_years, MAX_HORIZON_YEARS)
+    bounded("monthly_volume", inputs.monthly_volume, MAX_MONTHLY_VOLUME)
+    bounded("benefit_per_unit_yen", inputs.benefit_per_unit_yen, MAX_YEN)
+    bounded("total_benefit_yen", inputs.total_benefit_yen, MAX_YEN)
+    items = []
+    for i, item in enumerate(inputs.cost_items):
+        bounded(f"cost_items.{i}.amount_yen", item.amount_yen, MAX_YEN)
+        try:
+            label = clean(item.label)
+        except ValueError as error:
+            raise ValueError(f"cost_items.{i}.label {error}") from None
+        if len(label) > MAX_LABEL:
+            raise ValueError(f"cost_items.{i}.label is at most {MAX_LABEL} characters")
+        # white space only is no label: left out, as a reason is
+        items.append(item.model_copy(update={"label": label if label.strip() else ""}))
+    return inputs.model_copy(update={"cost_items": tuple(items)})
 
 
 class CostEvaluation(BaseModel):

@@ -79,6 +79,9 @@ def _clean_text(text: str) -> str:
     return _some_text(clean(text))
 
 
+#: the longest name (a company's, a person's) ringi takes
+MAX_NAME = 200
+
 #: what a person says: a body, an answer, a note, a question, a reason that is needed
 Text = Annotated[str, AfterValidator(_clean_text), Field(min_length=1, max_length=20_000)]
 #: 対象箇所: the part of the system a request is about
@@ -86,7 +89,7 @@ Target = Annotated[str, AfterValidator(_clean_text), Field(min_length=1, max_len
 #: a reason that may be left out ("")
 Reason = Annotated[str, AfterValidator(_clean_text), Field(max_length=2_000)]
 #: a company's or a meeting's name, an answer's id: one line
-Name = Annotated[str, AfterValidator(_clean_text), Field(min_length=1, max_length=200)]
+Name = Annotated[str, AfterValidator(_clean_text), Field(min_length=1, max_length=MAX_NAME)]
 
 #: a request's No.
 RequestNumber = Annotated[int, Strict(), Field(ge=1, le=MAX_NUMBER)]
@@ -94,6 +97,15 @@ RequestNumber = Annotated[int, Strict(), Field(ge=1, le=MAX_NUMBER)]
 MeetingNumber = Annotated[int, Strict(), Field(ge=1, le=MAX_NUMBER)]
 #: how many of something (units a month, years): each field says how many at most
 Count = Annotated[int, Strict(), Field(ge=0)]
+
+
+def clean_name(name: str) -> str:
+    """A company's or a person's name as ringi keeps it (``Name``'s rules, for
+    code that has a plain string: an actor); ``ValueError`` saying why not."""
+    name = _clean_text(name)
+    if len(name) > MAX_NAME:
+        raise ValueError(f"is at most {MAX_NAME} characters, not {len(name)}")
+    return name
 
 
 def number_problem(value: int, what: str) -> str | None:

@@ -14,6 +14,7 @@ from fastapi import Request, Response, status
 
 from ...domain import commands as c
 from ...domain.vocabulary import Role
+from ...service import OutcomeUnknown
 from ..context import (
     Caller,
     Ctx,
@@ -24,7 +25,7 @@ from ..context import (
     guarded_router,
     recorded,
 )
-from ..errors import ApiError, ErrorDetail, classify, documented
+from ..errors import ApiError, ErrorDetail, classify, documented, outcome_unknown
 from ..models import (
     BulkEndorseBody,
     BulkEndorseResult,
@@ -92,7 +93,10 @@ request_actions.add(router, Role.MEMBER)
     description="Each number is endorsed on its own: one refused does not undo the others, "
     "and none is half-written. The answer reports, per number in the order given, what "
     "succeeded and what was refused and why (with the status that number alone would "
-    "have had). With an Idempotency-Key, a retry endorses nothing twice.",
+    "have had). With an Idempotency-Key, a retry endorses nothing twice. A number whose "
+    "outcome is unknown (its workflow did not answer in time) is answered 503 outcome_unknown "
+    "with the call's idempotency_key (the caller's, or the one given to a call sent without): "
+    "the same call sent again with it carries out each number at most once.",
 )
 async def bulk_endorse(
     body: BulkEndorseBody, who: Caller, ctx: Ctx, request: Request, key: IdempotencyKey = None
@@ -117,6 +121,20 @@ async def bulk_endorse(
             cmd = c.Endorse(actor=actor, command_id=write.command_id(number), meeting=body.meeting)
             try:
                 view = await carry_out(ctx, number, cmd, retry=retry)
+            except OutcomeUnknown as unknown:
+                unknowns.append(unknown)
+                answer = outcome_unknown(unknown, write.key)
+                return EndorseItem(
+                    number=number,
+                    ok=False,
+                    status=answer.status,
+                    error=ItemError(
+                        status=answer.status,
+                        error=answer.error,
+                        message=answer.message,
+                        idempotency_key=write.key,
+                    ),
+                )
             except Exception as exc:
                 found = classify(exc)
                 if found is None:
@@ -131,6 +149,9 @@ async def bulk_endorse(
                 )
             return EndorseItem(number=number, ok=True, status=200, request=RequestSummary.of(view))
 
+    unknowns: list[OutcomeUnknown] = []
     items = await asyncio.gather(*(one(n) for n in body.numbers))
+    if unknowns:
+        await write.unknown(unknowns[0])  # a given key is recorded: it is to be retried with
     succeeded = sum(1 for item in items if item.ok)
     return BulkEndorseResult(succeeded=succeeded, failed=len(items) - succeeded, items=items)
