@@ -61,6 +61,7 @@ KNOWN_CIRCLES = {
             "ringi.database",
             "ringi.projection.catchup",
             "ringi.projection.checkpoints",
+            "ringi.projection.outbox",
             "ringi.register.fold",
             "ringi.register.replay",
             "ringi.store",

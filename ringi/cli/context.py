@@ -9,7 +9,6 @@ each with one line on stderr and never a traceback."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from ..config import Settings
-    from ..domain.vocabulary import Actor
     from ..service import OutcomeUnknown, Ringi
     from ..store import RingiStore
 
@@ -205,37 +203,6 @@ def describe_validation(error: ValidationError) -> str:
         where = ".".join(str(part) for part in item["loc"] if part not in ("actor",)) or "input"
         problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
     return "invalid input: " + "; ".join(problems)
-
-
-def member(company: str | None, user: str | None) -> Actor:
-    from .inputs import name_option
-
-    if not company or not company.strip():
-        raise fail("members act for a company: give --as COMPANY", USAGE)
-    from ..domain.vocabulary import Actor
-
-    # the policy before the white space is cut: strip() would take a trailing NEL away
-    return Actor.member(name_option("--as", company).strip(), user_option(user))
-
-
-def secretariat(user: str | None) -> Actor:
-    from ..domain.vocabulary import Actor
-
-    return Actor.secretariat(user_option(user) or _login())
-
-
-def user_option(user: str | None) -> str | None:
-    """``--user`` by the input policy (exit 2 naming it); None if not given."""
-    from .inputs import name_option
-
-    return name_option("--user", user) if user else None
-
-
-def _login() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None
 
 
 def print_json(data: Any) -> None:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import typer
 
 from ..domain.enums import Category, Stage
-from .context import USAGE, fail, installation, member, run_with_ringi, with_store
+from .context import USAGE, fail, installation, run_with_ringi, with_store
+from .inputs import member
 from .keys import GIVEN, claimed, key_of, remember
 
 if TYPE_CHECKING:  # the sessions import what they use: a read does not load the writers

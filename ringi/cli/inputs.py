@@ -8,13 +8,17 @@ own model, with the same types.)"""
 from __future__ import annotations
 
 import functools
+import getpass
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain.bounds import MAX_NUMBER, MAX_YEN
 from .context import USAGE, fail
+
+if TYPE_CHECKING:
+    from ..domain.vocabulary import Actor
 
 _DIGITS = re.compile(r"[0-9]+")
 #: yen in ASCII digits, commas between thousands allowed, a fraction after a point
@@ -98,3 +102,30 @@ def _name() -> Any:
     from ..domain.text import Name
 
     return TypeAdapter(Name)
+
+
+def member(company: str | None, user: str | None) -> Actor:
+    if not company or not company.strip():
+        raise fail("members act for a company: give --as COMPANY", USAGE)
+    from ..domain.vocabulary import Actor
+
+    # the policy before the white space is cut: strip() would take a trailing NEL away
+    return Actor.member(name_option("--as", company).strip(), user_option(user))
+
+
+def secretariat(user: str | None) -> Actor:
+    from ..domain.vocabulary import Actor
+
+    return Actor.secretariat(user_option(user) or _login())
+
+
+def user_option(user: str | None) -> str | None:
+    """``--user`` by the input policy (exit 2 naming it); None if not given."""
+    return name_option("--user", user) if user else None
+
+
+def _login() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None

@@ -32,12 +32,11 @@ from .context import (
     fail,
     installation,
     print_json,
-    secretariat,
 )
 from .db import db_app
 from .desk import desk
 from .exit import exit_now
-from .inputs import MEETING, REQUEST, number, text_option, yen
+from .inputs import MEETING, REQUEST, number, secretariat, text_option, yen
 from .keys import tagged
 from .notify import install as install_notify
 from .register import install as install_register

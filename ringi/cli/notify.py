@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..domain.enums import Channel, NotificationKind
-from .context import USAGE, fail, installation, print_json, secretariat, with_store
+from .context import USAGE, fail, installation, print_json, with_store
 from .desk import through_api
+from .inputs import secretariat
 from .render import echo, when
 
 if TYPE_CHECKING:

@@ -24,11 +24,10 @@ from .context import (
     installation,
     print_json,
     run_with_ringi,
-    secretariat,
     with_store,
 )
 from .desk import through_api
-from .inputs import MEETING, number
+from .inputs import MEETING, number, secretariat
 from .render import echo, parse_until, request_text
 
 if TYPE_CHECKING:  # each command imports what it runs
