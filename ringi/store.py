@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
@@ -382,6 +382,7 @@ class RingiStore(Application[UUID]):
         actor: Actor,
         *,
         write: bool = True,
+        progress: Callable[[int, int], None] | None = None,
     ) -> ImportOutcome:
         """Write an imported register: its meetings, its requests' histories and
         their numbers, in one transaction, or nothing at all.
@@ -389,7 +390,8 @@ class RingiStore(Application[UUID]):
         A row already imported (its deterministic command id) is skipped, so
         importing the same file again writes nothing; a number the store already
         holds for anything else refuses the whole import. ``write=False`` decides
-        all the same and writes nothing (``ringi import --check``).
+        all the same and writes nothing (``ringi import --check``). ``progress``
+        is told ``(rows decided, rows)`` as it goes, and ``(rows, rows)`` once written.
         """
         for _ in _attempts():
             calendar = self._get_or_none(CALENDAR_ID) or MeetingCalendar()
@@ -417,7 +419,9 @@ class RingiStore(Application[UUID]):
                 )
             written: list[Aggregate] = []
             imported, already = [], []
-            for item in requests:
+            for done, item in enumerate(requests):
+                if progress is not None and done % 100 == 0:
+                    progress(done, len(requests))
                 line = f"line {item.source.line}: No.{item.number}"
                 existing = self._get_or_none(request_id(item.number))
                 if isinstance(existing, Request):
@@ -446,11 +450,15 @@ class RingiStore(Application[UUID]):
                 meetings_opened=[m.number for m in meetings if m.number in _numbers(opened)],
             )
             if not write or not (opened or written):
+                if progress is not None:
+                    progress(len(requests), len(requests))
                 return outcome
             try:
                 self.save(calendar, numbering, *opened, *written)
             except IntegrityError:
                 continue  # a filing or a meeting got in between: decide again
+            if progress is not None:
+                progress(len(requests), len(requests))
             return outcome
         raise Conflict("could not import the register: the store kept changing; try again")
 
