@@ -8,7 +8,9 @@ runs is skipped (found in Temporal's visibility list first, then told by the
 start itself: an already-started workflow is success, never a failure), so
 running the same start again starts only what is left. A start that fails
 (Temporal busy for too long, or refusing) is counted as remaining, with its
-reason; the caller says how many remain and how to finish them.
+reason; the caller says how many remain and how to finish them. Once Temporal
+stops answering altogether, the rest are not tried (each would wait out its
+retries in turn) and remain, with that reason.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ _RETRIED = (
     RPCStatusCode.DEADLINE_EXCEEDED,
     RPCStatusCode.CANCELLED,
 )
+
+#: a start that still failed so after its retries: Temporal is not answering at all
+_GONE = (RPCStatusCode.UNAVAILABLE.name,)
 
 Advance = Callable[[int, int], None]
 
@@ -108,11 +113,14 @@ async def start_workflows(
         advance(0, total)
     known = await running_numbers(client)
     pending: Iterator[int] = iter(numbers)
+    gone: str | None = None  # why Temporal is taken to have gone away
 
     async def starter() -> None:
-        nonlocal done
+        nonlocal done, gone
         for number in pending:  # shared: each number is taken by one starter
-            if number in known:
+            if gone is not None:
+                starts.failed[number] = f"not tried: {gone}"
+            elif number in known:
                 starts.running.append(number)
             else:
                 outcome = await _start(client, task_queue, number)
@@ -122,6 +130,8 @@ async def start_workflows(
                     starts.running.append(number)
                 else:
                     starts.failed[number] = outcome
+                    if outcome.startswith(_GONE):
+                        gone = outcome
             done += 1
             if advance is not None:
                 advance(done, total)

@@ -117,7 +117,9 @@ def run_with_ringi(
     import asyncio  # here, as the rest: `ringi --help` and the reads need no event loop
 
     from ..service import OutcomeUnknown, Ringi, answered
+    from ..temporal import core_logs_to_stderr
 
+    core_logs_to_stderr()
     where = installation(ctx)
     settings = where.settings()
 
