@@ -157,6 +157,7 @@ async def test_starts_cut_short_leave_the_import_written_say_how_many_remain_and
     rows = 300
     register = write_register(tmp_path / "register.tsv", rows)
     wanted = open_numbers(rows)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # for Temporal's database and its log
     server = DevServer(settings)
     settings = settings.model_copy(update={"temporal_address": server.address})
     server.settings = settings
