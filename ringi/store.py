@@ -423,7 +423,9 @@ class RingiStore(Application[UUID]):
                 if progress is not None and done % 100 == 0:
                     progress(done, len(requests))
                 line = f"line {item.source.line}: No.{item.number}"
-                existing = self._get_or_none(request_id(item.number))
+                # most rows are new: one indexed lookup each, the aggregate read only if it is there
+                oid = request_id(item.number)
+                existing = self._get_or_none(oid) if self._exists(oid) else None
                 if isinstance(existing, Request):
                     if not existing.has_handled(item.command_id):
                         raise Refused(

@@ -357,10 +357,12 @@ def import_register(
         return
 
     import asyncio
+    import time
 
     from .progress import progress
 
     async def work(ringi: Ringi) -> tuple[ImportPlan, ImportOutcome, Starts]:
+        began = time.monotonic()
         plan = plan_for(ringi.store.meetings())
         with progress("writing the register", quiet=as_json) as writing:
             outcome = await asyncio.to_thread(
@@ -371,10 +373,13 @@ def import_register(
                 actor,
                 progress=writing,
             )
+        written = time.monotonic()
         with progress("starting workflows", quiet=as_json) as starting:
             starts = await ringi.resume_workflows(concurrency=concurrency, advance=starting)
+        seconds["write"], seconds["start"] = written - began, time.monotonic() - written
         return plan, outcome, starts
 
+    seconds: dict[str, float] = {}
     plan, outcome, starts = run_with_ringi(ctx, work, timeout=None)
     if as_json:
         print_json(
@@ -385,6 +390,7 @@ def import_register(
                 "already_imported": len(outcome.already),
                 "meetings_opened": outcome.meetings_opened,
                 "workflows": starts.summary(),
+                "seconds": {k: round(v, 3) for k, v in seconds.items()},
             }
         )
         leave_if_incomplete(starts)
