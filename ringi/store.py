@@ -20,7 +20,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import EnvType
 from pydantic import BaseModel
 
@@ -417,7 +417,9 @@ class RingiStore(Application[UUID]):
                         title=m.title,
                     )
                 )
-            written: list[Aggregate] = []
+            # each new request's events, made ready to store as soon as it is built, so
+            # that the aggregates and their event objects need not all be held at once
+            written: list[StoredEvent] = []
             imported, already = [], []
             for done, item in enumerate(requests):
                 if progress is not None and done % 100 == 0:
@@ -444,7 +446,9 @@ class RingiStore(Application[UUID]):
                     numbering.claim(item.number, item.command_id)
                 except Refused as taken:
                     raise Refused(f"{line}: {taken}; nothing was imported") from None
-                written.append(Request.imported(item, policy, actor))
+                request = Request.imported(item, policy, actor)
+                if write:
+                    written.extend(self.mapper.to_stored_event(e) for e in request.collect_events())
                 imported.append(item.number)
             outcome = ImportOutcome(
                 imported=imported,
@@ -456,13 +460,30 @@ class RingiStore(Application[UUID]):
                     progress(len(requests), len(requests))
                 return outcome
             try:
-                self.save(calendar, numbering, *opened, *written)
+                self._save_imported([calendar, numbering, *opened], written)
             except IntegrityError:
                 continue  # a filing or a meeting got in between: decide again
             if progress is not None:
                 progress(len(requests), len(requests))
             return outcome
         raise Conflict("could not import the register: the store kept changing; try again")
+
+    def _save_imported(self, aggregates: list[Aggregate], stored: list[StoredEvent]) -> None:
+        """What ``save(*aggregates, *requests)`` does, with the requests' events
+        already mapped (``stored``): one insert, one transaction, in the same
+        order; then the snapshots and the cache ``save`` would keep."""
+        pending = [e for aggregate in aggregates for e in aggregate.collect_events()]
+        self.recorder.insert_events([*map(self.mapper.to_stored_event, pending), *stored])
+        cache = self.repository.cache
+        if cache is not None and not self.repository.fastforward:
+            for aggregate in aggregates:
+                cache.put(aggregate.id, aggregate)
+        for aggregate in aggregates:
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            versions = [e.originator_version for e in pending if e.originator_id == aggregate.id]
+            due = [v for v in versions if interval and v % interval == 0]
+            if self.snapshots is not None and due:
+                self.take_snapshot(aggregate.id, version=due[-1])
 
     # --- requests ----------------------------------------------------------------------
 
