@@ -35,6 +35,7 @@ from .domain.meeting import FollowedMeeting
 from .domain.view import RequestView
 from .domain.vocabulary import Actor, Role
 from .register.replay import Cutoff, replay
+from .starting import DEFAULT_CONCURRENCY, Advance, Starts, start_workflows
 from .store import ImportOutcome, RingiStore, TimelineEntry
 from .temporal import connect
 from .workflows.messages import RequestStart, workflow_id
@@ -254,29 +255,50 @@ class Ringi:
             delay = min(delay * 2, _BUSY_MAX_WAIT)
         raise AssertionError("unreachable")
 
-    async def resume_workflows(self) -> list[int]:
+    def open_numbers(self) -> list[int]:
+        """The numbers of the requests still open, from the read model."""
+        return [s.number for s in self.store.summaries() if s.is_open]
+
+    async def resume_workflows(
+        self, *, concurrency: int = DEFAULT_CONCURRENCY, advance: Advance | None = None
+    ) -> Starts:
         """Start a workflow for every open request in the store that has none
-        (after an import, or if a filing's workflow was lost). Idempotent."""
-        started = []
-        for view in self.store.views():
-            if view.is_open and await self._start(
-                RequestStart(number=view.number), WorkflowIDConflictPolicy.FAIL
-            ):
-                started.append(view.number)
-        return started
+        (after an import, or if a filing's workflow was lost), ``concurrency`` at
+        a time and with no overall timeout (``ringi.starting``). Idempotent: run
+        again, it starts only what is left."""
+        numbers = await asyncio.to_thread(self.open_numbers)
+        return await start_workflows(
+            self.client,
+            self.settings.task_queue,
+            numbers,
+            total=len(numbers),
+            concurrency=concurrency,
+            advance=advance,
+        )
 
     async def import_register(
         self,
         meetings: list[ImportedMeeting],
         requests: list[ImportedRequest],
         actor: Actor,
-    ) -> tuple[ImportOutcome, list[int]]:
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        writing: Advance | None = None,
+        starting: Advance | None = None,
+    ) -> tuple[ImportOutcome, Starts]:
         """Write an imported register to the store (all of it or nothing), then
         start the workflows of the requests it leaves open: from here on they
         run under the lifecycle's rules like any other. Returns what was written
-        and the numbers whose workflows were started."""
-        outcome = self.store.import_register(meetings, requests, self.settings.policy(), actor)
-        return outcome, await self.resume_workflows()
+        and what the starts did (``writing`` and ``starting`` follow each)."""
+        outcome = await asyncio.to_thread(
+            self.store.import_register,
+            meetings,
+            requests,
+            self.settings.policy(),
+            actor,
+            progress=writing,
+        )
+        return outcome, await self.resume_workflows(concurrency=concurrency, advance=starting)
 
     def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str = "") -> None:
         if actor.role is not Role.SECRETARIAT:

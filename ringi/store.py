@@ -13,14 +13,14 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import EnvType
 from pydantic import BaseModel
 
@@ -376,6 +376,7 @@ class RingiStore(Application[UUID]):
         actor: Actor,
         *,
         write: bool = True,
+        progress: Callable[[int, int], None] | None = None,
     ) -> ImportOutcome:
         """Write an imported register: its meetings, its requests' histories and
         their numbers, in one transaction, or nothing at all.
@@ -383,7 +384,8 @@ class RingiStore(Application[UUID]):
         A row already imported (its deterministic command id) is skipped, so
         importing the same file again writes nothing; a number the store already
         holds for anything else refuses the whole import. ``write=False`` decides
-        all the same and writes nothing (``ringi import --check``).
+        all the same and writes nothing (``ringi import --check``). ``progress``
+        is told ``(rows decided, rows)`` as it goes, and ``(rows, rows)`` once written.
         """
         for _ in _attempts():
             calendar = self._get_or_none(CALENDAR_ID) or MeetingCalendar()
@@ -409,11 +411,17 @@ class RingiStore(Application[UUID]):
                         title=m.title,
                     )
                 )
-            written: list[Aggregate] = []
+            # each new request's events, made ready to store as soon as it is built, so
+            # that the aggregates and their event objects need not all be held at once
+            written: list[StoredEvent] = []
             imported, already = [], []
-            for item in requests:
+            for done, item in enumerate(requests):
+                if progress is not None and done % 100 == 0:
+                    progress(done, len(requests))
                 line = f"line {item.source.line}: No.{item.number}"
-                existing = self._get_or_none(request_id(item.number))
+                # most rows are new: one indexed lookup each, the aggregate read only if it is there
+                oid = request_id(item.number)
+                existing = self._get_or_none(oid) if self._exists(oid) else None
                 if isinstance(existing, Request):
                     if not existing.has_handled(item.command_id):
                         raise Refused(
@@ -432,7 +440,9 @@ class RingiStore(Application[UUID]):
                     numbering.claim(item.number, item.command_id)
                 except Refused as taken:
                     raise Refused(f"{line}: {taken}; nothing was imported") from None
-                written.append(Request.imported(item, policy, actor))
+                request = Request.imported(item, policy, actor)
+                if write:
+                    written.extend(self.mapper.to_stored_event(e) for e in request.collect_events())
                 imported.append(item.number)
             outcome = ImportOutcome(
                 imported=imported,
@@ -440,13 +450,34 @@ class RingiStore(Application[UUID]):
                 meetings_opened=[m.number for m in meetings if m.number in _numbers(opened)],
             )
             if not write or not (opened or written):
+                if progress is not None:
+                    progress(len(requests), len(requests))
                 return outcome
             try:
-                self.save(calendar, numbering, *opened, *written)
+                self._save_imported([calendar, numbering, *opened], written)
             except IntegrityError:
                 continue  # a filing or a meeting got in between: decide again
+            if progress is not None:
+                progress(len(requests), len(requests))
             return outcome
         raise Conflict("could not import the register: the store kept changing; try again")
+
+    def _save_imported(self, aggregates: list[Aggregate], stored: list[StoredEvent]) -> None:
+        """What ``save(*aggregates, *requests)`` does, with the requests' events
+        already mapped (``stored``): one insert, one transaction, in the same
+        order; then the snapshots and the cache ``save`` would keep."""
+        pending = [e for aggregate in aggregates for e in aggregate.collect_events()]
+        self.recorder.insert_events([*map(self.mapper.to_stored_event, pending), *stored])
+        cache = self.repository.cache
+        if cache is not None and not self.repository.fastforward:
+            for aggregate in aggregates:
+                cache.put(aggregate.id, aggregate)
+        for aggregate in aggregates:
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            versions = [e.originator_version for e in pending if e.originator_id == aggregate.id]
+            due = [v for v in versions if interval and v % interval == 0]
+            if self.snapshots is not None and due:
+                self.take_snapshot(aggregate.id, version=due[-1])
 
     # --- requests ----------------------------------------------------------------------
 

@@ -15,6 +15,24 @@ from .config import Settings
 from .workflows.request import SEARCH_ATTRIBUTES
 
 
+def core_logs_to_stderr() -> None:
+    """Send the Temporal client's own (Rust) log lines, its retry warnings
+    while a server is away, through Python's logging (stderr) rather than
+    stdout, where a command's ``--json`` goes. For a command-line process,
+    before its first connection."""
+    import logging
+
+    from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig
+
+    forwarded = LoggingConfig(
+        filter=LoggingConfig.default.filter,
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+    Runtime.set_default(
+        Runtime(telemetry=TelemetryConfig(logging=forwarded)), error_if_already_set=False
+    )
+
+
 async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,

@@ -32,6 +32,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "recent",
             "register",
             "sealing",
+            "starting",
             "store",
             "temporal",
         }

@@ -2,7 +2,10 @@
 exit statuses the command line promises: 0 done, 1 refused (nothing written),
 2 usage error, 3 cannot reach Temporal, the event store or the API, 4 outcome
 unknown (sent, but no answer came: it may have been carried out; the command
-sent again with the ``--key`` the line names is carried out at most once).
+sent again with the ``--key`` the line names is carried out at most once),
+5 incomplete (``import`` and ``db resume-workflows``: the store is written,
+but some open requests' workflows were not started; ``ringi db
+resume-workflows`` starts the rest).
 
 ``guarded`` is the one place that turns what went wrong into those statuses,
 each with one line on stderr and never a traceback."""
@@ -34,6 +37,7 @@ REFUSED = 1
 USAGE = 2
 UNREACHABLE = 3
 UNKNOWN = 4
+INCOMPLETE = 5
 
 ENDPOINT_FILE = "endpoint.json"
 #: seconds a command waits for the worker before saying its outcome is unknown
@@ -98,13 +102,22 @@ def fail(message: str, status: int = REFUSED) -> typer.Exit:
     return typer.Exit(status)
 
 
-def run_with_ringi(ctx: typer.Context, work: Callable[[Ringi], Awaitable[T]]) -> T:
+def run_with_ringi(
+    ctx: typer.Context,
+    work: Callable[[Ringi], Awaitable[T]],
+    *,
+    timeout: float | None = COMMAND_TIMEOUT,
+) -> T:
     """Connect to Temporal and the store, do ``work``, and leave with ``guarded``'s
-    statuses (an unknown outcome's line names the worker to look for)."""
+    statuses (an unknown outcome's line names the worker to look for).
+    ``timeout=None``: work made of many calls, each with its own deadline
+    (starting many workflows), is not cut short as a whole."""
     import asyncio  # here, as the rest: `ringi --help` and the reads need no event loop
 
     from ..service import OutcomeUnknown, Ringi, answered
+    from ..temporal import core_logs_to_stderr
 
+    core_logs_to_stderr()
     where = installation(ctx)
     settings = where.settings()
 
@@ -118,7 +131,9 @@ def run_with_ringi(ctx: typer.Context, work: Callable[[Ringi], Awaitable[T]]) ->
                 UNREACHABLE,
             ) from None
         try:
-            return await answered(work(ringi), COMMAND_TIMEOUT)
+            if timeout is None:
+                return await work(ringi)
+            return await answered(work(ringi), timeout)
         except OutcomeUnknown as unknown:
             why = (
                 f"{unknown.why}: is a ringi worker running on task queue "

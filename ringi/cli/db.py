@@ -16,7 +16,8 @@ none (after Temporal's own database was lost or replaced, or an event store
 restored into a fresh deployment); ``ringi up`` does the same as it starts.
 
 Exit status: 0 done (for status: the database is at this ringi's version),
-1 refused or not initialised, 2 usage error.
+1 refused or not initialised, 2 usage error; resume-workflows: 5 some open
+requests still have no workflow (run it again to start the rest).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from .. import database
 
 if TYPE_CHECKING:
     from ..service import Ringi
+    from ..starting import Starts
     from ..store import RingiStore
 from .context import fail as _fail
 from .context import installation, print_json, run_with_ringi
 from .render import echo
+from .starts import DEFAULT_CONCURRENCY, Concurrency, leave_if_incomplete
 
 db_app = typer.Typer(
     help="The event store's database: create and upgrade its schema (db init), show it.",
@@ -98,21 +101,37 @@ def status(ctx: typer.Context, as_json: Json = False) -> None:
 
 
 @db_app.command("resume-workflows")
-def resume_workflows(ctx: typer.Context) -> None:
+def resume_workflows(
+    ctx: typer.Context,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+    as_json: Json = False,
+) -> None:
     """Start a workflow, from the store, for every open request without one.
 
-    Idempotent: a request whose workflow runs is left alone. Its timers
-    (deadlines, objection windows) run again from the state the events give.
+    Idempotent: a request whose workflow runs is left alone, so running it again
+    starts only what is left. Starts go a few at a time (--concurrency), each
+    with its own deadline and none for the whole. Its timers (deadlines,
+    objection windows) run again from the state the events give. Exit 5 if
+    some could not be started (run it again).
     """
+    from .progress import progress
 
-    async def work(ringi: Ringi) -> list[int]:
-        return await ringi.resume_workflows()
+    async def work(ringi: Ringi) -> Starts:
+        with progress("starting workflows", quiet=as_json) as advance:
+            return await ringi.resume_workflows(concurrency=concurrency, advance=advance)
 
-    started = run_with_ringi(ctx, work)
-    if started:
-        echo(f"started the workflows of {len(started)} open requests: {_numbers(started)}")
-    else:
+    starts = run_with_ringi(ctx, work, timeout=None)
+    if as_json:
+        print_json(starts.summary())
+    elif starts.started:
+        echo(
+            f"started the workflows of {len(starts.started)} open requests: {_numbers(starts.started)}"
+        )
+        if starts.failed:
+            echo(f"{len(starts.failed)} remaining")
+    elif starts.complete:
         echo("every open request has its workflow; nothing to do")
+    leave_if_incomplete(starts)
 
 
 @db_app.command("rebuild-projections")

@@ -29,12 +29,14 @@ from .context import (
 from .desk import through_api
 from .inputs import MEETING, number, secretariat
 from .render import echo, parse_until, request_text
+from .starts import DEFAULT_CONCURRENCY, Concurrency, echo_starts, leave_if_incomplete
 
 if TYPE_CHECKING:  # each command imports what it runs
     from ..register.importer import ImportPlan
     from ..register.render import Format, Lang
     from ..register.replay import Cutoff
     from ..service import Ringi
+    from ..starting import Starts
     from ..store import ImportOutcome, RingiStore
     from .remote import Remote
 
@@ -304,6 +306,8 @@ def import_register(
     check: Annotated[
         bool, typer.Option("--check", help="only check the file; write nothing")
     ] = False,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
     user: User = None,
 ) -> None:
     """[secretariat] Import a register kept before ringi (資料2), as historical events.
@@ -312,7 +316,12 @@ def import_register(
     placeholder dates unless --meeting-dates gives them); the numbers are
     claimed, so later filings continue after the highest; the requests left
     open get their workflows. A malformed row is reported with its line number
-    and nothing is written. Importing the same file again changes nothing."""
+    and nothing is written. Importing the same file again changes nothing.
+
+    The store is written first, in one transaction; then the workflows start,
+    --concurrency at a time, with no overall timeout. Exit 5 if some could not
+    be started: the import is written, and `ringi db resume-workflows` (or the
+    same import again) starts the rest."""
     from ..register.importer import parse_meeting_dates, parse_register, plan_import
 
     parsed = guarded(lambda: parse_register(file.read_bytes(), str(file)))
@@ -346,31 +355,63 @@ def import_register(
             echo(with_store(ctx, preview))
         return
 
-    async def work(ringi: Ringi) -> None:
-        plan = plan_for(ringi.store.meetings())
-        outcome, started = await ringi.import_register(
-            list(plan.meetings), list(plan.requests), actor
-        )
-        echo(
-            f"{file}: the register of 第{plan.register_meeting}回, {len(plan.requests)} rows: "
-            f"{len(outcome.imported)} imported, {len(outcome.already)} already imported"
-        )
-        if outcome.meetings_opened:
-            placeholders = [n for n in outcome.meetings_opened if n in plan.placeholders]
-            echo(
-                "meetings opened: "
-                + ", ".join(f"第{n}回" for n in outcome.meetings_opened)
-                + (
-                    f" (placeholder dates for {', '.join(map(str, placeholders))}: "
-                    "give --meeting-dates to set them)"
-                    if placeholders
-                    else ""
-                )
-            )
-        if started:
-            echo("workflows started: " + ", ".join(f"No.{n}" for n in started))
+    import asyncio
+    import time
 
-    run_with_ringi(ctx, work)
+    from .progress import progress
+
+    async def work(ringi: Ringi) -> tuple[ImportPlan, ImportOutcome, Starts]:
+        began = time.monotonic()
+        plan = plan_for(ringi.store.meetings())
+        with progress("writing the register", quiet=as_json) as writing:
+            outcome = await asyncio.to_thread(
+                ringi.store.import_register,
+                plan.meetings,
+                plan.requests,
+                ringi.settings.policy(),
+                actor,
+                progress=writing,
+            )
+        written = time.monotonic()
+        with progress("starting workflows", quiet=as_json) as starting:
+            starts = await ringi.resume_workflows(concurrency=concurrency, advance=starting)
+        seconds["write"], seconds["start"] = written - began, time.monotonic() - written
+        return plan, outcome, starts
+
+    seconds: dict[str, float] = {}
+    plan, outcome, starts = run_with_ringi(ctx, work, timeout=None)
+    if as_json:
+        print_json(
+            {
+                "register_meeting": plan.register_meeting,
+                "rows": len(plan.requests),
+                "imported": len(outcome.imported),
+                "already_imported": len(outcome.already),
+                "meetings_opened": outcome.meetings_opened,
+                "workflows": starts.summary(),
+                "seconds": {k: round(v, 3) for k, v in seconds.items()},
+            }
+        )
+        leave_if_incomplete(starts)
+        return
+    echo(
+        f"{file}: the register of 第{plan.register_meeting}回, {len(plan.requests)} rows: "
+        f"{len(outcome.imported)} imported, {len(outcome.already)} already imported"
+    )
+    if outcome.meetings_opened:
+        placeholders = [n for n in outcome.meetings_opened if n in plan.placeholders]
+        echo(
+            "meetings opened: "
+            + ", ".join(f"第{n}回" for n in outcome.meetings_opened)
+            + (
+                f" (placeholder dates for {', '.join(map(str, placeholders))}: "
+                "give --meeting-dates to set them)"
+                if placeholders
+                else ""
+            )
+        )
+    echo_starts(starts)
+    leave_if_incomplete(starts)
 
 
 def _plan_text(plan: ImportPlan, source: str, outcome: ImportOutcome | None) -> str:

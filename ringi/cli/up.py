@@ -223,8 +223,14 @@ async def _run(
     api = ApiServer(create_app(ringi, ApiSettings()), api_socket)
     try:
         taken_up = await ringi.resume_workflows()
-        if taken_up:
-            log.info("took up open requests without a workflow", requests=taken_up)
+        if taken_up.started:
+            log.info("took up open requests without a workflow", requests=taken_up.started)
+        if taken_up.failed:
+            log.warning(
+                "could not start the workflows of some open requests; "
+                "`ringi db resume-workflows` starts them",
+                requests=taken_up.remaining,
+            )
         await api.start()
         freeze_startup_heap()
         _record_api(settings, api.url)
