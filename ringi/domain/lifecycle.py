@@ -33,8 +33,10 @@ from .commands import (
     DismissObjection,
     Endorse,
     EvaluateCost,
+    EvaluateWithoutHearing,
     ExtendDeadline,
     FileRequest,
+    HearBelowThreshold,
     Hold,
     IdentifyProposer,
     OpenHearing,
@@ -44,6 +46,7 @@ from .commands import (
     RecordAnswer,
     RecordFindings,
     Release,
+    Reopen,
     Resume,
     TimerFired,
     Withdraw,
@@ -65,9 +68,11 @@ from .guards import extensible_deadline as extensible_deadline
 from .guards import short_of_support as short_of_support
 from .guards import support_open_until as support_open_until
 from .guards import support_window_not_open as support_window_not_open
+from .guards import reopened_stage as reopened_stage
+from .guards import reopened_support_deadline as reopened_support_deadline
 from .imported import ImportedRequest, RegisterMark
 from .policy import Policy
-from .timers import ANY_OPEN, LEFT, START, TIMERS, Path
+from .timers import ANY_OPEN, CLOSED_FROM, LEFT, START, TIMERS, Path
 from .timers import next_timer as next_timer
 from .timers import pending_timers as pending_timers
 from .timers import reminder_key as reminder_key
@@ -336,7 +341,9 @@ MOVES: tuple[Move[Any], ...] = (
         records=("Closed",),
         paths=(Path(ANY_OPEN, Stage.CLOSED, "a reason"),),
     ),
-    Move(RecordAnswer, By.SECRETARIAT, records=("AnswerRecorded",)),
+    # an answer also after release or close: "リリースしました", a later follow-up
+    # (issue 20); tagged with its meeting, it brings the request into that register
+    Move(RecordAnswer, By.SECRETARIAT, after_the_end=True, records=("AnswerRecorded",)),
     # what may still happen to a released or closed request: correcting what was
     # recorded, which is a new event pointing at the old one (DESIGN.md). Without it
     # a wrong closing answer would stand in the register for good.
@@ -353,6 +360,40 @@ MOVES: tuple[Move[Any], ...] = (
         guards.timer_fired,
         records=tuple(dict.fromkeys(e for t in TIMERS for e in t.records)),
         paths=tuple(p for t in TIMERS for p in t.paths),
+    ),
+    # the secretariat's discretion and after the end (issue 20)
+    Move(
+        HearBelowThreshold,
+        By.SECRETARIAT,
+        guards.hear_below_threshold,
+        stages=(Stage.GATHERING_SUPPORT,),
+        doing="hold the hearing below the threshold",
+        records=("HearingOpenedBelowThreshold",),
+        paths=(Path(Stage.GATHERING_SUPPORT, Stage.HEARING, "support < threshold, a reason"),),
+    ),
+    Move(
+        EvaluateWithoutHearing,
+        By.SECRETARIAT,
+        guards.evaluate_without_hearing,
+        # the threshold leaves a request gathering support where the policy does not
+        # open the hearing by itself, in the hearing where it does
+        stages=(Stage.GATHERING_SUPPORT, Stage.HEARING),
+        doing="evaluate the cost without a hearing",
+        records=("HearingSkipped", "CostEvaluated"),
+        paths=(
+            Path(Stage.GATHERING_SUPPORT, Stage.COST_EVALUATION, _SUPPORT_MET + ", a reason"),
+            Path(Stage.HEARING, Stage.COST_EVALUATION, "unheard, a reason"),
+        ),
+    ),
+    Move(
+        Reopen,
+        By.SECRETARIAT,
+        guards.reopen,
+        stages=(Stage.CLOSED,),
+        doing="reopen",
+        after_the_end=True,
+        records=("Reopened",),
+        paths=(Path(Stage.CLOSED, CLOSED_FROM, "a reason; short of support: a new deadline"),),
     ),
 )
 
@@ -396,6 +437,7 @@ def diagram() -> str:
         "stateDiagram-v2",
         f'    state "any open stage" as {ANY_OPEN}',
         f'    state "the stage it left" as {LEFT}',
+        f'    state "the stage it was closed from" as {CLOSED_FROM}',
     ]
     for label, path in _arrows():
         when = f" ({path.when})" if path.when else ""
@@ -433,8 +475,10 @@ def threshold_newly_met(view: RequestView) -> bool:
 
 
 def hearing_opens_by_itself(view: RequestView) -> bool:
-    """The threshold, once met, opens the hearing without the secretariat (the policy says)."""
-    return view.policy.auto_open_hearing
+    """The threshold, once met, opens the hearing without the secretariat (the policy
+    says), unless the secretariat has moved the request on already (a hearing held
+    below the threshold)."""
+    return view.policy.auto_open_hearing and view.stage is Stage.GATHERING_SUPPORT
 
 
 def closes_at_support_deadline(view: RequestView) -> bool:
