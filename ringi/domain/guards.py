@@ -276,9 +276,7 @@ def timer_fired(view: RequestView, cmd: TimerFired, at: datetime) -> None:
 
 def hear_below_threshold(view: RequestView, cmd: HearBelowThreshold, at: datetime) -> None:
     if view.category is not Category.REQUEST:
-        raise Refused(
-            f"No.{view.number} is {view.category.value}: only a request (要望) is heard"
-        )
+        raise Refused(f"No.{view.number} is {view.category.value}: only a request (要望) is heard")
     if view.threshold_met:
         raise Refused(
             f"No.{view.number} has the support of {view.support} companies, enough for "
@@ -286,9 +284,7 @@ def hear_below_threshold(view: RequestView, cmd: HearBelowThreshold, at: datetim
         )
 
 
-def evaluate_without_hearing(
-    view: RequestView, cmd: EvaluateWithoutHearing, at: datetime
-) -> None:
+def evaluate_without_hearing(view: RequestView, cmd: EvaluateWithoutHearing, at: datetime) -> None:
     no = f"No.{view.number}"
     if view.category is not Category.REQUEST:
         raise Refused(f"{no} is {view.category.value}: only a request (要望) is evaluated")
@@ -329,9 +325,7 @@ def reopened_stage(view: RequestView) -> Stage:
     return Stage.GATHERING_SUPPORT if view.category is Category.REQUEST else Stage.FILED
 
 
-def reopened_support_deadline(
-    view: RequestView, cmd: Reopen, at: datetime
-) -> datetime | None:
+def reopened_support_deadline(view: RequestView, cmd: Reopen, at: datetime) -> datetime | None:
     """The new support deadline of a request reopened into gathering support whose
     window had closed or run out (closed short of support): the one given, or the
     policy's window; None where its window still runs. (Closed in an imported

@@ -65,11 +65,11 @@ from .guards import CARRY_FORWARD_TO as CARRY_FORWARD_TO
 from .guards import SUPPORT_AFTER_THRESHOLD as SUPPORT_AFTER_THRESHOLD
 from .guards import company_of as company_of
 from .guards import extensible_deadline as extensible_deadline
+from .guards import reopened_stage as reopened_stage
+from .guards import reopened_support_deadline as reopened_support_deadline
 from .guards import short_of_support as short_of_support
 from .guards import support_open_until as support_open_until
 from .guards import support_window_not_open as support_window_not_open
-from .guards import reopened_stage as reopened_stage
-from .guards import reopened_support_deadline as reopened_support_deadline
 from .imported import ImportedRequest, RegisterMark
 from .policy import Policy
 from .timers import ANY_OPEN, CLOSED_FROM, LEFT, START, TIMERS, Path

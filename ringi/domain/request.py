@@ -375,24 +375,26 @@ class Request(ChainedAggregate):
 
     def close(self, cmd: Close, at: datetime) -> None:
         self._check(cmd, at)
-        more = list(cmd.duplicated[1:])
+        # recorded only when given: a close as before stores the event as before
+        more: dict[str, Any] = {"duplicates": list(cmd.duplicated[1:])} if cmd.duplicates else {}
         self._closed(
             reason=cmd.reason.value,
             duplicate_of=cmd.duplicate_of,
             note=cmd.note,
             **_said(cmd, at),
-            **({"duplicates": more} if more else {}),
+            **more,
         )
 
     def record_answer(self, cmd: RecordAnswer, at: datetime) -> None:
         self._check(cmd, at)
-        together = [n for n in dict.fromkeys(cmd.together_with) if n != self.state.number]
+        others = [n for n in dict.fromkeys(cmd.together_with) if n != self.state.number]
+        together: dict[str, Any] = {"together_with": others} if others else {}
         self._answer_recorded(
             answer_id=f"a{len(self.state.answers) + 1}",
             text=cmd.text,
             continued=cmd.continued,
             **_said(cmd, at),
-            **({"together_with": together} if together else {}),
+            **together,
         )
 
     def correct_answer(self, cmd: CorrectAnswer, at: datetime) -> None:
