@@ -888,7 +888,7 @@ def answer(
         typer.Argument(
             help="the request's No.; several: the same answer to each (「No43に同じ」)",
             parser=REQUEST,
-            metavar="NUMBER...",
+            metavar="NUMBER",
         ),
     ],
     text: Annotated[str, typer.Option("--text")],
