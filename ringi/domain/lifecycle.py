@@ -421,9 +421,10 @@ def check(view: RequestView, cmd: Command, at: datetime) -> None:
     move = move_of(cmd)
     _check_sender(view, cmd, move.by)
     if view.stage.is_terminal and not move.after_the_end:
+        reopening = ", or its reopening" if view.stage is Stage.CLOSED else ""
         raise Refused(
             f"No.{view.number} is {view.stage.value}; nothing more can happen to it "
-            "but a correction of an answer"
+            f"but an answer, a correction of one{reopening}"
         )
     if move.stages:
         _require_stage(view, move.stages, move.doing)
