@@ -334,6 +334,16 @@ _CATALOG: dict[str, tuple[str, str]] = {
     # --- action fields -------------------------------------------------------
     "field.text": ("本文", "Text"),
     "field.discretion_reason": ("理由", "Reason"),
+    "request.discretion.hear_below_threshold": (
+        "賛同数に満たないままヒアリング",
+        "Hearing below the threshold",
+    ),
+    "request.discretion.evaluate_without_hearing": (
+        "ヒアリングなしで費用対効果を評価",
+        "Cost evaluated without a hearing",
+    ),
+    "request.discretion.reopen": ("再開 (クローズ後)", "Reopened"),
+    "request.answered_together": ("同じ回答:", "also given to"),
     "field.reopen_deadline": (
         "新しい賛同募集の期限 (賛同不足でクローズした場合、空欄なら規定の期間)",
         "New support deadline (closed short of support; empty: the policy's window)",
