@@ -89,3 +89,25 @@ async def test_one_answer_to_several_and_a_reopening(api: Any) -> None:
     assert reopened.json()["request"]["closure"] is None
     refused = await api.call("secretariat", "POST", f"/v1/requests/{c}/reopen", {"reason": "r"})
     assert refused.status_code == 409 and "cannot reopen" in refused.json()["message"]
+
+
+async def test_the_request_page_links_what_is_linked_and_offers_the_new_forms(api: Any) -> None:
+    from tests.web_harness import actions, browser, text
+
+    a, b = await api.file(), await api.file()
+    n = await api.file()
+    await api.call("secretariat", "POST", "/v1/bulk/answer", {"numbers": [n, a], "text": "同上"})
+    close = {"reason": "duplicate", "duplicate_of": a, "duplicates": [b]}
+    await api.call("secretariat", "POST", f"/v1/requests/{n}/close", close)
+    async with browser(api, "secretariat") as page_of:
+        page = await page_of.page(f"/web/requests/{n}")
+        links = {x.attrs["href"] for x in page.find("a", data_testid="duplicate-of")}
+        assert links == {f"/web/requests/{a}", f"/web/requests/{b}"}
+        together = page.find("a", data_testid="answered-together")
+        assert [x.attrs["href"] for x in together] == [f"/web/requests/{a}"]
+        assert "reopen" in actions(page) and "answers" in actions(page)
+        done = await page_of.post(f"/web/requests/{n}/reopen", {"reason": "重複ではなかった"})
+        assert done.status_code == 303, done.text
+        page = await page_of.page(f"/web/requests/{n}")
+        assert "重複ではなかった" in text(page.find(data_testid="discretion")[0])
+        assert "hear-below-threshold" in actions(page)  # gathering support, short of it
