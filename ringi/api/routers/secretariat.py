@@ -14,7 +14,7 @@ import structlog
 from fastapi import Path, Request, status
 
 from ...domain import commands as c
-from ...domain.errors import Refused
+from ...domain.errors import NotFound, Refused
 from ...domain.vocabulary import Role
 from ..context import (
     Caller,
@@ -144,8 +144,18 @@ async def bulk_answer(
     retry = await write.claim() is not None
     gate = asyncio.Semaphore(ctx.settings.bulk_concurrency)
 
+    async def exists(number: int) -> bool:
+        try:
+            await ctx.reads.view(number)
+        except NotFound:
+            return False
+        return True
+
+    # each answer names the others given it: those that are requests
+    known = [n for n in body.numbers if await exists(n)]
+
     async def one(number: int) -> AnswerItem:
-        others = tuple(n for n in body.numbers if n != number)
+        others = tuple(n for n in known if n != number)
         cmd = c.RecordAnswer(
             actor=write.actor,
             command_id=write.command_id(number),
