@@ -77,7 +77,7 @@ ROUTES: dict[type[c.Command], tuple[str, tuple[str, ...]]] = {
     c.Release: ("release", ("released_on", "meeting")),
     c.Hold: ("hold", ("reason", "meeting")),
     c.Resume: ("resume", ("reason", "meeting")),
-    c.Close: ("close", ("reason", "duplicate_of", "note", "meeting")),
+    c.Close: ("close", ("reason", "duplicate_of", "note", "meeting", "duplicates")),
     c.RecordAnswer: ("answers", ("text", "continued", "meeting")),
     c.CorrectAnswer: ("answer-corrections", ("answer_id", "text", "reason", "meeting")),
     # the secretariat's discretion and after the end (issue 20)
