@@ -116,7 +116,8 @@ async def test_what_may_not_happen_after_the_end_is_refused_without_a_new_run(
         ringi,
         n,
         Endorse(actor=member("F社")),
-        rf"No\.{n} is closed; nothing more can happen to it but a correction of an answer",
+        rf"No\.{n} is closed; nothing more can happen to it but an answer, a correction of one, "
+        "or its reopening",
     )
     await assert_not_allowed(
         ringi,

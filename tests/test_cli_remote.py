@@ -320,11 +320,27 @@ def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:
         c.Release: (c.Release(actor=desk, released_on=day), m.ReleaseBody),
         c.Hold: (c.Hold(actor=desk, reason="r"), m.HoldBody),
         c.Resume: (c.Resume(actor=desk), m.ResumeBody),
-        c.Close: (c.Close(actor=desk, reason=next(iter(CloseReason)), note="n"), m.CloseBody),
+        c.Close: (
+            c.Close(actor=desk, reason=CloseReason.DUPLICATE, duplicate_of=1, duplicates=(2,)),
+            m.CloseBody,
+        ),
         c.RecordAnswer: (c.RecordAnswer(actor=desk, text="t", continued=True), m.AnswerBody),
         c.CorrectAnswer: (
             c.CorrectAnswer(actor=desk, answer_id="a1", text="t", reason="r"),
             m.CorrectAnswerBody,
+        ),
+        # the secretariat's discretion and after the end (issue 20)
+        c.HearBelowThreshold: (
+            c.HearBelowThreshold(actor=desk, reason="r", meeting=1),
+            m.HearBelowThresholdBody,
+        ),
+        c.EvaluateWithoutHearing: (
+            c.EvaluateWithoutHearing(actor=desk, inputs=cost, reason="r", meeting=1),
+            m.EvaluateWithoutHearingBody,
+        ),
+        c.Reopen: (
+            c.Reopen(actor=desk, reason="r", deadline=now, until_meeting=3, meeting=1),
+            m.ReopenBody,
         ),
     }
     assert set(samples) == set(ROUTES)

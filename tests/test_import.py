@@ -21,8 +21,10 @@ from ringi.domain.commands import (
     Endorse,
     EvaluateCost,
     FileRequest,
+    Hold,
     IdentifyProposer,
     RecordAnswer,
+    Reopen,
     Resume,
     TimerKind,
 )
@@ -318,7 +320,16 @@ def test_imported_requests_run_under_the_lifecycle_rules(store: RingiStore) -> N
     closed = store.view(103)
     assert closed.closure is not None and closed.closure.reason is CloseReason.IMPORTED
     with pytest.raises(Refused, match="closed; nothing more"):
-        store.execute(103, RecordAnswer(actor=SECRETARIAT, text="追加"), now)
+        store.execute(103, Hold(actor=SECRETARIAT, reason="追加"), now)
+    # but it takes a later answer, and may be reopened: where it was closed from is not
+    # known, so it starts where the import starts what it cannot place, with a deadline
+    answered = store.execute(103, RecordAnswer(actor=SECRETARIAT, text="追加"), now).view
+    assert answered.stage is Stage.CLOSED and answered.answers[-1].text == "追加"
+    reopened = store.execute(103, Reopen(actor=SECRETARIAT, reason="再検討"), now).view
+    start = Stage.GATHERING_SUPPORT if closed.category is Category.REQUEST else Stage.FILED
+    assert reopened.stage is start and reopened.closure is None
+    if start is Stage.GATHERING_SUPPORT:
+        assert reopened.support_deadline == now + reopened.policy.support_window
     with pytest.raises(Refused, match="'imported' is the reason"):
         store.execute(13, Close(actor=SECRETARIAT, reason=CloseReason.IMPORTED), now)
 

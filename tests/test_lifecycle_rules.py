@@ -29,8 +29,10 @@ from ringi.domain.commands import (
     DismissObjection,
     Endorse,
     EvaluateCost,
+    EvaluateWithoutHearing,
     ExtendDeadline,
     FileRequest,
+    HearBelowThreshold,
     Hold,
     OpenHearing,
     OpenObjectionWindow,
@@ -39,6 +41,7 @@ from ringi.domain.commands import (
     RecordAnswer,
     RecordFindings,
     Release,
+    Reopen,
     Resume,
     TimerFired,
     TimerKind,
@@ -179,9 +182,25 @@ STAGE_RULES: dict[str, tuple[Callable[[], Command], frozenset[State]]] = {
         lambda: Close(actor=secretariat(), reason=CloseReason.OUT_OF_SCOPE),
         OPEN_STATES,
     ),
+    # also after release or close: "リリースしました", a later follow-up (issue 20)
     "record_answer": (
         lambda: RecordAnswer(actor=secretariat(), text="運用で対応します"),
-        OPEN_STATES,
+        frozenset(State),
+    ),
+    # the secretariat's discretion and after the end (issue 20)
+    "hear_below_threshold": (
+        lambda: HearBelowThreshold(actor=secretariat(), reason="起案者及び賛同者へのヒアリング"),
+        frozenset({State.GATHERING_SUPPORT}),
+    ),
+    "evaluate_without_hearing": (
+        lambda: EvaluateWithoutHearing(
+            actor=secretariat(), inputs=cost_effective_inputs(), reason="賛同数の条件を満たした"
+        ),
+        frozenset({State.THRESHOLD_MET, State.HEARING}),
+    ),
+    "reopen": (
+        lambda: Reopen(actor=secretariat(), reason="再検討"),
+        frozenset({State.CLOSED}),
     ),
 }
 
@@ -221,6 +240,9 @@ def test_the_stage_table_names_every_command_a_person_gives() -> None:
         "resume",
         "close",
         "record_answer",
+        "hear_below_threshold",
+        "evaluate_without_hearing",
+        "reopen",
     }
     # answering a clarification, withdrawing an objection and correcting an answer
     # need something to refer to; they have tests of their own below
@@ -848,8 +870,8 @@ def test_an_answer_is_still_corrected_once_the_request_has_ended(
     refuses(
         request, CorrectAnswer(actor=secretariat(), answer_id="a9", text="x", reason="y"), day(41)
     )
-    refusal = refuses(request, RecordAnswer(actor=secretariat(), text="追加の回答"), day(41))
-    assert "nothing more can happen to it but a correction of an answer" in str(refusal)
+    refusal = refuses(request, Hold(actor=secretariat(), reason="保留"), day(41))
+    assert "nothing more can happen to it but an answer, a correction of one" in str(refusal)
 
 
 def test_a_released_request_keeps_when_it_was_released() -> None:

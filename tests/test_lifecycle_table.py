@@ -17,7 +17,7 @@ from ringi.domain.commands import Command, FileRequest, TimerFired
 from ringi.domain.errors import Refused
 from ringi.domain.policy import Policy
 from ringi.domain.request import Request
-from ringi.domain.timers import ANY_OPEN, LEFT, TIMER, TIMERS
+from ringi.domain.timers import ANY_OPEN, CLOSED_FROM, LEFT, TIMER, TIMERS
 from ringi.domain.vocabulary import Actor, Category, Stage
 from tests.test_replay_fast import COMPANIES, MOVES, T0
 
@@ -73,11 +73,19 @@ def _name(place: Stage | str) -> str:
 
 
 def _took(
-    arrows: set[tuple[str, str]], before: Stage, after: Stage, held_from: Stage | None
+    arrows: set[tuple[str, str]],
+    before: Stage,
+    after: Stage,
+    held_from: Stage | None,
+    closed_from: Stage | None = None,
 ) -> bool:
     for source, target in arrows:
         from_ok = source == before.value or (source == ANY_OPEN and not before.is_terminal)
-        to_ok = target == after.value or (target == LEFT and after is held_from)
+        to_ok = (
+            target == after.value
+            or (target == LEFT and after is held_from)
+            or (target == CLOSED_FROM and after is closed_from)
+        )
         if from_ok and to_ok:
             return True
     return False
@@ -96,7 +104,9 @@ def test_each_command_records_only_its_rows_events_and_moves_along_its_arrows(
         filing = FileRequest(
             actor=Actor.member(rng.choice(COMPANIES)), category=category, target="t", body="b"
         )
-        request = Request.file(number, filing, Policy(), at)
+        # either way the policy has it: the threshold opens the hearing by itself, or not
+        policy = Policy(auto_open_hearing=number % 2 == 0)
+        request = Request.file(number, filing, policy, at)
         filed_into = {_name(p.target) for p in lifecycle.move_of(filing).paths}
         assert request.state.stage.value in filed_into
         for _ in range(60):
@@ -108,6 +118,8 @@ def test_each_command_records_only_its_rows_events_and_moves_along_its_arrows(
                 at += timedelta(days=rng.uniform(0.1, 20))
                 command = rng.choices(moves, weights)[0](rng, request, at)
             before, held_from = request.state.stage, request.state.held_from
+            closure = request.state.closure
+            closed_from = closure.closed_from if closure is not None else None
             recorded = len(request.pending_events)
             try:
                 request.handle(command, at)
@@ -120,7 +132,7 @@ def test_each_command_records_only_its_rows_events_and_moves_along_its_arrows(
             assert names <= records, f"{command.kind} recorded {names - records} off its row"
             after = request.state.stage
             if after is not before:
-                assert _took(arrows, before, after, held_from), (
+                assert _took(arrows, before, after, held_from, closed_from), (
                     f"{command.kind} moved No.{number} {before.value} → {after.value}, "
                     "an arrow its row does not draw"
                 )

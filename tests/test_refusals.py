@@ -239,7 +239,6 @@ async def test_nothing_more_happens_to_a_closed_or_released_request(
         for cmd in [
             Endorse(actor=member("F社")),
             AppendNote(actor=member(PROPOSER), text="追記"),
-            RecordAnswer(actor=SECRETARIAT, text="回答"),
             Resume(actor=SECRETARIAT),
             Hold(actor=SECRETARIAT, reason="x"),
         ]:

@@ -35,8 +35,10 @@ from ringi.domain.commands import (
     DismissObjection,
     Endorse,
     EvaluateCost,
+    EvaluateWithoutHearing,
     ExtendDeadline,
     FileRequest,
+    HearBelowThreshold,
     Hold,
     IdentifyProposer,
     OpenHearing,
@@ -46,6 +48,7 @@ from ringi.domain.commands import (
     RecordAnswer,
     RecordFindings,
     Release,
+    Reopen,
     Resume,
     Withdraw,
     WithdrawClarification,
@@ -175,6 +178,36 @@ def _moves() -> list[tuple[Move, int]]:
             ),
             2,
         ),
+        # the secretariat's discretion and after the end (issue 20)
+        (
+            lambda r, q, at: HearBelowThreshold(
+                actor=s, reason="起案者及び賛同者へのヒアリングを行いたい", meeting=meeting(r)
+            ),
+            2,
+        ),
+        (
+            lambda r, q, at: EvaluateWithoutHearing(
+                actor=s, inputs=r.choice([worthwhile(), no61()]), reason="賛同数の条件を満たした"
+            ),
+            3,
+        ),
+        (lambda r, q, at: Reopen(actor=s, reason="再検討", meeting=meeting(r)), 2),
+        (
+            lambda r, q, at: Close(
+                actor=s,
+                reason=CloseReason.DUPLICATE,
+                duplicate_of=r.randint(1, 50),
+                duplicates=tuple(r.sample(range(1, 60), r.randint(1, 3))),
+                meeting=meeting(r),
+            ),
+            1,
+        ),
+        (
+            lambda r, q, at: RecordAnswer(
+                actor=s, text="No43に同じ", together_with=(q.state.number + 1,), meeting=meeting(r)
+            ),
+            2,
+        ),
     ]
 
 
@@ -193,11 +226,14 @@ def random_life(number: int, rng: random.Random, steps: int) -> Request:
         target="供給地点特定番号検索",
         body=f"No.{number}: APIでも検索できるようにしてほしい",
     )
-    request = Request.file(number, filing, Policy(), at)
+    # some under a policy whose threshold does not open the hearing by itself
+    request = Request.file(number, filing, Policy(auto_open_hearing=number % 3 != 0), at)
     if filing.category is Category.REQUEST and rng.random() < 0.4:
         # some go straight to an objection window first, to reach the later stages often
         others = rng.sample([c for c in COMPANIES if c != request.state.proposer], 4)
         prefix: list[Command] = [Endorse(actor=Actor.member(c)) for c in others]
+        if not request.state.policy.auto_open_hearing:
+            prefix.append(OpenHearing(actor=SECRETARIAT))
         prefix += [
             RecordFindings(actor=SECRETARIAT, text="各社とも必要"),
             EvaluateCost(actor=SECRETARIAT, inputs=worthwhile()),

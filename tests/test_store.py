@@ -359,7 +359,7 @@ REFUSED: list[tuple[str, State, Callable[[], Command], type[Refused]]] = [
         lambda: Close(actor=secretariat(), reason=CloseReason.ANSWERED),
         Refused,
     ),
-    ("terminal", State.CLOSED, lambda: RecordAnswer(actor=secretariat(), text="x"), Refused),
+    ("terminal", State.CLOSED, lambda: Hold(actor=secretariat(), reason="x"), Refused),
     (
         "meeting",
         State.HEARING,

@@ -122,6 +122,26 @@ async def _evaluate(body: m.EvaluateCostBody, base: Base, known: Known) -> c.Com
     return c.EvaluateCost(**base, inputs=body.inputs(years), meeting=body.meeting)
 
 
+async def _evaluate_without_hearing(
+    body: m.EvaluateWithoutHearingBody, base: Base, known: Known
+) -> c.Command:
+    years = body.horizon_years or (await known.view()).policy.cost_horizon_years
+    return c.EvaluateWithoutHearing(
+        **base, inputs=body.inputs(years), reason=body.reason, meeting=body.meeting
+    )
+
+
+async def _reopen(body: m.ReopenBody, base: Base, known: Known) -> c.Command:
+    deadline = await _until(body.deadline, body.until_meeting, known)
+    return c.Reopen(
+        **base,
+        reason=body.reason,
+        deadline=deadline,
+        until_meeting=body.until_meeting,
+        meeting=body.meeting,
+    )
+
+
 ACTIONS: tuple[Action[Any], ...] = (
     # members
     Action(
@@ -330,7 +350,12 @@ ACTIONS: tuple[Action[Any], ...] = (
         c.Close,
         m.CloseBody,
         lambda b, base, _: c.Close(
-            **base, reason=b.reason, duplicate_of=b.duplicate_of, note=b.note, meeting=b.meeting
+            **base,
+            reason=b.reason,
+            duplicate_of=b.duplicate_of,
+            note=b.note,
+            meeting=b.meeting,
+            duplicates=tuple(b.duplicates),
         ),
         "Close a request (クローズ) with a reason",
     ),
@@ -353,6 +378,35 @@ ACTIONS: tuple[Action[Any], ...] = (
         ),
         "Correct an answer: a new answer that points at the old one",
         named="correct_answer",
+    ),
+    # the secretariat's discretion and after the end (issue 20)
+    Action(
+        "hear-below-threshold",
+        c.HearBelowThreshold,
+        m.HearBelowThresholdBody,
+        lambda b, base, _: c.HearBelowThreshold(**base, reason=b.reason, meeting=b.meeting),
+        "Hold the members' hearing before the support reaches the threshold, with a reason",
+    ),
+    Action(
+        "cost-evaluation-without-hearing",
+        c.EvaluateWithoutHearing,
+        m.EvaluateWithoutHearingBody,
+        _evaluate_without_hearing,
+        "Evaluate the cost of a request with enough support without a hearing, with a reason",
+        description="From gathering support (where the policy does not open the hearing by "
+        "itself) or from a hearing with no findings. The body is a cost evaluation's, "
+        "with its reason.",
+        named="evaluate_without_hearing",
+    ),
+    Action(
+        "reopen",
+        c.Reopen,
+        m.ReopenBody,
+        _reopen,
+        "Reopen a closed request in the stage it was closed from",
+        description="Its number, endorsers and history are kept; the reopening is a new "
+        "event. One closed short of support gathers it again until a new deadline (the "
+        "policy's window unless given). 409 if it is not closed.",
     ),
 )
 BY_SLUG: dict[str, Action[Any]] = {a.slug: a for a in ACTIONS}

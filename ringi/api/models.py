@@ -261,6 +261,11 @@ class CloseBody(AtMeeting):
     reason: CloseReason
     duplicate_of: Number | None = None
     note: Reason = ""
+    duplicates: list[Number] = Field(
+        default_factory=list,
+        max_length=100,
+        description="more requests it duplicates, besides duplicate_of (issue 20)",
+    )
 
 
 class AnswerBody(AtMeeting):
@@ -298,6 +303,49 @@ class RescheduleMeetingBody(Body):
 
 class BulkFetchBody(Body):
     numbers: list[Number] = Field(min_length=1, max_length=10_000)
+
+
+# the secretariat's discretion and after the end (issue 20)
+
+
+class HearBelowThresholdBody(AtMeeting):
+    reason: Text = Field(description="why the hearing is held before the threshold is met")
+
+
+class EvaluateWithoutHearingBody(EvaluateCostBody):
+    reason: Text = Field(description="why the cost is evaluated without a hearing")
+
+
+class ReopenBody(AtMeeting):
+    reason: Text = Field(description="why the closed request is reopened")
+    deadline: Moment | None = Field(
+        None,
+        description="closed short of support: its new support deadline "
+        "(default: the policy's support window)",
+    )
+    until_meeting: Number | None = Field(
+        None, description="instead of a deadline: until meeting N (第N回) is held"
+    )
+
+    @model_validator(mode="after")
+    def _at_most_one_deadline(self) -> ReopenBody:
+        if self.deadline is not None and self.until_meeting is not None:
+            raise ValueError("give deadline or until_meeting, not both")
+        return self
+
+
+class BulkAnswerBody(AtMeeting):
+    numbers: list[Number] = Field(
+        min_length=2, max_length=1_000, description="the requests given the answer, each once"
+    )
+    text: Text
+    continued: bool = Field(False, description="(継続): carried over to the next meeting")
+
+    @model_validator(mode="after")
+    def _each_once(self) -> BulkAnswerBody:
+        if len(set(self.numbers)) != len(self.numbers):
+            raise ValueError("a number appears more than once; answer each request once")
+        return self
 
 
 # --- answers -----------------------------------------------------------------------------
@@ -429,6 +477,16 @@ class BulkEndorseResult(BaseModel):
     succeeded: int
     failed: int
     items: list[EndorseItem] = Field(description="one per number, in the order given")
+
+
+class AnswerItem(EndorseItem):
+    """One request of an answer given to several (issue 20)."""
+
+
+class BulkAnswerResult(BaseModel):
+    succeeded: int
+    failed: int
+    items: list[AnswerItem] = Field(description="one per number, in the order given")
 
 
 class FetchItem(BaseModel):

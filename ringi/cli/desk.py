@@ -22,7 +22,7 @@ from .inputs import member
 from .keys import GIVEN, claimed, key_of, remember
 
 if TYPE_CHECKING:  # the sessions import what they use: a read does not load the writers
-    from ..domain.commands import Command, FileRequest
+    from ..domain.commands import Command, FileRequest, RecordAnswer
     from ..domain.meeting import FollowedMeeting
     from ..domain.view import RequestView
     from ..domain.vocabulary import Actor
@@ -94,6 +94,10 @@ class Session(Protocol):
 
     async def requests(self, stages: list[Stage], open_only: bool) -> list[Row]: ...
 
+    async def answer_together(
+        self, numbers: list[int], command: RecordAnswer
+    ) -> list[RequestView]: ...
+
 
 class Desk(Protocol):
     def member(self, company: str | None, user: str | None) -> Actor:
@@ -104,6 +108,18 @@ class Desk(Protocol):
         """Open a session, do ``work``, and leave with exit 1 for a refusal, 2
         for a usage error; ``writes=False`` needs only to read."""
         ...
+
+
+def together(numbers: list[int], number: int, command: RecordAnswer) -> RecordAnswer:
+    """``command`` as it is given to No.``number`` of ``numbers``: naming the others,
+    under a key of its own derived from the call's."""
+    others = tuple(n for n in numbers if n != number)
+    key = key_of(command.command_id)
+    update: dict[str, Any] = {"together_with": others}
+    if key is not None:
+        tag = command.command_id.removesuffix(key)
+        update["command_id"] = f"{tag}{key}:{number}"
+    return command.model_copy(update=update)
 
 
 class LocalSession:
@@ -124,6 +140,14 @@ class LocalSession:
         return await self._sent(
             f"{command.kind} {number}", command, lambda sent: ringi.act(number, sent)
         )
+
+    async def answer_together(self, numbers: list[int], command: RecordAnswer) -> list[RequestView]:
+        """One answer recorded on each of ``numbers``, naming the others (issue 20):
+        each its own keyed command, so that the call sent again records nothing twice."""
+        views = []
+        for number in numbers:
+            views.append(await self.act(number, together(numbers, number, command)))
+        return views
 
     async def _sent(
         self, call: str, command: C, send: Callable[[C], Awaitable[RequestView]]

@@ -578,18 +578,32 @@ def extend_deadline(
 def open_hearing(
     ctx: typer.Context,
     number: Number,
+    below_threshold: Annotated[
+        str | None,
+        typer.Option(
+            "--below-threshold",
+            metavar="REASON",
+            help="hold it before the support reaches the threshold, for this reason",
+        ),
+    ] = None,
     meeting: MeetingNo = None,
     user: User = None,
     key: Key = None,
     as_json: Json = False,
 ) -> None:
-    """[secretariat] Open the members' hearing (needs enough support)."""
-    _act(
-        ctx,
-        number,
-        _command(c.OpenHearing, actor=secretariat(user), meeting=meeting, command_id=key),
-        as_json,
-    )
+    """[secretariat] Open the members' hearing (needs enough support, or
+    --below-threshold with the reason)."""
+    if below_threshold is not None:  # the secretariat's discretion (issue 20)
+        command = _command(
+            c.HearBelowThreshold,
+            actor=secretariat(user),
+            reason=below_threshold,
+            meeting=meeting,
+            command_id=key,
+        )
+    else:
+        command = _command(c.OpenHearing, actor=secretariat(user), meeting=meeting, command_id=key)
+    _act(ctx, number, command, as_json)
 
 
 @app.command("record-findings")
@@ -656,6 +670,14 @@ def evaluate_cost(
     total_benefit: Annotated[
         str | None, typer.Option("--total-benefit", help="yen over the horizon")
     ] = None,
+    without_hearing: Annotated[
+        str | None,
+        typer.Option(
+            "--without-hearing",
+            metavar="REASON",
+            help="straight from support (enough of it), skipping the hearing, for this reason",
+        ),
+    ] = None,
     meeting: MeetingNo = None,
     user: User = None,
     key: Key = None,
@@ -680,9 +702,19 @@ def evaluate_cost(
         )
     except ValidationError as error:
         raise fail(describe_validation(error), USAGE) from None
-    command = _command(
-        c.EvaluateCost, actor=secretariat(user), inputs=inputs, meeting=meeting, command_id=key
-    )
+    if without_hearing is not None:  # the secretariat's discretion (issue 20)
+        command = _command(
+            c.EvaluateWithoutHearing,
+            actor=secretariat(user),
+            inputs=inputs,
+            reason=without_hearing,
+            meeting=meeting,
+            command_id=key,
+        )
+    else:
+        command = _command(
+            c.EvaluateCost, actor=secretariat(user), inputs=inputs, meeting=meeting, command_id=key
+        )
 
     async def work(session: Session) -> None:
         chosen = command
@@ -820,10 +852,10 @@ def close(
     number: Number,
     reason: Annotated[CloseReason, typer.Option("--reason", case_sensitive=False)],
     duplicate_of: Annotated[
-        int | None,
+        list[int] | None,
         typer.Option(
             "--duplicate-of",
-            help="the No. this duplicates",
+            help="the No. this duplicates; repeat for each it duplicates",
             parser=number("--duplicate-of", "a request's No."),
         ),
     ] = None,
@@ -838,7 +870,8 @@ def close(
         c.Close,
         actor=secretariat(user),
         reason=reason,
-        duplicate_of=duplicate_of,
+        duplicate_of=duplicate_of[0] if duplicate_of else None,
+        duplicates=tuple(duplicate_of[1:]) if duplicate_of else None,
         note=note,
         meeting=meeting,
         command_id=key,
@@ -849,7 +882,14 @@ def close(
 @app.command()
 def answer(
     ctx: typer.Context,
-    number: Number,
+    numbers: Annotated[
+        list[int],
+        typer.Argument(
+            help="the request's No.; several: the same answer to each (「No43に同じ」)",
+            parser=REQUEST,
+            metavar="NUMBER",
+        ),
+    ],
     text: Annotated[str, typer.Option("--text")],
     meeting: MeetingNo = None,
     continued: Annotated[bool, typer.Option("--continued", help="(継続): carried over")] = False,
@@ -857,7 +897,9 @@ def answer(
     key: Key = None,
     as_json: Json = False,
 ) -> None:
-    """[secretariat] Record an answer (回答), usually at a meeting."""
+    """[secretariat] Record an answer (回答), usually at a meeting; also after the
+    release or the close. Given several numbers, the same answer is recorded on
+    each, naming the others."""
     command = _command(
         c.RecordAnswer,
         actor=secretariat(user),
@@ -866,7 +908,36 @@ def answer(
         continued=continued,
         command_id=key,
     )
-    _act(ctx, number, command, as_json)
+    if len(numbers) == 1:
+        _act(ctx, numbers[0], command, as_json)
+        return
+    if len(set(numbers)) != len(numbers):
+        raise fail("a number is given more than once; answer each request once", USAGE)
+    _answer_together(ctx, numbers, command, as_json)
+
+
+def _answer_together(
+    ctx: typer.Context, numbers: list[int], command: c.RecordAnswer, as_json: bool
+) -> None:
+    """One answer to several requests (issue 20): each is checked first, so that
+    one refused is refused before any is written."""
+
+    from ..domain import lifecycle
+    from .desk import together
+
+    async def work(session: Session) -> None:
+        for each in numbers:
+            view, _ = await session.request(each)
+            lifecycle.check(view, together(numbers, each, command), datetime.now(UTC))
+        views = await session.answer_together(numbers, command)
+        if as_json:
+            print_json([view.model_dump(mode="json") for view in views])
+        else:
+            for view in views:
+                echo(summary(view))
+        await _after_the_meeting(session, command.meeting)
+
+    desk(ctx).run(work)
 
 
 @app.command("correct-answer")
@@ -892,6 +963,64 @@ def correct_answer(
         command_id=key,
     )
     _act(ctx, number, command, as_json)
+
+
+# --- after the end (issue 20) ---------------------------------------------------------
+
+
+@app.command()
+def reopen(
+    ctx: typer.Context,
+    number: Number,
+    reason: Annotated[str, typer.Option("--reason", help="why it is reopened")],
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="closed short of support: its new deadline, YYYY-MM-DD or ISO time "
+            "(default: the policy's support window)",
+        ),
+    ] = None,
+    until_meeting: Annotated[
+        int | None,
+        typer.Option(
+            "--until-meeting",
+            help="closed short of support: gathering it until meeting N (第N回)",
+            parser=number("--until-meeting", "a meeting's number (第N回)"),
+        ),
+    ] = None,
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Reopen a closed request in the stage it was closed from, with its
+    number, endorsers and history; one closed short of support gets a new deadline."""
+    if until is not None and until_meeting is not None:
+        raise fail("give --until DATE or --until-meeting N, not both", USAGE)
+
+    async def work(session: Session) -> None:
+        deadline = None
+        if until_meeting is not None:
+            from ..domain.meeting import meeting_day
+
+            deadline = meeting_day(await session.meetings(), until_meeting)
+        elif until is not None:
+            deadline = parse_until(until, "--until")
+        command = _command(
+            c.Reopen,
+            actor=secretariat(user),
+            reason=reason,
+            deadline=deadline,
+            until_meeting=until_meeting,
+            meeting=meeting,
+            command_id=key,
+        )
+        view = await session.act(number, command)
+        _print_view(view, as_json)
+        await _after_the_meeting(session, meeting)
+
+    desk(ctx).run(work)
 
 
 @meeting_app.command("open")

@@ -78,9 +78,13 @@ ROUTES: dict[type[c.Command], tuple[str, tuple[str, ...]]] = {
     c.Release: ("release", ("released_on", "meeting")),
     c.Hold: ("hold", ("reason", "meeting")),
     c.Resume: ("resume", ("reason", "meeting")),
-    c.Close: ("close", ("reason", "duplicate_of", "note", "meeting")),
+    c.Close: ("close", ("reason", "duplicate_of", "note", "meeting", "duplicates")),
     c.RecordAnswer: ("answers", ("text", "continued", "meeting")),
     c.CorrectAnswer: ("answer-corrections", ("answer_id", "text", "reason", "meeting")),
+    # the secretariat's discretion and after the end (issue 20)
+    c.HearBelowThreshold: ("hear-below-threshold", ("reason", "meeting")),
+    c.EvaluateWithoutHearing: ("cost-evaluation-without-hearing", ("inputs", "reason", "meeting")),
+    c.Reopen: ("reopen", ("reason", "deadline", "until_meeting", "meeting")),
 }
 
 #: statuses that mean the input was wrong (exit 2); every other failure is a refusal
@@ -179,6 +183,25 @@ class RemoteSession:
                 f"/v1/requests/{number}/{path}", body_of(command), sent_id(command.command_id)
             )
         )
+
+    async def answer_together(
+        self, numbers: list[int], command: c.RecordAnswer
+    ) -> list[RequestView]:
+        """One answer on each of ``numbers`` (issue 20), in one call of the bulk endpoint."""
+        body = {
+            "numbers": numbers,
+            **command.model_dump(mode="json", include={"text", "continued", "meeting"}),
+        }
+        body = {k: v for k, v in body.items() if v is not None}
+        answer = await self._post("/v1/bulk/answer", body, sent_id(command.command_id))
+        refused = [i for i in answer["items"] if not i["ok"]]
+        if refused:
+            done = [f"No.{i['number']}" for i in answer["items"] if i["ok"]]
+            first = refused[0]
+            status, message = first["status"], first["error"]["message"]
+            recorded = f" (recorded on {', '.join(done)})" if done else ""
+            raise Answered(status, f"No.{first['number']}: {message}{recorded} (HTTP {status})")
+        return [(await self.request(n))[0] for n in numbers]
 
     async def open_meeting(self, number: int, held_at: datetime, actor: Actor, title: str) -> None:
         await self._post(

@@ -86,10 +86,17 @@ def request_text(view: RequestView, timeline: list[TimelineEntry], now: datetime
             f"  on hold:   {view.hold_reason} (from {view.held_from.value if view.held_from else '-'})"
         )
     if view.closure:
-        extra = (
-            f", duplicate of No.{view.closure.duplicate_of}" if view.closure.duplicate_of else ""
+        duplicates = view.closure.duplicates or (
+            [view.closure.duplicate_of] if view.closure.duplicate_of else []
         )
+        extra = f", duplicate of {', '.join(f'No.{n}' for n in duplicates)}" if duplicates else ""
         out.append(f"  closed:    {view.closure.reason.value}{extra} {view.closure.note}".rstrip())
+    if view.related:
+        out.append(f"  related:   {', '.join(f'No.{n}' for n in view.related)}")
+    # the secretariat's steps off the usual path, with their reasons (issue 20)
+    for step in view.discretions:
+        tag = f" (第{step.meeting}回)" if step.meeting else ""
+        out.append(f"  {step.kind.replace('_', ' ')}: {when(step.at)}{tag} {step.reason}")
     out += ["", "  " + view.body]
     for note in view.notes:
         out.append(f"  【追記 {note.dated or f'{note.at.astimezone(JST):%Y-%m-%d}'}】 {note.text}")
@@ -100,7 +107,12 @@ def request_text(view: RequestView, timeline: list[TimelineEntry], now: datetime
             flags = " (継続)" if answer.continued else ""
             fixed = f" [corrects {answer.corrects}]" if answer.corrects else ""
             gone = f" [corrected by {answer.superseded_by}]" if answer.superseded_by else ""
-            out.append(f"    {answer.answer_id} {tag}{fixed}{gone} {answer.text}{flags}")
+            shared = (
+                f" [also to {', '.join(f'No.{n}' for n in answer.together_with)}]"
+                if answer.together_with
+                else ""
+            )
+            out.append(f"    {answer.answer_id} {tag}{fixed}{gone}{shared} {answer.text}{flags}")
     for finding in view.findings:
         out.append(f"  hearing {finding.at.astimezone(JST):%Y-%m-%d}: {finding.text}")
     out += _clarification_lines(view)

@@ -203,12 +203,26 @@ class Close(_Command):
     reason: CloseReason
     duplicate_of: RequestNumber | None = None
     note: Reason = ""
+    #: more requests it duplicates, besides ``duplicate_of`` (issue 20)
+    duplicates: tuple[RequestNumber, ...] = Field(
+        (), description="more requests it duplicates, besides duplicate_of"
+    )
+
+    @property
+    def duplicated(self) -> tuple[int, ...]:
+        """Every request it duplicates, in the order given, each once."""
+        first = () if self.duplicate_of is None else (self.duplicate_of,)
+        return tuple(dict.fromkeys(first + self.duplicates))
 
 
 class RecordAnswer(_Command):
     kind: Literal["record_answer"] = "record_answer"
     text: Text
     continued: bool = Field(False, description="(継続): carried over to the next meeting")
+    #: the other requests the same answer was given to at once (issue 20)
+    together_with: tuple[RequestNumber, ...] = Field(
+        (), description="the other requests given the same answer"
+    )
 
 
 class CorrectAnswer(_Command):
@@ -216,6 +230,40 @@ class CorrectAnswer(_Command):
     answer_id: str
     text: Text
     reason: Text
+
+
+# --- the secretariat's discretion and after the end (issue 20) -----------------
+
+
+class HearBelowThreshold(_Command):
+    """The secretariat holds the hearing before the support reaches the threshold
+    (No.13: "起案者及び賛同者へのヒアリングを行いたい" at 4 of 5), saying why."""
+
+    kind: Literal["hear_below_threshold"] = "hear_below_threshold"
+    reason: Text
+
+
+class EvaluateWithoutHearing(_Command):
+    """The secretariat evaluates the cost of a request with enough support
+    without hearing the members (No.78: "賛同数の条件を満たしましたので、費用対効果の
+    検討を実施しました"), saying why."""
+
+    kind: Literal["evaluate_without_hearing"] = "evaluate_without_hearing"
+    inputs: CostInputs
+    reason: Text
+
+
+class Reopen(_Command):
+    """The secretariat re-opens a closed request: it returns to the stage it was
+    closed from, with its number, endorsers and history; one closed short of
+    support gathers it again until a new deadline."""
+
+    kind: Literal["reopen"] = "reopen"
+    reason: Text
+    #: the new support deadline, where one is needed: the policy's window if not given
+    deadline: datetime | None = None
+    #: the new support deadline is "until meeting N" (held at ``deadline``)
+    until_meeting: MeetingNumber | None = None
 
 
 # --- timers ------------------------------------------------------------------
@@ -276,7 +324,11 @@ Command = Annotated[
     | Close
     | RecordAnswer
     | CorrectAnswer
-    | TimerFired,
+    | TimerFired
+    # issue 20: the secretariat's discretion, and after the end
+    | HearBelowThreshold
+    | EvaluateWithoutHearing
+    | Reopen,
     Field(discriminator="kind"),
 ]
 

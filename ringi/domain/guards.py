@@ -203,7 +203,7 @@ def close(view: RequestView, cmd: c.Close, at: datetime) -> None:
         case CloseReason.DUPLICATE:
             if cmd.duplicate_of is None:
                 raise Refused("closing as a duplicate needs the number it duplicates")
-            if cmd.duplicate_of == view.number:
+            if cmd.duplicate_of == view.number or view.number in cmd.duplicates:
                 raise Refused(f"{no} cannot duplicate itself")
         case CloseReason.NOT_COST_EFFECTIVE:
             latest = view.latest_evaluation
@@ -218,6 +218,8 @@ def close(view: RequestView, cmd: c.Close, at: datetime) -> None:
                     f"{no} has the support of {view.support} companies, at or above the "
                     f"threshold of {view.policy.support_threshold}"
                 )
+    if cmd.duplicates and cmd.duplicate_of is None:
+        raise Refused("name the first request it duplicates as duplicate_of, the others after it")
     if cmd.duplicate_of is not None and cmd.reason is not CloseReason.DUPLICATE:
         raise Refused("a duplicate-of link goes only with the reason 'duplicate'")
 
@@ -240,6 +242,75 @@ def timer_fired(view: RequestView, cmd: c.TimerFired, at: datetime) -> None:
         raise Refused(f"the {cmd.timer.value} timer of {no} for {shown(cmd.due)} no longer applies")
     if cmd.due > at:
         raise Refused(f"the {cmd.timer.value} timer of {no} is not due until {shown(cmd.due)}")
+
+
+# --- the secretariat's discretion and after the end (issue 20) ----------------------
+
+
+def hear_below_threshold(view: RequestView, cmd: c.HearBelowThreshold, at: datetime) -> None:
+    if view.category is not Category.REQUEST:
+        raise Refused(f"No.{view.number} is {view.category.value}: only a request (要望) is heard")
+    if view.threshold_met:
+        raise Refused(
+            f"No.{view.number} has the support of {view.support} companies, enough for "
+            "the hearing: open it (open-hearing)"
+        )
+
+
+def evaluate_without_hearing(
+    view: RequestView, cmd: c.EvaluateWithoutHearing, at: datetime
+) -> None:
+    no = f"No.{view.number}"
+    if view.category is not Category.REQUEST:
+        raise Refused(f"{no} is {view.category.value}: only a request (要望) is evaluated")
+    if not view.threshold_met:
+        raise Refused(
+            f"{no} has the support of {view.support} companies; evaluating it without a "
+            f"hearing needs {view.policy.support_threshold} (or hold the hearing below the "
+            "threshold: hear-below-threshold)"
+        )
+    if view.findings:
+        raise Refused(f"{no} has been heard (its findings are recorded): evaluate the cost")
+    horizon = view.policy.cost_horizon_years  # the same rule as evaluate_cost's
+    if cmd.inputs.horizon_years != horizon:
+        raise Refused(
+            f"the cost rule weighs the benefit over {horizon} years (the policy's "
+            f"horizon), not {cmd.inputs.horizon_years}"
+        )
+
+
+def reopen(view: RequestView, cmd: c.Reopen, at: datetime) -> None:
+    if cmd.deadline is not None and cmd.deadline <= at:
+        raise Refused("a support deadline must lie in the future")
+    given = cmd.deadline is not None or cmd.until_meeting is not None
+    if given and reopened_support_deadline(view, cmd, at) is None:
+        raise Refused(
+            f"No.{view.number} returns to stage {reopened_stage(view).value} with no "
+            "support deadline to set: reopen it without one"
+        )
+
+
+def reopened_stage(view: RequestView) -> Stage:
+    """Where a closed request returns when reopened: the stage it was closed from;
+    closed in an imported register (not known), where the import starts what it
+    cannot place."""
+    closure = view.closure
+    if closure is not None and closure.closed_from is not None:
+        return closure.closed_from
+    return Stage.GATHERING_SUPPORT if view.category is Category.REQUEST else Stage.FILED
+
+
+def reopened_support_deadline(view: RequestView, cmd: c.Reopen, at: datetime) -> datetime | None:
+    """The new support deadline of a request reopened into gathering support whose
+    window had closed or run out (closed short of support): the one given, or the
+    policy's window; None where its window still runs. (Closed in an imported
+    register, it had none: it gets one.)"""
+    if reopened_stage(view) is not Stage.GATHERING_SUPPORT:
+        return None
+    ran_out = view.support_deadline is None or view.support_deadline <= at
+    if not (view.support_window_closed or ran_out):
+        return None
+    return cmd.deadline or at + view.policy.support_window
 
 
 # --- the rules the guards share ---------------------------------------------------

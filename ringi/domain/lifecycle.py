@@ -32,12 +32,14 @@ from .guards import CARRY_FORWARD_TO as CARRY_FORWARD_TO
 from .guards import SUPPORT_AFTER_THRESHOLD as SUPPORT_AFTER_THRESHOLD
 from .guards import company_of as company_of
 from .guards import extensible_deadline as extensible_deadline
+from .guards import reopened_stage as reopened_stage
+from .guards import reopened_support_deadline as reopened_support_deadline
 from .guards import short_of_support as short_of_support
 from .guards import support_open_until as support_open_until
 from .guards import support_window_not_open as support_window_not_open
 from .imported import ImportedRequest, RegisterMark
 from .policy import Policy
-from .timers import ANY_OPEN, LEFT, START, TIMERS, Path
+from .timers import ANY_OPEN, CLOSED_FROM, LEFT, START, TIMERS, Path
 from .timers import next_timer as next_timer
 from .timers import pending_timers as pending_timers
 from .timers import reminder_key as reminder_key
@@ -317,7 +319,9 @@ MOVES: tuple[Move[Any], ...] = (
         records=("Closed",),
         paths=(Path(ANY_OPEN, Stage.CLOSED, "a reason"),),
     ),
-    Move(c.RecordAnswer, By.SECRETARIAT, records=("AnswerRecorded",)),
+    # an answer also after release or close: "リリースしました", a later follow-up
+    # (issue 20); tagged with its meeting, it brings the request into that register
+    Move(c.RecordAnswer, By.SECRETARIAT, after_the_end=True, records=("AnswerRecorded",)),
     # what may still happen to a released or closed request: correcting what was
     # recorded, which is a new event pointing at the old one (DESIGN.md). Without it
     # a wrong closing answer would stand in the register for good.
@@ -334,6 +338,40 @@ MOVES: tuple[Move[Any], ...] = (
         guards.timer_fired,
         records=tuple(dict.fromkeys(e for t in TIMERS for e in t.records)),
         paths=tuple(p for t in TIMERS for p in t.paths),
+    ),
+    # the secretariat's discretion and after the end (issue 20)
+    Move(
+        c.HearBelowThreshold,
+        By.SECRETARIAT,
+        guards.hear_below_threshold,
+        stages=(Stage.GATHERING_SUPPORT,),
+        doing="hold the hearing below the threshold",
+        records=("HearingOpenedBelowThreshold",),
+        paths=(Path(Stage.GATHERING_SUPPORT, Stage.HEARING, "support < threshold, a reason"),),
+    ),
+    Move(
+        c.EvaluateWithoutHearing,
+        By.SECRETARIAT,
+        guards.evaluate_without_hearing,
+        # the threshold leaves a request gathering support where the policy does not
+        # open the hearing by itself, in the hearing where it does
+        stages=(Stage.GATHERING_SUPPORT, Stage.HEARING),
+        doing="evaluate the cost without a hearing",
+        records=("HearingSkipped", "CostEvaluated"),
+        paths=(
+            Path(Stage.GATHERING_SUPPORT, Stage.COST_EVALUATION, _SUPPORT_MET + ", a reason"),
+            Path(Stage.HEARING, Stage.COST_EVALUATION, "unheard, a reason"),
+        ),
+    ),
+    Move(
+        c.Reopen,
+        By.SECRETARIAT,
+        guards.reopen,
+        stages=(Stage.CLOSED,),
+        doing="reopen",
+        after_the_end=True,
+        records=("Reopened",),
+        paths=(Path(Stage.CLOSED, CLOSED_FROM, "a reason; short of support: a new deadline"),),
     ),
 )
 
@@ -361,9 +399,10 @@ def check(view: RequestView, cmd: c.Command, at: datetime) -> None:
     move = move_of(cmd)
     _check_sender(view, cmd, move.by)
     if view.stage.is_terminal and not move.after_the_end:
+        reopening = ", or its reopening" if view.stage is Stage.CLOSED else ""
         raise Refused(
             f"No.{view.number} is {view.stage.value}; nothing more can happen to it "
-            "but a correction of an answer"
+            f"but an answer, a correction of one{reopening}"
         )
     if move.stages:
         _require_stage(view, move.stages, move.doing)
@@ -377,6 +416,7 @@ def diagram() -> str:
         "stateDiagram-v2",
         f'    state "any open stage" as {ANY_OPEN}',
         f'    state "the stage it left" as {LEFT}',
+        f'    state "the stage it was closed from" as {CLOSED_FROM}',
     ]
     for label, path in _arrows():
         when = f" ({path.when})" if path.when else ""
@@ -416,8 +456,10 @@ def threshold_newly_met(view: RequestView) -> bool:
 
 
 def hearing_opens_by_itself(view: RequestView) -> bool:
-    """The threshold, once met, opens the hearing without the secretariat (the policy says)."""
-    return view.policy.auto_open_hearing
+    """The threshold, once met, opens the hearing without the secretariat (the policy
+    says), unless the secretariat has moved the request on already (a hearing held
+    below the threshold)."""
+    return view.policy.auto_open_hearing and view.stage is Stage.GATHERING_SUPPORT
 
 
 def closes_at_support_deadline(view: RequestView) -> bool:

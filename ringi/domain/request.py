@@ -26,6 +26,7 @@ from .view import (
     Answer,
     Clarification,
     Closure,
+    Discretion,
     Endorsement,
     Finding,
     ImportRecord,
@@ -340,20 +341,26 @@ class Request(ChainedAggregate):
 
     def close(self, cmd: c.Close, at: datetime) -> None:
         self._check(cmd, at)
+        # recorded only when given: a close as before stores the event as before
+        more: dict[str, Any] = {"duplicates": list(cmd.duplicated[1:])} if cmd.duplicates else {}
         self._closed(
             reason=cmd.reason.value,
             duplicate_of=cmd.duplicate_of,
             note=cmd.note,
             **_said(cmd, at),
+            **more,
         )
 
     def record_answer(self, cmd: c.RecordAnswer, at: datetime) -> None:
         self._check(cmd, at)
+        others = [n for n in dict.fromkeys(cmd.together_with) if n != self.state.number]
+        together: dict[str, Any] = {"together_with": others} if others else {}
         self._answer_recorded(
             answer_id=f"a{len(self.state.answers) + 1}",
             text=cmd.text,
             continued=cmd.continued,
             **_said(cmd, at),
+            **together,
         )
 
     def correct_answer(self, cmd: c.CorrectAnswer, at: datetime) -> None:
@@ -363,6 +370,34 @@ class Request(ChainedAggregate):
             corrects=cmd.answer_id,
             text=cmd.text,
             reason=cmd.reason,
+            **_said(cmd, at),
+        )
+
+    # --- the secretariat's discretion and after the end (issue 20) --------------------
+
+    def hear_below_threshold(self, cmd: c.HearBelowThreshold, at: datetime) -> None:
+        self._check(cmd, at)
+        self._hearing_opened_below_threshold(
+            support=self.state.support, reason=cmd.reason, **_said(cmd, at)
+        )
+
+    def evaluate_without_hearing(self, cmd: c.EvaluateWithoutHearing, at: datetime) -> None:
+        self._check(cmd, at)
+        evaluation = CostEvaluation.of(cmd.inputs)
+        self._hearing_skipped(reason=cmd.reason, **_said(cmd, at))
+        self._cost_evaluated(evaluation=evaluation.model_dump(mode="json"), **_said(cmd, at))
+
+    def reopen(self, cmd: c.Reopen, at: datetime) -> None:
+        self._check(cmd, at)
+        closure = self.state.closure
+        assert closure is not None
+        deadline = lifecycle.reopened_support_deadline(self.state, cmd, at)
+        self._reopened(
+            stage=lifecycle.reopened_stage(self.state).value,
+            reason=cmd.reason,
+            closed_for_seconds=(at - closure.at).total_seconds(),
+            support_deadline=deadline,
+            until_meeting=cmd.until_meeting if deadline is not None else None,
             **_said(cmd, at),
         )
 
@@ -835,13 +870,17 @@ class Request(ChainedAggregate):
         actor: dict[str, Any],
         command_id: str,
         meeting: int | None,
+        duplicates: list[int] | None = None,  # not recorded before several could be named
     ) -> None:
+        first = [] if duplicate_of is None else [duplicate_of]
         self.state.closure = Closure(
             reason=CloseReason(reason),
             at=at,
             by=Actor.model_validate(actor),
             duplicate_of=duplicate_of,
             note=note,
+            duplicates=first + list(duplicates or ()),
+            closed_from=self.state.stage,  # derived, so old events have it too
         )
         self.state.stage = Stage.CLOSED
         self._touch(at, command_id)
@@ -856,9 +895,17 @@ class Request(ChainedAggregate):
         actor: dict[str, Any],
         command_id: str,
         meeting: int | None,
+        together_with: list[int] | None = None,  # not recorded before one answer could be shared
     ) -> None:
         self.state.answers.append(
-            Answer(answer_id=answer_id, text=text, at=at, meeting=meeting, continued=continued)
+            Answer(
+                answer_id=answer_id,
+                text=text,
+                at=at,
+                meeting=meeting,
+                continued=continued,
+                together_with=list(together_with or ()),
+            )
         )
         self._touch(at, command_id)
 
@@ -887,6 +934,67 @@ class Request(ChainedAggregate):
                 corrects=corrects,
             )
         )
+        self._touch(at, command_id)
+
+    # the secretariat's discretion and after the end (issue 20)
+
+    @event("HearingOpenedBelowThreshold")
+    def _hearing_opened_below_threshold(
+        self,
+        support: int,
+        reason: str,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        state = self.state
+        state.stage = Stage.HEARING
+        state.hearing_opened_at = at
+        state.discretions.append(
+            Discretion(kind="hear_below_threshold", reason=reason, at=at, meeting=meeting)
+        )
+        self._touch(at, command_id)
+
+    @event("HearingSkipped")
+    def _hearing_skipped(
+        self, reason: str, at: datetime, actor: dict[str, Any], command_id: str, meeting: int | None
+    ) -> None:
+        self.state.discretions.append(
+            Discretion(kind="evaluate_without_hearing", reason=reason, at=at, meeting=meeting)
+        )
+        self._touch(at, command_id)
+
+    @event("Reopened")
+    def _reopened(
+        self,
+        stage: str,
+        reason: str,
+        closed_for_seconds: float,
+        support_deadline: datetime | None,
+        until_meeting: int | None,
+        at: datetime,
+        actor: dict[str, Any],
+        command_id: str,
+        meeting: int | None,
+    ) -> None:
+        state = self.state
+        state.stage = Stage(stage)
+        state.closure = None
+        if support_deadline is not None:  # closed short of support: it gathers again
+            state.support_deadline = support_deadline
+            state.support_until_meeting = until_meeting
+            state.support_window_closed = False
+        # the clock stopped while it was closed, as on hold: a running window keeps
+        # the time it had left
+        closed_for = timedelta(seconds=closed_for_seconds)
+        window = state.objection_window
+        if state.stage is Stage.OBJECTION_WINDOW and window is not None and not window.ended:
+            window.ends_at += closed_for
+        pending = state.pending_clarification
+        if pending is not None:
+            pending.reply_due += closed_for
+        state.discretions.append(Discretion(kind="reopen", reason=reason, at=at, meeting=meeting))
         self._touch(at, command_id)
 
     @event("Reminded")

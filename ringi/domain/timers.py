@@ -31,6 +31,7 @@ class Path:
 START = "[*]"  # before the request exists
 ANY_OPEN = "open"  # any stage but released and closed
 LEFT = "held_from"  # the stage a hold left
+CLOSED_FROM = "closed_from"  # the stage a close left (issue 20: reopen)
 
 
 @dataclass(frozen=True)

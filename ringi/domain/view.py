@@ -44,6 +44,8 @@ class Answer(BaseModel):
     continued: bool = False
     corrects: str | None = None
     superseded_by: str | None = None
+    #: the other requests given the same answer at once ("No43に同じ")
+    together_with: list[int] = Field(default_factory=list)
 
 
 class Clarification(BaseModel):
@@ -109,6 +111,20 @@ class Closure(BaseModel):
     by: Actor
     duplicate_of: int | None = None
     note: str = ""
+    #: every request it duplicates (``duplicate_of`` is the first)
+    duplicates: list[int] = Field(default_factory=list)
+    #: the stage it was closed from, where reopening returns it (None: imported closed)
+    closed_from: Stage | None = None
+
+
+class Discretion(BaseModel):
+    """A step off the usual path the secretariat took, and why: a hearing below
+    the threshold, a cost evaluation without a hearing, a reopening."""
+
+    kind: str  # the command's kind
+    reason: str
+    at: datetime
+    meeting: int | None = None
 
 
 class ImportRecord(BaseModel):
@@ -177,6 +193,8 @@ class RequestView(BaseModel):
     closure: Closure | None = None
     reminders_sent: list[str] = Field(default_factory=list)
     imported: ImportRecord | None = None
+    #: the secretariat's steps off the usual path, with their reasons (issue 20)
+    discretions: list[Discretion] = Field(default_factory=list)
 
     # --- what follows from the facts --------------------------------------
 

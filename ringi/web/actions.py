@@ -276,6 +276,33 @@ ACTIONS: tuple[Action, ...] = (
         Field("reason", "field.reason", "textarea", True, TEXT),
         _MEETING,
     ),
+    # the secretariat's discretion and after the end (issue 20)
+    _form(
+        "hear-below-threshold",
+        _text("reason"),
+        Field("reason", "field.discretion_reason", "textarea", True, TEXT),
+        _MEETING,
+    ),
+    _form(
+        "cost-evaluation-without-hearing",
+        lambda view: {**_probe_cost(view), "reason": "?"},
+        Field("reason", "field.discretion_reason", "textarea", True, TEXT),
+        Field("monthly_volume", "field.monthly_volume", "number"),
+        Field("benefit_per_unit_yen", "field.benefit_per_unit_yen", "number"),
+        Field("total_benefit_yen", "field.total_benefit_yen", "number"),
+        Field("cost_central", "field.cost_central", "number"),
+        Field("cost_members", "field.cost_members", "number"),
+        Field("cost_network_operators", "field.cost_network_operators", "number"),
+        _MEETING,
+    ),
+    _form(
+        "reopen",
+        _text("reason"),
+        Field("reason", "field.discretion_reason", "textarea", True, TEXT),
+        Field("deadline", "field.reopen_deadline", "date", moment=True),
+        Field("until_meeting", "field.until_meeting", "meeting"),
+        _MEETING,
+    ),
 )
 BY_SLUG: dict[str, Action] = {a.slug: a for a in ACTIONS}
 if BY_SLUG.keys() != api_actions.BY_SLUG.keys():  # a new action of the API needs its form here
@@ -297,6 +324,10 @@ def available(view: RequestView, actor: Actor, at: datetime) -> list[Action]:
             continue
         offered.append(action)
     return offered
+
+
+#: the forms of a cost evaluation's figures
+_COST_FORMS = ("cost-evaluation", "cost-evaluation-without-hearing")
 
 
 # --- reading a form ---------------------------------------------------------------------
@@ -323,7 +354,7 @@ def parse(action: Action, form: Mapping[str, str]) -> BaseModel:
         # a form sends text; the body takes a number as a number (ringi.domain.text)
         digits = f.kind in ("number", "meeting") and value.isascii() and value.isdigit()
         raw[f.name] = int(value) if digits and len(value) <= 18 else value
-    if action.slug == "cost-evaluation":
+    if action.slug in _COST_FORMS:
         items = [
             {"bearer": bearer.value, "amount_yen": raw.pop(f"cost_{bearer.value}")}
             for bearer in CostBearer
@@ -382,7 +413,7 @@ def build_errors(
     action: Action, invalid: ValidationError
 ) -> dict[str, tuple[str, dict[str, object]]]:
     """What the command refused that the form let through, on the form's fields."""
-    if action.slug == "cost-evaluation":  # the figures do not state the benefit one way
+    if action.slug in _COST_FORMS:  # the figures do not state the benefit one way
         return {"total_benefit_yen": ("form.err.benefit", {})}
     detail = "; ".join(str(e["msg"]) for e in invalid.errors())
     name = action.fields[0].name if action.fields else "form"

@@ -321,8 +321,33 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "action.close": ("クローズする", "Close"),
     "action.answers": ("回答を記録する", "Record an answer"),
     "action.answer-corrections": ("回答を訂正する", "Correct an answer"),
+    # the secretariat's discretion and after the end (issue 20)
+    "action.hear-below-threshold": (
+        "賛同数に満たないままヒアリングを行う",
+        "Hold the hearing below the threshold",
+    ),
+    "action.cost-evaluation-without-hearing": (
+        "ヒアリングを行わず費用対効果を評価する",
+        "Evaluate the cost without a hearing",
+    ),
+    "action.reopen": ("再開する (クローズを取り消す)", "Reopen"),
     # --- action fields -------------------------------------------------------
     "field.text": ("本文", "Text"),
+    "field.discretion_reason": ("理由", "Reason"),
+    "request.discretion.hear_below_threshold": (
+        "賛同数に満たないままヒアリング",
+        "Hearing below the threshold",
+    ),
+    "request.discretion.evaluate_without_hearing": (
+        "ヒアリングなしで費用対効果を評価",
+        "Cost evaluated without a hearing",
+    ),
+    "request.discretion.reopen": ("再開 (クローズ後)", "Reopened"),
+    "request.answered_together": ("同じ回答:", "also given to"),
+    "field.reopen_deadline": (
+        "新しい賛同募集の期限 (賛同不足でクローズした場合、空欄なら規定の期間)",
+        "New support deadline (closed short of support; empty: the policy's window)",
+    ),
     "field.note": ("追記の内容", "Note"),
     "field.reply": ("回答の内容", "Reply"),
     "field.reason": ("理由", "Reason"),

@@ -69,7 +69,9 @@ class RequestWorkflow:
             view = self.view
             if view.stage.is_terminal:
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                return self.view
+                if self.view.stage.is_terminal:
+                    return self.view
+                continue  # reopened (issue 20): its timers run again in this run
             if self._history_is_long(start.history_limit):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(

@@ -6,12 +6,15 @@ endpoints by ``request_actions``; opening a meeting is written here."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
+import structlog
 from fastapi import Path, Request, status
 
-from ...domain.errors import Refused
+from ...domain import commands as c
+from ...domain.errors import NotFound, Refused
 from ...domain.vocabulary import Role
 from ..context import (
     Caller,
@@ -19,20 +22,27 @@ from ..context import (
     IdempotencyKey,
     Write,
     allowed,
+    carry_out,
     guarded_router,
     require_meetings,
 )
-from ..errors import documented
+from ..errors import ApiError, ErrorDetail, classify, documented
 from ..models import (
     MAX_NUMBER,
+    AnswerItem,
+    BulkAnswerBody,
+    BulkAnswerResult,
+    ItemError,
     MeetingOut,
     OpenMeetingBody,
+    RequestSummary,
     RescheduledMeeting,
     RescheduleMeetingBody,
 )
 from . import request_actions
 
 SECRETARIAT = allowed(Role.SECRETARIAT)
+log = structlog.get_logger("ringi.api")
 router = guarded_router("secretariat", 401, 403, 413, 422, 429)
 
 
@@ -102,3 +112,75 @@ async def reschedule_meeting(
     if key is not None:
         await ctx.in_thread(ctx.keys.resolve, who, key, number)
     return RescheduledMeeting.of(followed)
+
+
+# --- one answer given to several requests (issue 20) ------------------------------------
+
+
+@router.post(
+    "/bulk/answer",
+    openapi_extra=SECRETARIAT,
+    responses=documented(409),
+    summary="Give one answer to several requests (「No43に同じ」)",
+    description="The answer is recorded on each request on its own, naming the others it "
+    "was given with: one refused does not undo the others, and none is half-written. The "
+    "answer reports, per number in the order given, what succeeded and what was refused "
+    "and why. With an Idempotency-Key, a retry records nothing twice.",
+)
+async def bulk_answer(
+    body: BulkAnswerBody, who: Caller, ctx: Ctx, request: Request, key: IdempotencyKey = None
+) -> BulkAnswerResult:
+    limit = ctx.settings.bulk_max_items
+    if len(body.numbers) > limit:
+        raise ApiError(
+            422,
+            "invalid",
+            f"invalid input: body.numbers has {len(body.numbers)} items; at most {limit} a call",
+            details=[
+                ErrorDetail(field="body.numbers", message=f"at most {limit} items", type="too_long")
+            ],
+        )
+    write = Write(ctx, who, request, key, body)
+    retry = await write.claim() is not None
+    gate = asyncio.Semaphore(ctx.settings.bulk_concurrency)
+
+    async def exists(number: int) -> bool:
+        try:
+            await ctx.reads.view(number)
+        except NotFound:
+            return False
+        return True
+
+    # each answer names the others given it: those that are requests
+    known = [n for n in body.numbers if await exists(n)]
+
+    async def one(number: int) -> AnswerItem:
+        others = tuple(n for n in known if n != number)
+        cmd = c.RecordAnswer(
+            actor=write.actor,
+            command_id=write.command_id(number),
+            text=body.text,
+            continued=body.continued,
+            meeting=body.meeting,
+            together_with=others,
+        )
+        async with gate:
+            try:
+                view = await carry_out(ctx, number, cmd, retry=retry)
+            except Exception as exc:
+                found = classify(exc)
+                if found is None:
+                    log.exception("bulk answer item failed", number=number)
+                    found = (500, "internal", "ringi failed to carry this out; it was logged", None)
+                status_, error, message, _ = found
+                return AnswerItem(
+                    number=number,
+                    ok=False,
+                    status=status_,
+                    error=ItemError(status=status_, error=error, message=message),
+                )
+        return AnswerItem(number=number, ok=True, status=200, request=RequestSummary.of(view))
+
+    items = await asyncio.gather(*(one(n) for n in body.numbers))
+    succeeded = sum(1 for item in items if item.ok)
+    return BulkAnswerResult(succeeded=succeeded, failed=len(items) - succeeded, items=items)
