@@ -317,7 +317,7 @@ class Ringi:
         views = (await asyncio.to_thread(replay, self.store, everything)).views
         followed = FollowedMeeting(number=number, held_at=held_at)
         for view in views.values():
-            deadline = view.support_deadline
+            deadline = lifecycle.meeting_deadline(view)
             if not lifecycle.follows_meeting(view, number) or deadline is None:
                 continue
             if deadline > held_at:

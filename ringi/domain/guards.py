@@ -18,10 +18,13 @@ from .commands import (
     Close,
     CorrectAnswer,
     DismissObjection,
+    EndObjectionWindow,
     Endorse,
+    EndSupport,
     EvaluateCost,
     ExtendDeadline,
     FileRequest,
+    FinalCall,
     Hold,
     IdentifyProposer,
     OpenHearing,
@@ -192,6 +195,8 @@ def open_objection_window(view: RequestView, cmd: OpenObjectionWindow, at: datet
         )
     if not view.threshold_met:
         raise Refused(short_of_support(view))
+    if cmd.ends_at is not None and cmd.ends_at <= at:
+        raise Refused(f"an objection window must end in the future, not {shown(cmd.ends_at)}")
 
 
 def approve(view: RequestView, cmd: Approve, at: datetime) -> None:
@@ -264,6 +269,52 @@ def timer_fired(view: RequestView, cmd: TimerFired, at: datetime) -> None:
         raise Refused(f"the {cmd.timer.value} timer of {no} for {shown(cmd.due)} no longer applies")
     if cmd.due > at:
         raise Refused(f"the {cmd.timer.value} timer of {no} is not due until {shown(cmd.due)}")
+
+
+# --- the secretariat's windows (issue 20) ------------------------------------------
+
+
+def final_call(view: RequestView, cmd: FinalCall, at: datetime) -> None:
+    no = f"No.{view.number}"
+    if view.support_window_closed:
+        raise Refused(f"the support window of {no} has ended already; there is nothing to call")
+    if cmd.deadline <= at:
+        raise Refused(
+            f"meeting {cmd.until_meeting} (第{cmd.until_meeting}回) is held on "
+            f"{shown(cmd.deadline)}, not in the future: a final call runs until a meeting to come"
+        )
+    if view.support_deadline == cmd.deadline and view.support_until_meeting == cmd.until_meeting:
+        raise Refused(
+            f"the support deadline of {no} is meeting {cmd.until_meeting} "
+            f"(第{cmd.until_meeting}回) already"
+        )
+
+
+def end_support(view: RequestView, cmd: EndSupport, at: datetime) -> None:
+    if view.support_window_closed:
+        raise Refused(
+            f"the support window of No.{view.number} has ended already "
+            "(its deadline's timer, or the secretariat, ended it)"
+        )
+
+
+def end_objection_window(view: RequestView, cmd: EndObjectionWindow, at: datetime) -> None:
+    no, window = f"No.{view.number}", view.objection_window
+    if window is None:
+        raise Refused(f"{no} has had no objection window")
+    if window.ended:
+        raise Refused(
+            f"the objection window of {no} has ended already (its timer, or the secretariat, "
+            f"ended it); {no} is in stage {view.stage.value}"
+        )
+    if window.standing:
+        named = "; ".join(f"{o.company}: {o.reason}" for o in window.standing)
+        raise Refused(
+            f"{len(window.standing)} objection(s) to {no} still stand: {named} "
+            "(withdrawn or dismissed, they no longer block)"
+        )
+    if not view.threshold_met:
+        raise Refused(short_of_support(view))
 
 
 # --- the rules the guards share ---------------------------------------------------

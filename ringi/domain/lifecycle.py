@@ -31,10 +31,13 @@ from .commands import (
     Command,
     CorrectAnswer,
     DismissObjection,
+    EndObjectionWindow,
     Endorse,
+    EndSupport,
     EvaluateCost,
     ExtendDeadline,
     FileRequest,
+    FinalCall,
     Hold,
     IdentifyProposer,
     OpenHearing,
@@ -354,6 +357,35 @@ MOVES: tuple[Move[Any], ...] = (
         records=tuple(dict.fromkeys(e for t in TIMERS for e in t.records)),
         paths=tuple(p for t in TIMERS for p in t.paths),
     ),
+    # the secretariat's windows (issue 20): it moves the support deadline to a
+    # meeting, and concludes a window itself, recording what the window's timer
+    # would (so the timer, no longer pending, cannot do it a second time)
+    Move(
+        FinalCall,
+        By.SECRETARIAT,
+        guards.final_call,
+        stages=(Stage.GATHERING_SUPPORT,),
+        doing="issue a final call",
+        records=("FinalCallIssued",),
+    ),
+    Move(
+        EndSupport,
+        By.SECRETARIAT,
+        guards.end_support,
+        stages=(Stage.GATHERING_SUPPORT,),
+        doing="end support gathering",
+        records=("SupportWindowClosed", "Closed"),
+        paths=(Path(Stage.GATHERING_SUPPORT, Stage.CLOSED, "support < threshold"),),
+    ),
+    Move(
+        EndObjectionWindow,
+        By.SECRETARIAT,
+        guards.end_objection_window,
+        stages=(Stage.OBJECTION_WINDOW,),
+        doing="end the objection window",
+        records=("ObjectionWindowEnded",),
+        paths=(Path(Stage.OBJECTION_WINDOW, Stage.IMPLEMENTATION, "none standing"),),
+    ),
 )
 
 _MOVE: dict[type[Any], Move[Any]] = {m.command: m for m in MOVES}
@@ -456,9 +488,10 @@ def final_call_deadline(
     return deadline, meeting
 
 
-def objection_window_ends(view: RequestView, at: datetime) -> datetime:
-    """When an objection window opened at ``at`` ends."""
-    return at + view.policy.objection_window
+def objection_window_ends(view: RequestView, cmd: OpenObjectionWindow, at: datetime) -> datetime:
+    """When an objection window opened at ``at`` ends: the end given (a meeting's
+    day, say), or the policy's window."""
+    return cmd.ends_at or at + view.policy.objection_window
 
 
 def stage_after_objection_window(objections: int, short_of_support: bool) -> Stage:
@@ -509,14 +542,26 @@ def _require_stage(view: RequestView, stages: Stage | tuple[Stage, ...], doing: 
 
 
 def follows_meeting(view: RequestView, number: int) -> bool:
-    """Whether ``view``'s running support deadline is "until meeting ``number``"
-    (so a later date for the meeting moves it along, never an earlier one: what
-    members were told they have, they keep)."""
+    """Whether ``view``'s running support deadline, or its open objection window,
+    is "until meeting ``number``" (so a later date for the meeting moves it along,
+    never an earlier one: what members were told they have, they keep)."""
+    window = view.objection_window
+    if view.stage is Stage.OBJECTION_WINDOW and window is not None and not window.ended:
+        return window.until_meeting == number
     return (
         view.stage is Stage.GATHERING_SUPPORT
         and not view.support_window_closed
         and view.support_until_meeting == number
     )
+
+
+def meeting_deadline(view: RequestView) -> datetime | None:
+    """The running deadline a meeting's new date may move (``follows_meeting``):
+    the open objection window's end, or the support deadline."""
+    window = view.objection_window
+    if view.stage is Stage.OBJECTION_WINDOW and window is not None and not window.ended:
+        return window.ends_at
+    return view.support_deadline
 
 
 def _verb(cmd: Command) -> str:
