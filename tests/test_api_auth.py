@@ -129,6 +129,10 @@ def matrix(
             {"held_at": "2150-01-17T14:00:00+09:00", "reason": "延期"},
             {SEC: 200},
         ),
+        # the secretariat's windows (issue 20): n gathers support, short of the threshold
+        Cell("POST", f"{r}/final-call", {"until_meeting": 40, "meeting": 40}, {SEC: 200}),
+        Cell("POST", f"{r}/end-objection-window", None, {SEC: 409}),  # no objection window
+        Cell("POST", f"{r}/end-support", {"meeting": 40}, {SEC: 200}),  # closed: support 1 of 5
         # --- reading: everyone ------------------------------------------------------------
         Cell("GET", r, None, everyone()),
         Cell("GET", "/v1/requests", None, everyone()),
