@@ -296,17 +296,19 @@ def end_support(view: RequestView, cmd: EndSupport, at: datetime) -> None:
             f"the support window of No.{view.number} has ended already "
             "(its deadline's timer, or the secretariat, ended it)"
         )
+    if view.stage is not Stage.GATHERING_SUPPORT:
+        raise support_window_not_open(view)
 
 
 def end_objection_window(view: RequestView, cmd: EndObjectionWindow, at: datetime) -> None:
     no, window = f"No.{view.number}", view.objection_window
-    if window is None:
-        raise Refused(f"{no} has had no objection window")
-    if window.ended:
+    if window is not None and window.ended:
         raise Refused(
             f"the objection window of {no} has ended already (its timer, or the secretariat, "
             f"ended it); {no} is in stage {view.stage.value}"
         )
+    if view.stage is not Stage.OBJECTION_WINDOW or window is None:
+        raise Refused(f"{no} has no objection window open (stage: {view.stage.value})")
     if window.standing:
         named = "; ".join(f"{o.company}: {o.reason}" for o in window.standing)
         raise Refused(

@@ -371,18 +371,14 @@ MOVES: tuple[Move[Any], ...] = (
     Move(
         EndSupport,
         By.SECRETARIAT,
-        guards.end_support,
-        stages=(Stage.GATHERING_SUPPORT,),
-        doing="end support gathering",
+        guards.end_support,  # its stage too: the refusal says the window has ended
         records=("SupportWindowClosed", "Closed"),
         paths=(Path(Stage.GATHERING_SUPPORT, Stage.CLOSED, "support < threshold"),),
     ),
     Move(
         EndObjectionWindow,
         By.SECRETARIAT,
-        guards.end_objection_window,
-        stages=(Stage.OBJECTION_WINDOW,),
-        doing="end the objection window",
+        guards.end_objection_window,  # its stage too: the refusal says the window has ended
         records=("ObjectionWindowEnded",),
         paths=(Path(Stage.OBJECTION_WINDOW, Stage.IMPLEMENTATION, "none standing"),),
     ),
