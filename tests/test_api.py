@@ -641,17 +641,17 @@ async def test_the_windows_own_moves_through_the_api(api: Api) -> None:
     assert (window["ends_at"], window["until_meeting"]) == ("2150-02-10T14:00:00+09:00", 36)
 
     objection = {"reason": "運用への影響を確認したい"}
-    assert (await api.call("F社", "POST", f"{r}/objections", objection)).status_code == 200
+    assert (await api.call("B社", "POST", f"{r}/objections", objection)).status_code == 200
     before = log_position(api)
     standing = await api.call(sec, "POST", f"{r}/end-objection-window", {"meeting": 36})
     assert standing.status_code == 409
-    assert "F社: 運用への影響を確認したい" in standing.json()["message"]
+    assert "B社: 運用への影響を確認したい" in standing.json()["message"]
     assert log_position(api) == before  # refused: nothing written
-    withdrawn = await api.call("F社", "POST", f"{r}/objection-withdrawal")
+    withdrawn = await api.call("B社", "POST", f"{r}/objection-withdrawal")
     assert withdrawn.status_code == 200
     done = await api.call(sec, "POST", f"{r}/end-objection-window", {"meeting": 36})
     assert done.status_code == 200 and done.json()["request"]["stage"] == Stage.IMPLEMENTATION
     again = await api.call(sec, "POST", f"{r}/end-objection-window")
     assert again.status_code == 409 and "has ended already" in again.json()["message"]
-    member = await api.call("B社", "POST", f"{r}/end-objection-window")
+    member = await api.call("C社", "POST", f"{r}/end-objection-window")
     assert member.status_code == 403
