@@ -305,8 +305,8 @@ class Ringi:
         return await self.follow_meeting(number, actor)
 
     async def follow_meeting(self, number: int, actor: Actor) -> FollowedMeeting:
-        """Give every support deadline that runs "until meeting ``number``" the
-        meeting's date, through each request's workflow, as an extension the actor
+        """Give every support deadline and objection window that runs "until meeting
+        ``number``" the meeting's date, through each request's workflow, as an extension the actor
         (who moved the meeting) makes: a deadline moves later with its meeting and is
         kept when the meeting comes earlier (``lifecycle.follows_meeting``). Safe to
         run again (each extension's command id names the meeting, its date and the

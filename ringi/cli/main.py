@@ -1040,11 +1040,12 @@ def meeting_reschedule(
         echo(f"meeting {number} (第{number}回) rescheduled, held {held_at.isoformat()}")
         if followed.following:
             listed = ", ".join(f"No.{n}" for n in followed.following)
-            echo(f"gathering support until meeting {number}, now until its new date: {listed}")
+            # a support deadline or an objection window (issue 20) until the meeting
+            echo(f"deadlines until meeting {number}, now until its new date: {listed}")
         if followed.kept:
             listed = ", ".join(f"No.{n}" for n in followed.kept)
             echo(
-                f"gathering support until meeting {number}, kept to the later date they "
+                f"deadlines until meeting {number}, kept to the later date they "
                 f"were given (the meeting comes earlier): {listed}"
             )
 
