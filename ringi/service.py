@@ -327,8 +327,8 @@ class Ringi:
         return await self.follow_meeting(number, actor)
 
     async def follow_meeting(self, number: int, actor: Actor) -> FollowedMeeting:
-        """Give every support deadline that runs "until meeting ``number``" the
-        meeting's date, through each request's workflow, as an extension the actor
+        """Give every support deadline and objection window that runs "until meeting
+        ``number``" the meeting's date, through each request's workflow, as an extension the actor
         (who moved the meeting) makes: a deadline moves later with its meeting and is
         kept when the meeting comes earlier (``lifecycle.follows_meeting``). Safe to
         run again (each extension's command id names the meeting, its date and the
@@ -339,7 +339,7 @@ class Ringi:
         views = (await asyncio.to_thread(replay, self.store, everything)).views
         followed = FollowedMeeting(number=number, held_at=held_at)
         for view in views.values():
-            deadline = view.support_deadline
+            deadline = lifecycle.meeting_deadline(view)
             if not lifecycle.follows_meeting(view, number) or deadline is None:
                 continue
             if deadline > held_at:

@@ -612,3 +612,46 @@ async def test_a_clarification_thread_is_read_by_the_proposer_the_secretariat_an
     assert question not in endorsed.text
     # the proposer's own reads are unchanged by what another member was shown
     assert set(words((await api.call("A社", "GET", r)).json())) == {question, reply}
+
+
+# --- the secretariat's windows (issue 20) ----------------------------------------------------
+
+
+async def test_the_windows_own_moves_through_the_api(api: Api) -> None:
+    sec = "secretariat"
+    for number, day in ((35, "2150-01-10"), (36, "2150-02-10")):
+        body = {"number": number, "held_at": f"{day}T14:00:00+09:00"}
+        assert (await api.call(sec, "POST", "/v1/meetings", body)).status_code == 201
+    n = await api.file()
+    r = f"/v1/requests/{n}"
+    for company in ("B社", "C社", "D社", "E社"):
+        assert (await api.call(company, "POST", f"{r}/endorse")).status_code == 200
+    inputs = {
+        "total_benefit_yen": "100000000",
+        "cost_items": [{"bearer": "central", "amount_yen": 1}],
+    }
+    assert (await api.call(sec, "POST", f"{r}/cost-evaluation", inputs)).status_code == 200
+    both = {"until_meeting": 36, "ends_at": "2150-02-01T00:00:00+09:00"}
+    invalid = await api.call(sec, "POST", f"{r}/open-objection-window", both)
+    assert invalid.status_code == 422 and "not both" in invalid.text
+    body = {"until_meeting": 36, "meeting": 35}
+    opened = await api.call(sec, "POST", f"{r}/open-objection-window", body)
+    assert opened.status_code == 200, opened.text
+    window = opened.json()["request"]["objection_windows"][-1]
+    assert (window["ends_at"], window["until_meeting"]) == ("2150-02-10T14:00:00+09:00", 36)
+
+    objection = {"reason": "運用への影響を確認したい"}
+    assert (await api.call("B社", "POST", f"{r}/objections", objection)).status_code == 200
+    before = log_position(api)
+    standing = await api.call(sec, "POST", f"{r}/end-objection-window", {"meeting": 36})
+    assert standing.status_code == 409
+    assert "B社: 運用への影響を確認したい" in standing.json()["message"]
+    assert log_position(api) == before  # refused: nothing written
+    withdrawn = await api.call("B社", "POST", f"{r}/objection-withdrawal")
+    assert withdrawn.status_code == 200
+    done = await api.call(sec, "POST", f"{r}/end-objection-window", {"meeting": 36})
+    assert done.status_code == 200 and done.json()["request"]["stage"] == Stage.IMPLEMENTATION
+    again = await api.call(sec, "POST", f"{r}/end-objection-window")
+    assert again.status_code == 409 and "has ended already" in again.json()["message"]
+    member = await api.call("C社", "POST", f"{r}/end-objection-window")
+    assert member.status_code == 403

@@ -129,6 +129,24 @@ def matrix(
             {"held_at": "2150-01-17T14:00:00+09:00", "reason": "延期"},
             {SEC: 200},
         ),
+        # the secretariat's windows (issue 20): n gathers support, short of the threshold
+        Cell("POST", f"{r}/final-call", {"until_meeting": 40, "meeting": 40}, {SEC: 200}),
+        Cell("POST", f"{r}/end-objection-window", None, {SEC: 409}),  # no objection window
+        Cell("POST", f"{r}/end-support", {"meeting": 40}, {SEC: 200}),  # closed: support 1 of 5
+        # the secretariat's discretion and after the end (issue 20): n, closed, comes back
+        Cell("POST", f"{r}/reopen", {"reason": "再検討"}, {SEC: 200}),
+        Cell(
+            "POST",
+            f"{r}/cost-evaluation-without-hearing",
+            {
+                "total_benefit_yen": "50000000",
+                "cost_items": [{"bearer": "members", "amount_yen": 1e9}],
+                "reason": "賛同数の条件を満たした",
+            },
+            {SEC: 409},  # support 1 of 5
+        ),
+        Cell("POST", f"{r}/hear-below-threshold", {"reason": "起案者へのヒアリング"}, {SEC: 200}),
+        Cell("POST", "/v1/bulk/answer", {"numbers": [n, bulk], "text": "No43に同じ"}, {SEC: 200}),
         # --- reading: everyone ------------------------------------------------------------
         Cell("GET", r, None, everyone()),
         Cell("GET", "/v1/requests", None, everyone()),

@@ -372,3 +372,44 @@ def test_two_installations_run_side_by_side_and_state_survives_a_restart(
     assert state(installation, number) == before
     ok(installation.ringi("endorse", str(number), "--as", "C社"))
     assert state(installation, number)["support"] == 3
+
+
+# --- the secretariat's windows (issue 20) ----------------------------------------------------
+
+
+def test_the_secretariat_steers_and_ends_the_windows(installation: Installation) -> None:
+    inst = installation
+    today = datetime.now(JST).date()
+    ok(inst.ringi("meeting", "open", "80", "--date", today.isoformat()))
+    # the next meeting, well before a new request's default support deadline
+    meeting_81 = date.fromordinal(today.toordinal() + 30).isoformat()
+    ok(inst.ringi("meeting", "open", "81", "--date", meeting_81))
+
+    n = str(file_request(inst))
+    refused(inst.ringi("extend-deadline", n, "--until-meeting", "81"), "not later than")
+    refused(inst.ringi("final-call", n, "--until-meeting", "82"), "not been opened")
+    usage_error(inst.ringi("final-call", n), "--until-meeting")
+    ok(inst.ringi("final-call", n, "--until-meeting", "81", "--meeting", "80"))
+    request = state(inst, int(n))["request"]
+    assert request["support_deadline"].startswith(f"{meeting_81}T00:00:00")
+    assert request["support_until_meeting"] == 81
+    ok(inst.ringi("end-support", n, "--meeting", "80"))
+    closed = state(inst, int(n))["request"]
+    assert closed["stage"] == "closed" and closed["closure"]["reason"] == "insufficient_support"
+    refused(inst.ringi("end-support", n), "closed")
+
+    m = str(supported(inst))
+    ok(inst.ringi("evaluate-cost", m, "--total-benefit", "100000000", "--cost", "central=1000"))
+    usage_error(
+        inst.ringi("open-objection-window", m, "--until", meeting_81, "--until-meeting", "81"),
+        "not both",
+    )
+    ok(inst.ringi("open-objection-window", m, "--until-meeting", "81", "--meeting", "80"))
+    window = state(inst, int(m))["request"]["objection_windows"][-1]
+    assert window["ends_at"].startswith(f"{meeting_81}T00:00:00") and window["until_meeting"] == 81
+    ok(inst.ringi("object", m, "--as", "F社", "--reason", "運用への影響が大きい"))
+    refused(inst.ringi("end-objection-window", m), "F社: 運用への影響が大きい")
+    ok(inst.ringi("dismiss-objection", m, "--company", "F社", "--reason", "移行期間を設ける"))
+    ok(inst.ringi("end-objection-window", m, "--meeting", "80"))
+    assert state(inst, int(m))["request"]["stage"] == "implementation"
+    refused(inst.ringi("end-objection-window", m), "has ended already")

@@ -311,7 +311,10 @@ def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:
         c.OpenHearing: (c.OpenHearing(actor=desk), m.AtMeeting),
         c.RecordFindings: (c.RecordFindings(actor=desk, text="t"), m.FindingsBody),
         c.EvaluateCost: (c.EvaluateCost(actor=desk, inputs=cost), m.EvaluateCostBody),
-        c.OpenObjectionWindow: (c.OpenObjectionWindow(actor=desk), m.AtMeeting),
+        c.OpenObjectionWindow: (
+            c.OpenObjectionWindow(actor=desk, ends_at=now, until_meeting=3),
+            m.OpenObjectionWindowBody,
+        ),
         c.Approve: (c.Approve(actor=desk, planned_release=day), m.ApproveBody),
         c.ChangeReleaseDate: (
             c.ChangeReleaseDate(actor=desk, planned_release=day, reason="r"),
@@ -342,6 +345,13 @@ def test_every_command_the_cli_sends_has_a_route_whose_body_takes_it() -> None:
             c.Reopen(actor=desk, reason="r", deadline=now, until_meeting=3, meeting=1),
             m.ReopenBody,
         ),
+        # the secretariat's windows (issue 20)
+        c.FinalCall: (
+            c.FinalCall(actor=desk, until_meeting=27, deadline=now, meeting=26),
+            m.FinalCallBody,
+        ),
+        c.EndSupport: (c.EndSupport(actor=desk, meeting=27), m.AtMeeting),
+        c.EndObjectionWindow: (c.EndObjectionWindow(actor=desk, meeting=36), m.AtMeeting),
     }
     assert set(samples) == set(ROUTES)
     for command, body in samples.values():

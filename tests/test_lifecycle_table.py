@@ -19,7 +19,7 @@ from ringi.domain.policy import Policy
 from ringi.domain.request import Request
 from ringi.domain.timers import ANY_OPEN, CLOSED_FROM, LEFT, TIMER, TIMERS
 from ringi.domain.vocabulary import Actor, Category, Stage
-from tests.test_replay_fast import COMPANIES, MOVES, T0
+from tests.test_replay_fast import COMPANIES, MOVES, T0, WINDOW_MOVES
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -96,7 +96,7 @@ def test_each_command_records_only_its_rows_events_and_moves_along_its_arrows(
     seed: int,
 ) -> None:
     rng = random.Random(seed)
-    moves, weights = zip(*MOVES, strict=True)
+    moves, weights = zip(*MOVES, *WINDOW_MOVES, strict=True)
     checked = moved = 0
     for number in range(1, 41):
         at = T0 + timedelta(hours=number)

@@ -33,11 +33,14 @@ from ringi.domain.commands import (
     Command,
     CorrectAnswer,
     DismissObjection,
+    EndObjectionWindow,
     Endorse,
+    EndSupport,
     EvaluateCost,
     EvaluateWithoutHearing,
     ExtendDeadline,
     FileRequest,
+    FinalCall,
     HearBelowThreshold,
     Hold,
     IdentifyProposer,
@@ -214,7 +217,43 @@ def _moves() -> list[tuple[Move, int]]:
 MOVES = _moves()
 
 
-def random_life(number: int, rng: random.Random, steps: int) -> Request:
+# the secretariat's windows (issue 20): kept apart from ``MOVES``, whose seeded
+# lives other tests rely on, and added to them where they are tested
+def _window_moves() -> list[tuple[Move, int]]:
+    def meeting(rng: random.Random) -> int | None:
+        return rng.choice([None, rng.randint(20, 60)])
+
+    s = SECRETARIAT
+    return [
+        (
+            lambda r, q, at: FinalCall(
+                actor=s,
+                until_meeting=r.randint(20, 60),
+                deadline=at + timedelta(days=r.randint(-5, 60)),
+                meeting=meeting(r),
+            ),
+            2,
+        ),
+        (lambda r, q, at: EndSupport(actor=s, meeting=meeting(r)), 2),
+        (lambda r, q, at: EndObjectionWindow(actor=s, meeting=meeting(r)), 6),
+        (
+            lambda r, q, at: OpenObjectionWindow(
+                actor=s,
+                ends_at=at + timedelta(days=r.randint(-1, 40)),
+                until_meeting=r.choice([None, r.randint(20, 60)]),
+                meeting=meeting(r),
+            ),
+            4,
+        ),
+    ]
+
+
+WINDOW_MOVES = _window_moves()
+
+
+def random_life(
+    number: int, rng: random.Random, steps: int, moves: list[tuple[Move, int]] = MOVES
+) -> Request:
     """A request filed and then put through ``steps`` random commands (and due
     timers), whatever the rules let through."""
     at = T0 + timedelta(hours=number * 7)
@@ -250,7 +289,7 @@ def random_life(number: int, rng: random.Random, steps: int) -> Request:
         for command in prefix:
             at += timedelta(days=1)
             request.handle(command, at)
-    moves, weights = zip(*MOVES, strict=True)
+    commands, weights = zip(*moves, strict=True)
     pace = rng.choice([6, 6, 40])  # days between commands: most lives brisk, some slow
     for _ in range(steps):
         timers = pending_timers(request.view())
@@ -260,7 +299,7 @@ def random_life(number: int, rng: random.Random, steps: int) -> Request:
             command: Command = timer
         else:
             at += timedelta(days=rng.uniform(0.1, pace))
-            command = rng.choices(moves, weights)[0](rng, request, at)
+            command = rng.choices(commands, weights)[0](rng, request, at)
         try:
             request.handle(command, at)
         except Refused:
@@ -388,6 +427,34 @@ def test_random_lifecycles_of_several_seeds_fold_alike(tmp_path: Path) -> None:
                 assert fast.views == reference.views and fast.events == reference.events
         finally:
             store.close()
+
+
+# the secretariat's windows (issue 20)
+def test_random_lifecycles_with_the_secretariats_windows_fold_alike(tmp_path: Path) -> None:
+    """Final calls, ended windows and windows until a meeting fold as the
+    aggregate records them."""
+    store = RingiStore(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "w.db")}
+    )
+    try:
+        rng = random.Random(20)
+        moves = MOVES + WINDOW_MOVES
+        lives = [random_life(n, rng, steps=rng.randint(10, 40), moves=moves) for n in range(1, 41)]
+        recorded = {type(e).__name__ for life in lives for e in life.pending_events}
+        secretariats = {
+            e.command_id.split(":")[0]
+            for life in lives
+            for e in life.pending_events
+            if type(e).__name__ == "ObjectionWindowEnded"
+        }
+        assert {"FinalCallIssued", "ObjectionWindowEnded", "SupportWindowClosed"} <= recorded
+        assert "timer" in secretariats and len(secretariats) > 1  # ended both ways
+        store.save(*lives)
+        for cutoff in cutoffs(store, rng)[:8]:
+            fast, reference = replay(store, cutoff), replay(store, cutoff, reference=True)
+            assert fast.views == reference.views and fast.events == reference.events
+    finally:
+        store.close()
 
 
 def test_on_postgresql_the_folds_agree_too(tmp_path: Path) -> None:

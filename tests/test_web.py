@@ -876,3 +876,27 @@ async def test_a_request_past_its_threshold_shows_until_when_it_takes_endorsemen
         line = page.one(data_testid="support-until")
         assert "賛同の受付" in text(line) and "残り" in text(line)
         assert "unendorse" in actions(page)
+
+
+# --- the secretariat's windows (issue 20) ----------------------------------------------------
+
+
+async def test_the_secretariat_is_offered_the_windows_own_moves_and_posts_a_final_call(
+    api: Api,
+) -> None:
+    body = {"number": 27, "held_at": "2150-01-10T14:00:00+09:00"}
+    await post_api(api, "secretariat", "/v1/meetings", body)
+    n = await api.file("A社")
+    async with browser(api, "A社") as member:
+        assert not actions(await member.page(f"/web/requests/{n}")) & {"final-call", "end-support"}
+    async with browser(api, "secretariat") as b:
+        offered = actions(await b.page(f"/web/requests/{n}"))
+        assert {"final-call", "end-support"} <= offered
+        assert "end-objection-window" not in offered  # no window open
+        done = await b.post(f"/web/requests/{n}/final-call", {"until_meeting": "27"})
+        assert done.status_code == 303, done.text[:500]
+    view = api.store.view(n)
+    assert view.support_deadline == datetime(2150, 1, 10, 14, tzinfo=JST)
+    assert view.support_until_meeting == 27
+    (called,) = events(api.store, n, "FinalCallIssued")
+    assert called.actor is not None and called.actor["role"] == Role.SECRETARIAT

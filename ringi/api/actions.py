@@ -117,6 +117,23 @@ async def _extend(body: m.ExtendDeadlineBody, base: Base, known: Known) -> c.Com
     )
 
 
+# the secretariat's windows (issue 20)
+async def _open_objection_window(
+    body: m.OpenObjectionWindowBody, base: Base, known: Known
+) -> c.Command:
+    ends_at = await _until(body.ends_at, body.until_meeting, known)
+    return c.OpenObjectionWindow(
+        **base, ends_at=ends_at, until_meeting=body.until_meeting, meeting=body.meeting
+    )
+
+
+async def _final_call(body: m.FinalCallBody, base: Base, known: Known) -> c.Command:
+    deadline = meeting_day(await known.meetings(), body.until_meeting)
+    return c.FinalCall(
+        **base, until_meeting=body.until_meeting, deadline=deadline, meeting=body.meeting
+    )
+
+
 async def _evaluate(body: m.EvaluateCostBody, base: Base, known: Known) -> c.Command:
     years = body.horizon_years or (await known.view()).policy.cost_horizon_years
     return c.EvaluateCost(**base, inputs=body.inputs(years), meeting=body.meeting)
@@ -301,9 +318,12 @@ ACTIONS: tuple[Action[Any], ...] = (
     Action(
         "open-objection-window",
         c.OpenObjectionWindow,
-        m.AtMeeting,
-        lambda b, base, _: c.OpenObjectionWindow(**base, meeting=b.meeting),
+        m.OpenObjectionWindowBody,
+        _open_objection_window,
         "Open the objection window after a cost-effective evaluation",
+        description="By default for the policy's objection window; or until a moment "
+        "(ends_at), or until meeting N is held (until_meeting), which it then follows "
+        "when the meeting is moved later.",
         body_optional=True,
     ),
     Action(
@@ -407,6 +427,42 @@ ACTIONS: tuple[Action[Any], ...] = (
         description="Its number, endorsers and history are kept; the reopening is a new "
         "event. One closed short of support gathers it again until a new deadline (the "
         "policy's window unless given). 409 if it is not closed.",
+    ),
+)
+# the secretariat's windows (issue 20)
+ACTIONS += (
+    Action(
+        "final-call",
+        c.FinalCall,
+        m.FinalCallBody,
+        _final_call,
+        "Issue a final call: support runs until meeting N, earlier or later",
+        description="次回会議(第N回)までに多数の賛同がなければクローズ: the support deadline "
+        "becomes the day meeting N is held, and follows it when the meeting is moved later. "
+        "The proposer, the endorsers and every member are told. 409 unless support is "
+        "being gathered, or if the meeting's day has passed.",
+    ),
+    Action(
+        "end-support",
+        c.EndSupport,
+        m.AtMeeting,
+        lambda b, base, _: c.EndSupport(**base, meeting=b.meeting),
+        "End support gathering now, as its deadline would",
+        description="What the support deadline's timer records: the support window closes, "
+        "and a request short of the threshold is closed (insufficient support). 409 if the "
+        "window has ended already (by its timer, say).",
+        body_optional=True,
+    ),
+    Action(
+        "end-objection-window",
+        c.EndObjectionWindow,
+        m.AtMeeting,
+        lambda b, base, _: c.EndObjectionWindow(**base, meeting=b.meeting),
+        "Conclude the objection window: on to implementation",
+        description="The secretariat concludes the window (no problem was raised), before "
+        "its timer. 409 while an objection stands (named in the message), when the support "
+        "is short of the threshold, or if the window has ended already (by its timer, say).",
+        body_optional=True,
     ),
 )
 BY_SLUG: dict[str, Action[Any]] = {a.slug: a for a in ACTIONS}

@@ -279,6 +279,29 @@ class CorrectAnswerBody(AtMeeting):
     reason: Text
 
 
+# --- the secretariat's windows (issue 20) -------------------------------------------------
+
+
+class OpenObjectionWindowBody(AtMeeting):
+    ends_at: Moment | None = Field(None, description="default: the policy's objection window")
+    until_meeting: Number | None = Field(
+        None, description="instead of a deadline: until meeting N (第N回) is held"
+    )
+
+    @model_validator(mode="after")
+    def _at_most_one_end(self) -> OpenObjectionWindowBody:
+        if self.ends_at is not None and self.until_meeting is not None:
+            raise ValueError("give ends_at or until_meeting, not both")
+        return self
+
+
+class FinalCallBody(AtMeeting):
+    until_meeting: Number = Field(
+        description="the meeting (第N回) support runs until, earlier or later than the "
+        "deadline running now"
+    )
+
+
 class OpenMeetingBody(Body):
     number: MeetingNumber = Field(description="the meeting's number (第N回)")
     held_at: Moment | None = Field(None, description="when it is held (default: now)")

@@ -735,16 +735,47 @@ def evaluate_cost(
 def open_objection_window(
     ctx: typer.Context,
     number: Number,
+    until: Annotated[
+        str | None, typer.Option("--until", help="YYYY-MM-DD (through that day) or ISO time")
+    ] = None,
+    until_meeting: Annotated[
+        int | None,
+        typer.Option(
+            "--until-meeting",
+            help="until meeting N (第N回) is held; the window follows the meeting",
+            parser=number("--until-meeting", "a meeting's number (第N回)"),
+        ),
+    ] = None,
     meeting: MeetingNo = None,
     user: User = None,
     key: Key = None,
     as_json: Json = False,
 ) -> None:
-    """[secretariat] Open the objection window after a cost-effective evaluation."""
-    command = _command(
-        c.OpenObjectionWindow, actor=secretariat(user), meeting=meeting, command_id=key
-    )
-    _act(ctx, number, command, as_json)
+    """[secretariat] Open the objection window after a cost-effective evaluation (by
+    default for the policy's objection window)."""
+    if until is not None and until_meeting is not None:
+        raise fail("give --until DATE or --until-meeting N, not both", USAGE)
+
+    async def work(session: Session) -> None:
+        ends_at: datetime | None = None
+        if until_meeting is not None:
+            from ..domain.meeting import meeting_day
+
+            ends_at = meeting_day(await session.meetings(), until_meeting)
+        elif until is not None:
+            ends_at = parse_until(until, "--until")
+        command = _command(
+            c.OpenObjectionWindow,
+            actor=secretariat(user),
+            ends_at=ends_at,
+            until_meeting=until_meeting,
+            meeting=meeting,
+            command_id=key,
+        )
+        _print_view(await session.act(number, command), as_json)
+        await _after_the_meeting(session, meeting)
+
+    desk(ctx).run(work)
 
 
 @app.command()
@@ -1023,6 +1054,80 @@ def reopen(
     desk(ctx).run(work)
 
 
+# --- the secretariat's windows (issue 20) ---------------------------------------------
+
+
+@app.command("final-call")
+def final_call(
+    ctx: typer.Context,
+    number: Number,
+    until_meeting: Annotated[
+        int,
+        typer.Option(
+            "--until-meeting",
+            help="support runs until meeting N (第N回) is held, earlier or later than now",
+            parser=number("--until-meeting", "a meeting's number (第N回)"),
+        ),
+    ],
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Final call: closed unless supported by meeting N (次回会議(第N回)までに
+    多数の賛同がなければクローズ). The support deadline becomes the meeting's day, and
+    follows the meeting; the proposer, the endorsers and every member are told."""
+
+    async def work(session: Session) -> None:
+        from ..domain.meeting import meeting_day
+
+        deadline = meeting_day(await session.meetings(), until_meeting)
+        command = _command(
+            c.FinalCall,
+            actor=secretariat(user),
+            until_meeting=until_meeting,
+            deadline=deadline,
+            meeting=meeting,
+            command_id=key,
+        )
+        _print_view(await session.act(number, command), as_json)
+        await _after_the_meeting(session, meeting)
+
+    desk(ctx).run(work)
+
+
+@app.command("end-support")
+def end_support(
+    ctx: typer.Context,
+    number: Number,
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] End support gathering now, as its deadline would: closed when
+    short of the threshold."""
+    command = _command(c.EndSupport, actor=secretariat(user), meeting=meeting, command_id=key)
+    _act(ctx, number, command, as_json)
+
+
+@app.command("end-objection-window")
+def end_objection_window(
+    ctx: typer.Context,
+    number: Number,
+    meeting: MeetingNo = None,
+    user: User = None,
+    key: Key = None,
+    as_json: Json = False,
+) -> None:
+    """[secretariat] Conclude the objection window: on to implementation. Refused while
+    an objection stands (it names them) or the support is short."""
+    command = _command(
+        c.EndObjectionWindow, actor=secretariat(user), meeting=meeting, command_id=key
+    )
+    _act(ctx, number, command, as_json)
+
+
 @meeting_app.command("open")
 def meeting_open(
     ctx: typer.Context,
@@ -1063,11 +1168,12 @@ def meeting_reschedule(
         echo(f"meeting {number} (第{number}回) rescheduled, held {held_at.isoformat()}")
         if followed.following:
             listed = ", ".join(f"No.{n}" for n in followed.following)
-            echo(f"gathering support until meeting {number}, now until its new date: {listed}")
+            # a support deadline or an objection window (issue 20) until the meeting
+            echo(f"deadlines until meeting {number}, now until its new date: {listed}")
         if followed.kept:
             listed = ", ".join(f"No.{n}" for n in followed.kept)
             echo(
-                f"gathering support until meeting {number}, kept to the later date they "
+                f"deadlines until meeting {number}, kept to the later date they "
                 f"were given (the meeting comes earlier): {listed}"
             )
 

@@ -72,7 +72,7 @@ ROUTES: dict[type[c.Command], tuple[str, tuple[str, ...]]] = {
     c.OpenHearing: ("open-hearing", ("meeting",)),
     c.RecordFindings: ("findings", ("text", "meeting")),
     c.EvaluateCost: ("cost-evaluation", ("inputs", "meeting")),
-    c.OpenObjectionWindow: ("open-objection-window", ("meeting",)),
+    c.OpenObjectionWindow: ("open-objection-window", ("meeting", "ends_at", "until_meeting")),
     c.Approve: ("approve", ("planned_release", "meeting")),
     c.ChangeReleaseDate: ("change-release", ("planned_release", "reason", "meeting")),
     c.Release: ("release", ("released_on", "meeting")),
@@ -85,6 +85,10 @@ ROUTES: dict[type[c.Command], tuple[str, tuple[str, ...]]] = {
     c.HearBelowThreshold: ("hear-below-threshold", ("reason", "meeting")),
     c.EvaluateWithoutHearing: ("cost-evaluation-without-hearing", ("inputs", "reason", "meeting")),
     c.Reopen: ("reopen", ("reason", "deadline", "until_meeting", "meeting")),
+    # the secretariat's windows (issue 20)
+    c.FinalCall: ("final-call", ("until_meeting", "meeting")),
+    c.EndSupport: ("end-support", ("meeting",)),
+    c.EndObjectionWindow: ("end-objection-window", ("meeting",)),
 }
 
 #: statuses that mean the input was wrong (exit 2); every other failure is a refusal
@@ -111,6 +115,7 @@ def body_of(command: c.Command) -> dict[str, Any]:
             body[name] = value
     if "until_meeting" in body:  # the API finds the meeting's day itself
         body.pop("deadline", None)
+        body.pop("ends_at", None)
     return body
 
 

@@ -170,6 +170,10 @@ class EvaluateCost(_Command):
 
 class OpenObjectionWindow(_Command):
     kind: Literal["open_objection_window"] = "open_objection_window"
+    #: when the window ends; default: the policy's objection window from its opening
+    ends_at: datetime | None = None
+    #: the window runs "until meeting N" (held at ``ends_at``): it follows the meeting
+    until_meeting: MeetingNumber | None = None
 
 
 class Approve(_Command):
@@ -266,6 +270,35 @@ class Reopen(_Command):
     until_meeting: MeetingNumber | None = None
 
 
+# --- the secretariat's windows (issue 20) ---------------------------------------
+
+
+class FinalCall(_Command):
+    """The secretariat's final call (次回会議(第N回)までに多数の賛同がなければクローズ):
+    the support deadline becomes meeting N's day, earlier or later than it was, and
+    follows the meeting. Everyone is told, as by the year's final-call timer."""
+
+    kind: Literal["final_call"] = "final_call"
+    until_meeting: MeetingNumber
+    #: meeting ``until_meeting``'s day, as the calendar has it when the call is made
+    deadline: datetime
+
+
+class EndSupport(_Command):
+    """The secretariat ends support gathering now, with the outcome the support
+    deadline's timer would give: closed when short of the threshold."""
+
+    kind: Literal["end_support"] = "end_support"
+
+
+class EndObjectionWindow(_Command):
+    """The secretariat concludes the objection window (会議後、「問題あり」というご意見は
+    なかったことから): on to implementation, when no objection stands and the
+    support holds."""
+
+    kind: Literal["end_objection_window"] = "end_objection_window"
+
+
 # --- timers ------------------------------------------------------------------
 
 
@@ -328,7 +361,11 @@ Command = Annotated[
     # issue 20: the secretariat's discretion, and after the end
     | HearBelowThreshold
     | EvaluateWithoutHearing
-    | Reopen,
+    | Reopen
+    # the secretariat's windows (issue 20)
+    | FinalCall
+    | EndSupport
+    | EndObjectionWindow,
     Field(discriminator="kind"),
 ]
 

@@ -168,6 +168,8 @@ def open_objection_window(view: RequestView, cmd: c.OpenObjectionWindow, at: dat
         )
     if not view.threshold_met:
         raise Refused(short_of_support(view))
+    if cmd.ends_at is not None and cmd.ends_at <= at:
+        raise Refused(f"an objection window must end in the future, not {shown(cmd.ends_at)}")
 
 
 def approve(view: RequestView, cmd: c.Approve, at: datetime) -> None:
@@ -311,6 +313,54 @@ def reopened_support_deadline(view: RequestView, cmd: c.Reopen, at: datetime) ->
     if not (view.support_window_closed or ran_out):
         return None
     return cmd.deadline or at + view.policy.support_window
+
+
+# --- the secretariat's windows (issue 20) ------------------------------------------
+
+
+def final_call(view: RequestView, cmd: c.FinalCall, at: datetime) -> None:
+    no = f"No.{view.number}"
+    if view.support_window_closed:
+        raise Refused(f"the support window of {no} has ended already; there is nothing to call")
+    if cmd.deadline <= at:
+        raise Refused(
+            f"meeting {cmd.until_meeting} (第{cmd.until_meeting}回) is held on "
+            f"{shown(cmd.deadline)}, not in the future: a final call runs until a meeting to come"
+        )
+    if view.support_deadline == cmd.deadline and view.support_until_meeting == cmd.until_meeting:
+        raise Refused(
+            f"the support deadline of {no} is meeting {cmd.until_meeting} "
+            f"(第{cmd.until_meeting}回) already"
+        )
+
+
+def end_support(view: RequestView, cmd: c.EndSupport, at: datetime) -> None:
+    if view.support_window_closed:
+        raise Refused(
+            f"the support window of No.{view.number} has ended already "
+            "(its deadline's timer, or the secretariat, ended it)"
+        )
+    if view.stage is not Stage.GATHERING_SUPPORT:
+        raise support_window_not_open(view)
+
+
+def end_objection_window(view: RequestView, cmd: c.EndObjectionWindow, at: datetime) -> None:
+    no, window = f"No.{view.number}", view.objection_window
+    if window is not None and window.ended:
+        raise Refused(
+            f"the objection window of {no} has ended already (its timer, or the secretariat, "
+            f"ended it); {no} is in stage {view.stage.value}"
+        )
+    if view.stage is not Stage.OBJECTION_WINDOW or window is None:
+        raise Refused(f"{no} has no objection window open (stage: {view.stage.value})")
+    if window.standing:
+        named = "; ".join(f"{o.company}: {o.reason}" for o in window.standing)
+        raise Refused(
+            f"{len(window.standing)} objection(s) to {no} still stand: {named} "
+            "(withdrawn or dismissed, they no longer block)"
+        )
+    if not view.threshold_met:
+        raise Refused(short_of_support(view))
 
 
 # --- the rules the guards share ---------------------------------------------------

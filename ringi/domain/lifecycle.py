@@ -373,6 +373,31 @@ MOVES: tuple[Move[Any], ...] = (
         records=("Reopened",),
         paths=(Path(Stage.CLOSED, CLOSED_FROM, "a reason; short of support: a new deadline"),),
     ),
+    # the secretariat's windows (issue 20): it moves the support deadline to a
+    # meeting, and concludes a window itself, recording what the window's timer
+    # would (so the timer, no longer pending, cannot do it a second time)
+    Move(
+        c.FinalCall,
+        By.SECRETARIAT,
+        guards.final_call,
+        stages=(Stage.GATHERING_SUPPORT,),
+        doing="issue a final call",
+        records=("FinalCallIssued",),
+    ),
+    Move(
+        c.EndSupport,
+        By.SECRETARIAT,
+        guards.end_support,  # its stage too: the refusal says the window has ended
+        records=("SupportWindowClosed", "Closed"),
+        paths=(Path(Stage.GATHERING_SUPPORT, Stage.CLOSED, "support < threshold"),),
+    ),
+    Move(
+        c.EndObjectionWindow,
+        By.SECRETARIAT,
+        guards.end_objection_window,  # its stage too: the refusal says the window has ended
+        records=("ObjectionWindowEnded",),
+        paths=(Path(Stage.OBJECTION_WINDOW, Stage.IMPLEMENTATION, "none standing"),),
+    ),
 )
 
 _MOVE: dict[type[Any], Move[Any]] = {m.command: m for m in MOVES}
@@ -481,9 +506,10 @@ def final_call_deadline(
     return deadline, meeting
 
 
-def objection_window_ends(view: RequestView, at: datetime) -> datetime:
-    """When an objection window opened at ``at`` ends."""
-    return at + view.policy.objection_window
+def objection_window_ends(view: RequestView, cmd: c.OpenObjectionWindow, at: datetime) -> datetime:
+    """When an objection window opened at ``at`` ends: the end given (a meeting's
+    day, say), or the policy's window."""
+    return cmd.ends_at or at + view.policy.objection_window
 
 
 def stage_after_objection_window(objections: int, short_of_support: bool) -> Stage:
@@ -534,14 +560,26 @@ def _require_stage(view: RequestView, stages: Stage | tuple[Stage, ...], doing: 
 
 
 def follows_meeting(view: RequestView, number: int) -> bool:
-    """Whether ``view``'s running support deadline is "until meeting ``number``"
-    (so a later date for the meeting moves it along, never an earlier one: what
-    members were told they have, they keep)."""
+    """Whether ``view``'s running support deadline, or its open objection window,
+    is "until meeting ``number``" (so a later date for the meeting moves it along,
+    never an earlier one: what members were told they have, they keep)."""
+    window = view.objection_window
+    if view.stage is Stage.OBJECTION_WINDOW and window is not None and not window.ended:
+        return window.until_meeting == number
     return (
         view.stage is Stage.GATHERING_SUPPORT
         and not view.support_window_closed
         and view.support_until_meeting == number
     )
+
+
+def meeting_deadline(view: RequestView) -> datetime | None:
+    """The running deadline a meeting's new date may move (``follows_meeting``):
+    the open objection window's end, or the support deadline."""
+    window = view.objection_window
+    if view.stage is Stage.OBJECTION_WINDOW and window is not None and not window.ended:
+        return window.ends_at
+    return view.support_deadline
 
 
 def _verb(cmd: c.Command) -> str:

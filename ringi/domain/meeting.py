@@ -50,12 +50,13 @@ def after_its_day(meetings: Mapping[int, datetime], number: int, at: datetime) -
 
 @dataclass
 class FollowedMeeting:
-    """What a meeting's new date did to the support deadlines that run until it
-    (``lifecycle.follows_meeting``)."""
+    """What a meeting's new date did to the deadlines that run until it: support
+    deadlines and objection windows (``lifecycle.follows_meeting``)."""
 
     number: int
     held_at: datetime
-    #: requests gathering support until the meeting, their deadline now its date
+    #: requests whose support deadline or objection window ran until the meeting,
+    #: now until its new date
     following: list[int] = field(default_factory=list)
     #: those whose deadline stays later: the meeting came earlier, and what members
     #: were told they have, they keep

@@ -123,9 +123,12 @@ def _answer_recorded(fact: Fact, view: RequestView) -> Notice:
 
 
 def _closed(fact: Fact, view: RequestView) -> Notice | None:
-    """A close by the support deadline's timer says why itself."""
+    """A close at the end of support gathering says why itself: by the support
+    deadline's timer, or by the secretariat ending it (``EndSupport``, which closes
+    the window first, as the timer does)."""
     by_timer = fact.data["actor"].get("role") == Role.TIMER.value
-    if not by_timer or fact.data["reason"] != CloseReason.INSUFFICIENT_SUPPORT.value:
+    at_the_end = by_timer or view.support_window_closed
+    if not at_the_end or fact.data["reason"] != CloseReason.INSUFFICIENT_SUPPORT.value:
         return None
     return Notice(
         NotificationKind.AUTO_CLOSED,
@@ -138,6 +141,15 @@ def _closed(fact: Fact, view: RequestView) -> Notice | None:
 def _final_call_issued(fact: Fact, view: RequestView) -> Notice:
     meeting = fact.data["meeting"]
     until = f"meeting {meeting}" if meeting else shown_day(fact.data["deadline"])
+    if fact.data["actor"].get("role") == Role.SECRETARIAT.value:
+        # the secretariat's call (issue 20): told to those who back it by name, and
+        # to every member, who may still support it
+        return Notice(
+            NotificationKind.FINAL_CALL,
+            (view.proposer, *view.endorsers, *EVERYONE),
+            f"No.{view.number}: final call, closed unless supported by {until}",
+            f"support {view.support} of {view.policy.support_threshold}",
+        )
     return Notice(
         NotificationKind.FINAL_CALL,
         EVERYONE,  # those who do not support it yet are asked

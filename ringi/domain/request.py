@@ -285,7 +285,10 @@ class Request(ChainedAggregate):
         # the objection window's, or the support deadline (``extensible_deadline``)
         if self.state.stage is Stage.OBJECTION_WINDOW:
             self._objection_window_extended(
-                ends_at=cmd.deadline, reason=cmd.reason, **_said(cmd, at)
+                ends_at=cmd.deadline,
+                reason=cmd.reason,
+                until_meeting=cmd.until_meeting,
+                **_said(cmd, at),
             )
         else:
             self._support_deadline_extended(
@@ -310,8 +313,10 @@ class Request(ChainedAggregate):
 
     def open_objection_window(self, cmd: c.OpenObjectionWindow, at: datetime) -> None:
         self._check(cmd, at)
-        ends_at = lifecycle.objection_window_ends(self.state, at)
-        self._objection_window_opened(ends_at=ends_at, **_said(cmd, at))
+        ends_at = lifecycle.objection_window_ends(self.state, cmd, at)
+        self._objection_window_opened(
+            ends_at=ends_at, until_meeting=cmd.until_meeting, **_said(cmd, at)
+        )
 
     def approve(self, cmd: c.Approve, at: datetime) -> None:
         self._check(cmd, at)
@@ -410,19 +415,7 @@ class Request(ChainedAggregate):
         state, by = self.state, _by(cmd, at)
         match cmd.timer:
             case c.TimerKind.SUPPORT_DEADLINE:
-                self._support_window_closed(support=state.support, **by)
-                if lifecycle.closes_at_support_deadline(state):
-                    note = (
-                        f"support {state.support} of {state.policy.support_threshold} "
-                        "at the deadline"
-                    )
-                    self._closed(
-                        reason=CloseReason.INSUFFICIENT_SUPPORT.value,
-                        duplicate_of=None,
-                        note=note,
-                        meeting=None,
-                        **by,
-                    )
+                self._end_support_window(by, meeting=None)
             case c.TimerKind.FINAL_CALL:
                 deadline, meeting = lifecycle.final_call_deadline(state, at, next_meeting)
                 self._final_call_issued(deadline=deadline, meeting=meeting, **by)
@@ -438,6 +431,43 @@ class Request(ChainedAggregate):
                 )
             case _:  # the reminders: what they say is the notices'
                 self._reminded(kind=cmd.timer.value, due=cmd.due, **by)
+
+    def _end_support_window(self, by: dict[str, Any], meeting: int | None) -> None:
+        """What the support deadline's end records, by its timer or by the
+        secretariat (``end_support``): the window closed, and the request closed
+        when short of the threshold."""
+        state = self.state
+        self._support_window_closed(support=state.support, **by)
+        if lifecycle.closes_at_support_deadline(state):
+            note = f"support {state.support} of {state.policy.support_threshold} at the deadline"
+            self._closed(
+                reason=CloseReason.INSUFFICIENT_SUPPORT.value,
+                duplicate_of=None,
+                note=note,
+                meeting=meeting,
+                **by,
+            )
+
+    # --- the secretariat's windows (issue 20) -------------------------------------
+
+    def final_call(self, cmd: c.FinalCall, at: datetime) -> None:
+        self._check(cmd, at)
+        # the fact the year's final-call timer records, with the secretariat as its
+        # actor: ``meeting`` is the meeting it runs until, ``said_at`` where it was said
+        self._final_call_issued(
+            deadline=cmd.deadline, meeting=cmd.until_meeting, said_at=cmd.meeting, **_by(cmd, at)
+        )
+
+    def end_support(self, cmd: c.EndSupport, at: datetime) -> None:
+        self._check(cmd, at)
+        self._end_support_window(_by(cmd, at), meeting=cmd.meeting)
+
+    def end_objection_window(self, cmd: c.EndObjectionWindow, at: datetime) -> None:
+        self._check(cmd, at)
+        # the guard refused any standing objection and any shortfall of support
+        self._objection_window_ended(
+            objections=0, short_of_support=False, meeting=cmd.meeting, **_by(cmd, at)
+        )
 
     def _after_support_changed(self, cmd: c.Command | c.FileRequest, at: datetime) -> None:
         """The threshold met for the first time is recorded, by ringi, and may open
@@ -523,6 +553,7 @@ class Request(ChainedAggregate):
         actor: dict[str, Any],
         command_id: str,
         meeting: int | None,
+        said_at: int | None = None,  # the secretariat's call's meeting; a timer's has none
     ) -> None:
         self.state.final_call_at = at
         self.state.support_deadline = deadline
@@ -703,9 +734,12 @@ class Request(ChainedAggregate):
         actor: dict[str, Any],
         command_id: str,
         meeting: int | None,
+        until_meeting: int | None = None,  # not recorded before windows followed meetings
     ) -> None:
         self.state.objection_windows.append(
-            ObjectionWindow(opened_at=at, ends_at=ends_at, meeting=meeting)
+            ObjectionWindow(
+                opened_at=at, ends_at=ends_at, meeting=meeting, until_meeting=until_meeting
+            )
         )
         self.state.stage = Stage.OBJECTION_WINDOW
         self._touch(at, command_id)
@@ -719,10 +753,12 @@ class Request(ChainedAggregate):
         actor: dict[str, Any],
         command_id: str,
         meeting: int | None,
+        until_meeting: int | None = None,  # not recorded before windows followed meetings
     ) -> None:
         window = self.state.objection_window
         assert window is not None
         window.ends_at = ends_at
+        window.until_meeting = until_meeting
         self._touch(at, command_id)
 
     @event("ObjectionRaised")
@@ -770,6 +806,7 @@ class Request(ChainedAggregate):
         actor: dict[str, Any],
         command_id: str,
         short_of_support: bool = False,  # not recorded before support could fall
+        meeting: int | None = None,  # the secretariat's conclusion's; a timer's has none
     ) -> None:
         window = self.state.objection_window
         assert window is not None
@@ -849,6 +886,7 @@ class Request(ChainedAggregate):
         window = state.objection_window
         if window is not None and not window.ended:
             window.ends_at += held_for
+            window.until_meeting = None  # moved by the time held: no meeting's day now
         pending = state.pending_clarification
         if pending is not None:
             pending.reply_due += held_for

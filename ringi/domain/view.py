@@ -90,6 +90,8 @@ class ObjectionWindow(BaseModel):
     ended: bool = False
     #: the window ended with the support below the threshold (so not in implementation)
     short_of_support: bool = False
+    #: the window runs "until meeting N": it follows that meeting's date (issue 20)
+    until_meeting: int | None = None
 
     @property
     def standing(self) -> list[Objection]:

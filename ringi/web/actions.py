@@ -228,7 +228,13 @@ ACTIONS: tuple[Action, ...] = (
         Field("cost_network_operators", "field.cost_network_operators", "number"),
         _MEETING,
     ),
-    _form("open-objection-window", _always, _MEETING),
+    _form(
+        "open-objection-window",
+        _always,
+        Field("ends_at", "field.objection_deadline", "date", moment=True),
+        Field("until_meeting", "field.until_meeting", "meeting"),
+        _MEETING,
+    ),
     _form(
         "approve",
         lambda _: {"planned_release": _FAR},
@@ -303,6 +309,17 @@ ACTIONS: tuple[Action, ...] = (
         Field("until_meeting", "field.until_meeting", "meeting"),
         _MEETING,
     ),
+)
+# the secretariat's windows (issue 20)
+ACTIONS += (
+    _form(
+        "final-call",
+        lambda _: {"until_meeting": 1, "deadline": end_of_day(_FAR)},
+        Field("until_meeting", "field.final_call_meeting", "meeting", True),
+        _MEETING,
+    ),
+    _form("end-support", _always, _MEETING),
+    _form("end-objection-window", _always, _MEETING),
 )
 BY_SLUG: dict[str, Action] = {a.slug: a for a in ACTIONS}
 if BY_SLUG.keys() != api_actions.BY_SLUG.keys():  # a new action of the API needs its form here

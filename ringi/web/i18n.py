@@ -331,6 +331,18 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "Evaluate the cost without a hearing",
     ),
     "action.reopen": ("再開する (クローズを取り消す)", "Reopen"),
+    # the secretariat's windows (issue 20)
+    "action.final-call": (
+        "最終確認: 会議までに賛同がなければクローズ",
+        "Final call: closed unless supported by a meeting",
+    ),
+    "action.end-support": ("賛同募集を終了する", "End support gathering"),
+    "action.end-objection-window": (
+        "意見照会を終了する (問題なし)",
+        "Conclude the objection window",
+    ),
+    "field.final_call_meeting": ("次回会議 (第N回) まで", "until meeting (第N回)"),
+    "field.objection_deadline": ("意見照会の期限", "objection window ends"),
     # --- action fields -------------------------------------------------------
     "field.text": ("本文", "Text"),
     "field.discretion_reason": ("理由", "Reason"),
