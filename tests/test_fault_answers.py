@@ -35,6 +35,7 @@ import pytest
 from ringi.api.tokens import TokenRegistry
 from ringi.domain.vocabulary import Role
 from tests.fault_harness import (
+    PATIENCE,
     FaultSite,
     WorkerProcess,
     free_port,
@@ -213,7 +214,10 @@ async def burst_and_break(site: FaultSite, breaking: str) -> None:
                 await asyncio.sleep(float(again.headers["Retry-After"]) / 5)
 
         retries = {
-            m: await settled(retried(m, k), f"{m}'s call sent again to answer")
+            # the first waits out the recovery of every workflow the killed process held
+            m: await settled(
+                retried(m, k), f"{m}'s call sent again to answer", within=2 * PATIENCE
+            )
             for m, k in unknown.items()
         }
         for member, again in retries.items():
