@@ -377,8 +377,18 @@ def test_two_installations_run_side_by_side_and_state_survives_a_restart(
 # --- the secretariat's windows (issue 20) ----------------------------------------------------
 
 
-def test_the_secretariat_steers_and_ends_the_windows(installation: Installation) -> None:
-    inst = installation
+@pytest.fixture
+def of_its_own(tmp_path: Path) -> Iterator[Installation]:
+    """An installation whose calendar starts today: the module's has meetings years ahead."""
+    inst = Installation(tmp_path / "data", free_port(), free_port())
+    inst.up()
+    yield inst
+    if inst.process is not None:
+        inst.down()
+
+
+def test_the_secretariat_steers_and_ends_the_windows(of_its_own: Installation) -> None:
+    inst = of_its_own
     today = datetime.now(JST).date()
     ok(inst.ringi("meeting", "open", "80", "--date", today.isoformat()))
     # the next meeting, well before a new request's default support deadline
