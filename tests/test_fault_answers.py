@@ -215,9 +215,7 @@ async def burst_and_break(site: FaultSite, breaking: str) -> None:
 
         retries = {
             # the first waits out the recovery of every workflow the killed process held
-            m: await settled(
-                retried(m, k), f"{m}'s call sent again to answer", within=2 * PATIENCE
-            )
+            m: await settled(retried(m, k), f"{m}'s call sent again to answer", within=2 * PATIENCE)
             for m, k in unknown.items()
         }
         for member, again in retries.items():
