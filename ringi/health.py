@@ -109,12 +109,30 @@ async def temporal_answers(client: Client) -> None:
     )
 
 
-async def _check(name: str, probe: Callable[[], Awaitable[Any]]) -> tuple[Check, Any]:
-    try:
-        value = await asyncio.wait_for(probe(), CHECK_TIMEOUT + 1)
-    except Exception as error:  # a probe reports every failure, whatever it is
-        return Check(name, False, f"{type(error).__name__}: {error}".strip()), None
-    return Check(name, True), value
+#: how often a probe through the store's pool is tried again when its connection
+#: fails: after the database restarts, each pooled connection fails once, and is
+#: dropped by the pool, before a new one is made
+POOLED_ATTEMPTS = 8
+
+
+async def _check(
+    name: str, probe: Callable[[], Awaitable[Any]], *, attempts: int = 1
+) -> tuple[Check, Any]:
+    for attempt in range(1, attempts + 1):
+        try:
+            value = await asyncio.wait_for(probe(), CHECK_TIMEOUT + 1)
+        except Exception as error:  # a probe reports every failure, whatever it is
+            if attempt < attempts and _connection_lost(error):
+                continue
+            return Check(name, False, f"{type(error).__name__}: {error}".strip()), None
+        return Check(name, True), value
+    raise AssertionError("unreachable: the last attempt returns")
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """A pooled connection the database ended (eventsourcing's and psycopg's
+    errors for it share these names)."""
+    return type(error).__name__ in ("OperationalError", "InterfaceError")
 
 
 async def readiness(
@@ -133,10 +151,14 @@ async def readiness(
         for name in ("projection", "outbox"):
             checks.append(Check(name, False, "not checked: the store is unreachable"))
         return Readiness(checks)
-    lag_check, lag = await _check("projection", lambda: asyncio.to_thread(projection_lag, store))
+    lag_check, lag = await _check(
+        "projection", lambda: asyncio.to_thread(projection_lag, store), attempts=POOLED_ATTEMPTS
+    )
     if lag_check.ok:
         lag_check = _bounded(lag_check, lag, max_projection_lag, "positions behind the log")
-    outbox_check, waiting = await _check("outbox", lambda: asyncio.to_thread(backlog.count))
+    outbox_check, waiting = await _check(
+        "outbox", lambda: asyncio.to_thread(backlog.count), attempts=POOLED_ATTEMPTS
+    )
     if outbox_check.ok:
         outbox_check = _bounded(outbox_check, waiting, max_outbox_backlog, "deliveries waiting")
     return Readiness([*checks, lag_check, outbox_check])
