@@ -158,6 +158,18 @@ def _command(build: Any, **fields: Any) -> Any:
         raise fail(describe_validation(error), USAGE) from None
 
 
+async def _until(
+    session: Session, given: str | None, option: str, until_meeting: int | None
+) -> datetime | None:
+    """The deadline an option gives: the day meeting N is held (``--until-meeting``),
+    or the date or time ``option`` gives; None with neither."""
+    if until_meeting is not None:
+        from ..domain.meeting import meeting_day
+
+        return meeting_day(await session.meetings(), until_meeting)
+    return parse_until(given, option) if given is not None else None
+
+
 def _print_view(view: RequestView, as_json: bool) -> None:
     """What a command that changed a request prints: its state, as JSON or one line."""
     if as_json:
@@ -391,13 +403,7 @@ def open_support(
         raise fail("give --deadline DATE or --until-meeting N, not both", USAGE)
 
     async def work(session: Session) -> None:
-        until: datetime | None = None
-        if until_meeting is not None:
-            from ..domain.meeting import meeting_day
-
-            until = meeting_day(await session.meetings(), until_meeting)
-        elif deadline is not None:
-            until = parse_until(deadline, "--deadline")
+        until = await _until(session, deadline, "--deadline", until_meeting)
         command = _command(
             c.OpenSupport,
             actor=secretariat(user),
@@ -551,13 +557,8 @@ def extend_deadline(
         raise fail("give exactly one of --until DATE or --until-meeting N", USAGE)
 
     async def work(session: Session) -> None:
-        if until_meeting is not None:
-            from ..domain.meeting import meeting_day
-
-            deadline = meeting_day(await session.meetings(), until_meeting)
-        else:
-            assert until is not None
-            deadline = parse_until(until, "--until")
+        deadline = await _until(session, until, "--until", until_meeting)
+        assert deadline is not None  # one of the two is given
         command = _command(
             c.ExtendDeadline,
             actor=secretariat(user),
@@ -757,13 +758,7 @@ def open_objection_window(
         raise fail("give --until DATE or --until-meeting N, not both", USAGE)
 
     async def work(session: Session) -> None:
-        ends_at: datetime | None = None
-        if until_meeting is not None:
-            from ..domain.meeting import meeting_day
-
-            ends_at = meeting_day(await session.meetings(), until_meeting)
-        elif until is not None:
-            ends_at = parse_until(until, "--until")
+        ends_at = await _until(session, until, "--until", until_meeting)
         command = _command(
             c.OpenObjectionWindow,
             actor=secretariat(user),
@@ -1031,13 +1026,7 @@ def reopen(
         raise fail("give --until DATE or --until-meeting N, not both", USAGE)
 
     async def work(session: Session) -> None:
-        deadline = None
-        if until_meeting is not None:
-            from ..domain.meeting import meeting_day
-
-            deadline = meeting_day(await session.meetings(), until_meeting)
-        elif until is not None:
-            deadline = parse_until(until, "--until")
+        deadline = await _until(session, until, "--until", until_meeting)
         command = _command(
             c.Reopen,
             actor=secretariat(user),
