@@ -16,6 +16,7 @@ header: the caller's own, or the one the API gave the call.
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any
 
 import structlog
@@ -107,6 +108,19 @@ RETRY_AFTER = "5"
 class Unanswered(ApiError, TimeoutError):
     """The API's answer to a write whose outcome is unknown; still a
     ``TimeoutError`` to the pages, which answer it in their own way."""
+
+
+def require_bulk_size(numbers: Sized, limit: int) -> None:
+    """Refuse (422) a bulk call of more than ``limit`` numbers, naming the field."""
+    if len(numbers) > limit:
+        raise ApiError(
+            422,
+            "invalid",
+            f"invalid input: body.numbers has {len(numbers)} items; at most {limit} a call",
+            details=[
+                ErrorDetail(field="body.numbers", message=f"at most {limit} items", type="too_long")
+            ],
+        )
 
 
 def outcome_unknown(unknown: OutcomeUnknown, key: str) -> ApiError:

@@ -25,7 +25,7 @@ from ..context import (
     guarded_router,
     recorded,
 )
-from ..errors import ApiError, ErrorDetail, classify, documented, outcome_unknown
+from ..errors import classify, documented, outcome_unknown, require_bulk_size
 from ..models import (
     BulkEndorseBody,
     BulkEndorseResult,
@@ -101,16 +101,7 @@ request_actions.add(router, Role.MEMBER)
 async def bulk_endorse(
     body: BulkEndorseBody, who: Caller, ctx: Ctx, request: Request, key: IdempotencyKey = None
 ) -> BulkEndorseResult:
-    limit = ctx.settings.bulk_max_items
-    if len(body.numbers) > limit:
-        raise ApiError(
-            422,
-            "invalid",
-            f"invalid input: body.numbers has {len(body.numbers)} items; at most {limit} a call",
-            details=[
-                ErrorDetail(field="body.numbers", message=f"at most {limit} items", type="too_long")
-            ],
-        )
+    require_bulk_size(body.numbers, ctx.settings.bulk_max_items)
     write = Write(ctx, who, request, key, body)
     retry = await write.claim() is not None
     gate = asyncio.Semaphore(ctx.settings.bulk_concurrency)

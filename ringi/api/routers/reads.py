@@ -19,7 +19,7 @@ from ...domain.lifecycle import as_read_by
 from ...domain.view import RequestView
 from ...domain.vocabulary import Category, Stage
 from ..context import EVERYONE, Caller, Ctx, allowed, guarded_router, require_meetings
-from ..errors import ApiError, ErrorDetail, documented
+from ..errors import ApiError, ErrorDetail, documented, require_bulk_size
 from ..models import (
     MAX_NUMBER,
     BulkFetchBody,
@@ -185,16 +185,7 @@ async def list_requests(
     "with status 404, not a failed call.",
 )
 async def fetch_many(body: BulkFetchBody, ctx: Ctx, who: Caller) -> BulkFetchResult:
-    limit = ctx.settings.bulk_max_items
-    if len(body.numbers) > limit:
-        raise ApiError(
-            422,
-            "invalid",
-            f"invalid input: body.numbers has {len(body.numbers)} items; at most {limit} a call",
-            details=[
-                ErrorDetail(field="body.numbers", message=f"at most {limit} items", type="too_long")
-            ],
-        )
+    require_bulk_size(body.numbers, ctx.settings.bulk_max_items)
     items = []
     for number, entry in zip(body.numbers, await ctx.reads.entries(body.numbers), strict=True):
         if entry.view is None:

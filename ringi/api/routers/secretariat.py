@@ -26,7 +26,7 @@ from ..context import (
     guarded_router,
     require_meetings,
 )
-from ..errors import ApiError, ErrorDetail, classify, documented
+from ..errors import classify, documented, require_bulk_size
 from ..models import (
     MAX_NUMBER,
     AnswerItem,
@@ -130,16 +130,7 @@ async def reschedule_meeting(
 async def bulk_answer(
     body: BulkAnswerBody, who: Caller, ctx: Ctx, request: Request, key: IdempotencyKey = None
 ) -> BulkAnswerResult:
-    limit = ctx.settings.bulk_max_items
-    if len(body.numbers) > limit:
-        raise ApiError(
-            422,
-            "invalid",
-            f"invalid input: body.numbers has {len(body.numbers)} items; at most {limit} a call",
-            details=[
-                ErrorDetail(field="body.numbers", message=f"at most {limit} items", type="too_long")
-            ],
-        )
+    require_bulk_size(body.numbers, ctx.settings.bulk_max_items)
     write = Write(ctx, who, request, key, body)
     retry = await write.claim() is not None
     gate = asyncio.Semaphore(ctx.settings.bulk_concurrency)
